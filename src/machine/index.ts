@@ -1,0 +1,140 @@
+/*
+ * The machine layer's front door: one call that turns command-line style
+ * options into a validated MemoryMap, and a tabular description of a map for
+ * reports.
+ */
+import { readFileSync } from 'node:fs';
+import { PagelabError } from '../errors.js';
+import { formatSize, hex, parseSize } from '../util/units.js';
+import { memoryMapFromHost } from './iomem.js';
+import { parseMemoryMapJson } from './memmap.js';
+import { memoryMapForSize, presetMemoryMap } from './presets.js';
+import type { MemoryMap, PhysRange } from './types.js';
+
+export type { MemoryMap, PhysRange, RamRange } from './types.js';
+export {
+  buildMemoryMap,
+  memoryMapToJson,
+  memoryMapTotals,
+  MAX_DOMAINS,
+  PAGE_SIZE,
+  parseMemoryMapJson,
+  rangeText,
+  subtractReserved,
+  validateMemoryMap,
+} from './memmap.js';
+export { KERNLOAD, MAX_MEM, memoryMapForSize, PRESET_NAMES, presetMemoryMap, PRESETS } from './presets.js';
+export type { PresetInfo } from './presets.js';
+export {
+  memoryMapFromHost,
+  memoryMapFromRamRanges,
+  parseProcIomem,
+  parseSysFirmwareMemmap,
+  readSysFirmwareMemmap,
+} from './iomem.js';
+export type { FirmwareMemmapEntry } from './iomem.js';
+
+export const DEFAULT_PRESET = 'firecracker-1g';
+
+export interface MachineOptions {
+  /** `--preset NAME` */
+  preset?: string;
+  /** `--mem SIZE`: bytes, or a string for parseSize ("1T", "0x40000000"). */
+  mem?: string | number;
+  /** `--memmap FILE`: a JSON memory map (docs/memmap-format.md). */
+  memmapFile?: string;
+  /** `--from-host`: this machine's /proc/iomem or /sys/firmware/memmap. */
+  fromHost?: boolean;
+}
+
+/*
+ * The memory map the options ask for.
+ * Requires: at most one source among preset, mem, memmapFile, fromHost;
+ * none means DEFAULT_PRESET.
+ * Guarantees: a fresh, valid MemoryMap, or one PagelabError: EINVAL for two
+ * sources at once, EMEMMAP for an unknown preset or a bad or unreadable file,
+ * ESIZE for a bad --mem, EHOST when the host map cannot be read.
+ */
+export function resolveMachine(opts: MachineOptions = {}): MemoryMap {
+  const given: string[] = [];
+  if (opts.preset !== undefined) given.push(`--preset ${opts.preset}`);
+  if (opts.mem !== undefined) given.push(`--mem ${opts.mem}`);
+  if (opts.memmapFile !== undefined) given.push(`--memmap ${opts.memmapFile}`);
+  if (opts.fromHost === true) given.push('--from-host');
+  if (given.length > 1) {
+    throw new PagelabError('EINVAL', `give one memory map source, not ${given.length}: ${given.join(', ')}`);
+  }
+  if (opts.mem !== undefined) return memoryMapForSize(parseSize(opts.mem, '--mem'));
+  if (opts.memmapFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(opts.memmapFile, 'utf8');
+    } catch (err) {
+      throw new PagelabError('EMEMMAP', `--memmap ${opts.memmapFile}: cannot read: ${(err as Error).message}`);
+    }
+    return parseMemoryMapJson(text, opts.memmapFile);
+  }
+  if (opts.fromHost === true) return memoryMapFromHost();
+  return presetMemoryMap(opts.preset ?? DEFAULT_PRESET);
+}
+
+export interface MemoryMapRow {
+  /** Index in map.ram. */
+  index: number;
+  start: string;
+  end: string;
+  size: string;
+  domain: number;
+  bytes: number;
+  /** Bytes of this range inside phys_avail. */
+  availBytes: number;
+  /**
+   * The parts of this range outside phys_avail, as
+   * "[0x200000, 0x1800000) 22M kernel and preloaded modules"; a part no
+   * reserved range explains is labelled "not in phys_avail".
+   */
+  notAvail: string[];
+}
+
+/*
+ * One row per RAM range, for a table: where it is, how big, which domain, and
+ * which parts the kernel keeps for itself (start allocated in the VM layer).
+ * Requires: a valid map.
+ */
+export function describeMemoryMap(map: MemoryMap): MemoryMapRow[] {
+  return map.ram.map((r, index) => {
+    const avail = map.physAvail.filter((a) => a.start >= r.start && a.end <= r.end);
+    const holes: PhysRange[] = [];
+    let at = r.start;
+    for (const a of avail) {
+      if (a.start > at) holes.push({ start: at, end: a.start });
+      at = a.end;
+    }
+    if (at < r.end) holes.push({ start: at, end: r.end });
+    const notAvail: string[] = [];
+    for (const h of holes) {
+      // Name each hole by the reserved ranges inside it; whatever is left
+      // between them is reported as anonymous.
+      let p = h.start;
+      for (const res of map.reserved) {
+        const s = Math.max(res.start, h.start);
+        const e = Math.min(res.end, h.end);
+        if (e <= s) continue;
+        if (s > p) notAvail.push(`[${hex(p)}, ${hex(s)}) ${formatSize(s - p)} not in phys_avail`);
+        notAvail.push(`[${hex(s)}, ${hex(e)}) ${formatSize(e - s)} ${res.what}`);
+        p = e;
+      }
+      if (p < h.end) notAvail.push(`[${hex(p)}, ${hex(h.end)}) ${formatSize(h.end - p)} not in phys_avail`);
+    }
+    return {
+      index,
+      start: hex(r.start),
+      end: hex(r.end),
+      size: formatSize(r.end - r.start),
+      domain: r.domain,
+      bytes: r.end - r.start,
+      availBytes: avail.reduce((s, a) => s + (a.end - a.start), 0),
+      notAvail,
+    };
+  });
+}

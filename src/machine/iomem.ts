@@ -1,0 +1,190 @@
+/*
+ * `--from-host`: the memory map of the Linux machine pagelab runs on.
+ *
+ * Linux publishes the firmware's RAM ranges in two places:
+ *   /proc/iomem            "00100000-bfffffff : System RAM", nested
+ *                          resources indented below; addresses read as zero
+ *                          unless the reader has CAP_SYS_ADMIN.
+ *   /sys/firmware/memmap/N/{start,end,type}
+ *                          the raw e820 table as firmware passed it (x86
+ *                          only), usually root-readable only too.
+ * Both give inclusive end addresses. The parsers take text, not paths, so
+ * they can be tested on captured copies (test/fixtures/machine/).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PagelabError } from '../errors.js';
+import { hex } from '../util/units.js';
+import { buildMemoryMap, PAGE_SIZE } from './memmap.js';
+import type { MemoryMap, PhysRange } from './types.js';
+
+export const PROC_IOMEM = '/proc/iomem';
+export const SYS_FIRMWARE_MEMMAP = '/sys/firmware/memmap';
+
+const SYSTEM_RAM = 'System RAM';
+
+function hostError(message: string): never {
+  throw new PagelabError('EHOST', message);
+}
+
+/*
+ * Hex text (with or without 0x) to a number, refusing anything a JS number
+ * cannot hold exactly, so that a huge address is an error and not a rounding.
+ */
+function parseHexAddr(text: string, where: string): number {
+  const s = text.trim().replace(/^0x/i, '');
+  if (!/^[0-9a-f]+$/i.test(s)) hostError(`${where}: "${text.trim()}" is not a hex address`);
+  const v = BigInt('0x' + s);
+  if (v >= BigInt(Number.MAX_SAFE_INTEGER)) hostError(`${where}: address 0x${s} is beyond 2^53`);
+  return Number(v);
+}
+
+/*
+ * The top-level "System RAM" ranges of a /proc/iomem text.
+ * Requires: nothing about the text.
+ * Guarantees: byte-exact half-open ranges in file order (not page-rounded;
+ * see memoryMapFromRamRanges), or EHOST when the text has no System RAM, a
+ * malformed System RAM line, or the all-zero addresses of an unprivileged
+ * read.
+ */
+export function parseProcIomem(text: string): PhysRange[] {
+  const out: PhysRange[] = [];
+  let sawZeroed = false;
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    // Nested resources (kernel code, ACPI tables, PCI BARs) are indented:
+    // they subdivide a parent range and would double-count it.
+    if (line.trim() === '' || /^\s/.test(line)) continue;
+    const m = /^([0-9a-fA-F]+)-([0-9a-fA-F]+)\s*:\s*(.*?)\s*$/.exec(line);
+    if (m === null) {
+      if (line.includes(SYSTEM_RAM)) hostError(`/proc/iomem line ${i + 1}: cannot parse "${line}"`);
+      continue;
+    }
+    if (m[3] !== SYSTEM_RAM) continue;
+    const where = `/proc/iomem line ${i + 1}`;
+    const start = parseHexAddr(m[1], where);
+    const last = parseHexAddr(m[2], where);
+    if (start === 0 && last === 0) {
+      sawZeroed = true;
+      continue;
+    }
+    if (last < start) hostError(`${where}: range ${hex(start)}-${hex(last)} ends before it starts`);
+    out.push({ start, end: last + 1 });
+  }
+  if (out.length === 0 && sawZeroed) {
+    hostError(
+      '/proc/iomem shows all addresses as zero, which Linux does for readers without CAP_SYS_ADMIN: ' +
+        'run as root, or read /sys/firmware/memmap (also root-only on most systems), ' +
+        'or save the map of this machine with --memmap FILE',
+    );
+  }
+  if (out.length === 0) hostError(`/proc/iomem has no top-level "${SYSTEM_RAM}" ranges`);
+  return out;
+}
+
+export interface FirmwareMemmapEntry {
+  /** Contents of the `start` file, e.g. "0x100000\n". */
+  start: string | number;
+  /** Contents of the `end` file: the last byte, inclusive. */
+  end: string | number;
+  /** Contents of the `type` file, e.g. "System RAM\n". */
+  type: string;
+}
+
+/*
+ * The "System RAM" entries of /sys/firmware/memmap/N/{start,end,type}.
+ * Requires: entries in directory order (N ascending).
+ * Guarantees: byte-exact half-open ranges sorted by start, or EHOST when
+ * there are none or an address does not parse.
+ */
+export function parseSysFirmwareMemmap(entries: readonly FirmwareMemmapEntry[]): PhysRange[] {
+  const out: PhysRange[] = [];
+  entries.forEach((e, i) => {
+    if (e.type.trim() !== SYSTEM_RAM) return;
+    const where = `/sys/firmware/memmap entry ${i}`;
+    const start = typeof e.start === 'number' ? e.start : parseHexAddr(e.start, where);
+    const last = typeof e.end === 'number' ? e.end : parseHexAddr(e.end, where);
+    if (last < start) hostError(`${where}: range ${hex(start)}-${hex(last)} ends before it starts`);
+    out.push({ start, end: last + 1 });
+  });
+  if (out.length === 0) hostError(`/sys/firmware/memmap has no "${SYSTEM_RAM}" entries`);
+  return out.sort((a, b) => a.start - b.start);
+}
+
+/*
+ * Reads /sys/firmware/memmap (or a copy of it at `dir`).
+ * Guarantees: entries in numeric directory order, or EHOST.
+ */
+export function readSysFirmwareMemmap(dir = SYS_FIRMWARE_MEMMAP): FirmwareMemmapEntry[] {
+  try {
+    const names = readdirSync(dir)
+      .filter((n) => /^\d+$/.test(n))
+      .sort((a, b) => Number(a) - Number(b));
+    return names.map((n) => ({
+      start: readFileSync(join(dir, n, 'start'), 'utf8'),
+      end: readFileSync(join(dir, n, 'end'), 'utf8'),
+      type: readFileSync(join(dir, n, 'type'), 'utf8'),
+    }));
+  } catch (err) {
+    hostError(`cannot read ${dir}: ${(err as Error).message}`);
+  }
+}
+
+/*
+ * A memory map from byte-exact RAM ranges as the host reported them.
+ * Ranges that touch or overlap are merged first (firmware tables may split
+ * one bank in two), then rounded inward to whole pages: a partial page is not
+ * usable RAM. phys_avail is RAM minus page 0, which FreeBSD never allocates.
+ * Guarantees: a valid one-domain map, or EHOST if no whole page remains.
+ */
+export function memoryMapFromRamRanges(ranges: readonly PhysRange[], source: string): MemoryMap {
+  const sorted = [...ranges].sort((a, b) => a.start - b.start);
+  const merged: PhysRange[] = [];
+  for (const r of sorted) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && r.start <= last.end) last.end = Math.max(last.end, r.end);
+    else merged.push({ ...r });
+  }
+  const ram = merged
+    .map((r) => ({
+      start: Math.ceil(r.start / PAGE_SIZE) * PAGE_SIZE,
+      end: Math.floor(r.end / PAGE_SIZE) * PAGE_SIZE,
+      domain: 0,
+    }))
+    .filter((r) => r.end > r.start);
+  if (ram.length === 0) hostError(`${source}: no whole page of System RAM`);
+  const reserved = ram[0].start === 0 ? [{ start: 0, end: PAGE_SIZE, what: 'BIOS page 0' }] : [];
+  return buildMemoryMap({ name: 'host', source, ndomains: 1, ram, reserved });
+}
+
+/*
+ * The memory map of the machine pagelab runs on.
+ * Tries /proc/iomem, then /sys/firmware/memmap (paths overridable for tests).
+ * Guarantees: a valid map whose source names the file used, or one EHOST
+ * error giving the reason each source failed.
+ */
+export function memoryMapFromHost(paths: { procIomem?: string; sysFirmwareMemmap?: string } = {}): MemoryMap {
+  const iomemPath = paths.procIomem ?? PROC_IOMEM;
+  const memmapDir = paths.sysFirmwareMemmap ?? SYS_FIRMWARE_MEMMAP;
+  const reasons: string[] = [];
+  try {
+    let text: string;
+    try {
+      text = readFileSync(iomemPath, 'utf8');
+    } catch (err) {
+      hostError(`cannot read ${iomemPath}: ${(err as Error).message}`);
+    }
+    return memoryMapFromRamRanges(parseProcIomem(text), iomemPath);
+  } catch (err) {
+    if (!(err instanceof PagelabError)) throw err;
+    reasons.push(err.message);
+  }
+  try {
+    return memoryMapFromRamRanges(parseSysFirmwareMemmap(readSysFirmwareMemmap(memmapDir)), memmapDir);
+  } catch (err) {
+    if (!(err instanceof PagelabError)) throw err;
+    reasons.push(err.message);
+  }
+  hostError(`--from-host: cannot read this machine's memory map. ${reasons.join('; then ')}`);
+}
