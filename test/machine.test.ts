@@ -320,6 +320,43 @@ describe('the JSON memory map format', () => {
     expectError(() => parseMemoryMapJson('{"ram": [', 'y.json'), 'EMEMMAP', 'y.json', 'line 1, column 10');
   });
 
+  it('the reported line and column point at the first bad character, whatever V8 says', () => {
+    const cases: Array<[string, number, number]> = [
+      ['{\n "ram": [}', 2, 10],
+      ['{"ram": []} trailing', 1, 13],
+      ['', 1, 1],
+      ['{"ram": [{"start": 0x1000}]}', 1, 21],
+      ['{\n\n  "ram": [\n    {"start": "0", "end": "1M",}\n  ]\n}', 4, 32],
+    ];
+    for (const [text, line, column] of cases) {
+      expectError(() => parseMemoryMapJson(text, 'x.json'), 'EMEMMAP', `line ${line}, column ${column}`);
+    }
+  });
+
+  it('any damage JSON.parse rejects gets a line and column inside the text', () => {
+    const valid = memoryMapToJson(presetMemoryMap('numa-2x32g'));
+    fc.assert(
+      fc.property(fc.nat(valid.length - 1), fc.constantFrom('', ',', '}', ']', '"', ':', 'x', '{'), (at, insert) => {
+        const text = valid.slice(0, at) + insert + valid.slice(at + 1);
+        try {
+          JSON.parse(text);
+          return; // the damage happened to keep it valid JSON
+        } catch {
+          // expected
+        }
+        const err = expectError(() => parseMemoryMapJson(text, 'x.json'), 'EMEMMAP', 'invalid JSON at line');
+        const [, line, column] = /line (\d+), column (\d+)/.exec(err.message)!.map(Number);
+        const lines = text.split('\n');
+        assert.ok(line >= 1 && line <= lines.length, err.message);
+        assert.ok(column >= 1 && column <= lines[line - 1].length + 1, err.message);
+        // The error is at or after the damage: everything before it was valid.
+        const offset = lines.slice(0, line - 1).reduce((s, l) => s + l.length + 1, 0) + column - 1;
+        assert.ok(offset >= Math.min(at, text.length) - 1, `${err.message} but damage at offset ${at}`);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('unknown keys are errors naming the key', () => {
     expectError(() => parseMemoryMapJson('{"rams": []}', 'x.json'), 'EMEMMAP', '"rams"');
     expectError(

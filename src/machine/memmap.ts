@@ -104,7 +104,11 @@ function coveredByRam(ram: readonly RamRange[], r: PhysRange): boolean {
  * checked before phys_avail so that the root cause is the one reported.
  */
 export function validateMemoryMap(map: MemoryMap): void {
-  const prefix = map.name ? `memory map "${map.name}": ` : '';
+  validateWithPrefix(map, map.name ? `memory map "${map.name}": ` : '');
+}
+
+/* validateMemoryMap with messages prefixed by `prefix` (a file's parser uses its file name instead). */
+function validateWithPrefix(map: MemoryMap, prefix: string): void {
   if (!Number.isInteger(map.ndomains) || map.ndomains < 1 || map.ndomains > MAX_DOMAINS) {
     fail(`${prefix}ndomains ${map.ndomains} must be an integer from 1 to ${MAX_DOMAINS}`);
   }
@@ -158,13 +162,16 @@ export function subtractReserved(ram: readonly PhysRange[], reserved: readonly P
  * Assembles and validates a map whose phys_avail is RAM minus reserved.
  * Guarantees: a valid MemoryMap (reserved sorted by start), or EMEMMAP.
  */
-export function buildMemoryMap(spec: {
-  name: string;
-  source: string;
-  ndomains: number;
-  ram: RamRange[];
-  reserved: Array<PhysRange & { what: string }>;
-}): MemoryMap {
+export function buildMemoryMap(
+  spec: {
+    name: string;
+    source: string;
+    ndomains: number;
+    ram: RamRange[];
+    reserved: Array<PhysRange & { what: string }>;
+  },
+  messagePrefix?: string,
+): MemoryMap {
   const reserved = [...spec.reserved].sort((a, b) => a.start - b.start);
   const map: MemoryMap = {
     name: spec.name,
@@ -174,7 +181,8 @@ export function buildMemoryMap(spec: {
     physAvail: subtractReserved(spec.ram, reserved),
     reserved,
   };
-  validateMemoryMap(map);
+  if (messagePrefix === undefined) validateMemoryMap(map);
+  else validateWithPrefix(map, messagePrefix);
   return map;
 }
 
@@ -196,13 +204,91 @@ const RESERVED_KEYS = new Set(['start', 'end', 'size', 'what', 'comment']);
 const AVAIL_KEYS = new Set(['start', 'end', 'size', 'comment']);
 
 /*
- * Turns a JSON.parse position into "line L, column C", whatever wording the
- * running V8 uses ("at position N", or an unexpected end of input).
+ * Offset of the first JSON syntax error in `text`, found by a small
+ * recursive-descent scan. Only called after JSON.parse has failed: V8's
+ * messages carry a position for some errors and not for others, and a person
+ * fixing a file wants a line and column either way.
+ * Guarantees: an offset in [0, text.length].
  */
-function jsonErrorLocation(text: string, err: Error): string {
-  const m = /position (\d+)/.exec(err.message);
-  const pos = m ? Number(m[1]) : /end of JSON input/i.test(err.message) ? text.length : -1;
-  if (pos < 0) return '';
+function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && ' \t\r\n'.includes(text[i])) i++;
+  };
+  const bad = (): never => {
+    throw i;
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') bad();
+        string();
+        ws();
+        if (text[i] !== ':') bad();
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === '}') {
+          i++;
+          return;
+        } else bad();
+      }
+    } else if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return;
+      }
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === ']') {
+          i++;
+          return;
+        } else bad();
+      }
+    } else if (c === '"') {
+      string();
+    } else {
+      const m = /^(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null)/.exec(text.slice(i));
+      if (m === null) bad();
+      i += m![0].length;
+    }
+  };
+  const string = (): void => {
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      if (text[i] === '\\') i++;
+      else if (text.charCodeAt(i) < 0x20) bad();
+      i++;
+    }
+    if (i >= text.length) bad();
+    i++;
+  };
+  try {
+    value();
+    ws();
+    return i; // trailing garbage starts here
+  } catch (at) {
+    return Math.min(at as number, text.length);
+  }
+}
+
+/* " at line L, column C" of the first syntax error in `text`. */
+function jsonErrorLocation(text: string): string {
+  const pos = jsonErrorOffset(text);
   const before = text.slice(0, pos);
   const line = before.split('\n').length;
   const column = pos - before.lastIndexOf('\n');
@@ -283,7 +369,10 @@ function parseMemoryMapJsonUnprefixed(text: string, sourceName: string): MemoryM
     doc = JSON.parse(text);
   } catch (err) {
     const e = err as Error;
-    fail(`invalid JSON${jsonErrorLocation(text, e)}: ${e.message}`);
+    // V8 quotes the text around the error; the line and column say where
+    // without echoing a possibly long file back.
+    const why = e.message.replace(/, ".*" is not valid JSON$/s, '').replace(/ (?:in JSON )?at position \d+.*$/s, '');
+    fail(`invalid JSON${jsonErrorLocation(text)}: ${why}`);
   }
   if (!isPlainObject(doc)) fail('expected a JSON object with a "ram" list');
   checkKeys(doc, TOP_KEYS, 'memory map');
@@ -321,11 +410,11 @@ function parseMemoryMapJsonUnprefixed(text: string, sourceName: string): MemoryM
     // that messages use the indices the user sees in the file.
     checkRangeList(ram, 'ram', '');
     checkRangeList(reserved, 'reserved', '');
-    return buildMemoryMap({ name, source: sourceName, ndomains, ram, reserved });
+    return buildMemoryMap({ name, source: sourceName, ndomains, ram, reserved }, '');
   }
   const physAvail = parseRangeList(doc.phys_avail, AVAIL_KEYS, 'phys_avail').map(({ range }) => range);
   const map: MemoryMap = { name, source: sourceName, ndomains, ram, physAvail, reserved };
-  validateMemoryMap(map);
+  validateWithPrefix(map, '');
   return map;
 }
 
