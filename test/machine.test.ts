@@ -3,7 +3,7 @@
  * /proc/iomem and /sys/firmware/memmap parsers, and resolveMachine.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -19,10 +19,12 @@ import {
   memoryMapToJson,
   memoryMapTotals,
   parseMemoryMapJson,
+  parseNodeMemoryBlocks,
   parseProcIomem,
   parseSysFirmwareMemmap,
   PRESET_NAMES,
   presetMemoryMap,
+  readNodeMemoryBlocks,
   readSysFirmwareMemmap,
   resolveMachine,
   validateMemoryMap,
@@ -652,6 +654,52 @@ describe('/proc/iomem and /sys/firmware/memmap', () => {
       'CAP_SYS_ADMIN',
       '/nonexistent/memmap',
     );
+  });
+
+  it('the captured NUMA listing of this VM gives one domain', () => {
+    const nodes = parseNodeMemoryBlocks(read('node-memory-blocks.txt'));
+    assert.equal(nodes.blockSize, 128 * M);
+    assert.deepEqual([...nodes.nodes.keys()], [0]);
+    assert.equal(nodes.nodes.get(0)!.length, 192); // 24 GiB in 128 MiB blocks
+    const map = memoryMapFromRamRanges(parseProcIomem(read('proc-iomem.firecracker-24g.txt')), 'host', nodes);
+    assert.equal(map.ndomains, 1);
+    assert.equal(map.ram.length, 3);
+  });
+
+  it('splits host RAM where the owning NUMA node changes', () => {
+    // Same VM, but blocks from 16 GiB up on node 1, as a 2-node host would show.
+    const block = 128 * M;
+    const blocks = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
+    const nodes = { blockSize: block, nodes: new Map([[0, [...blocks(0, 24), ...blocks(32, 128)]], [1, blocks(128, 200)]]) };
+    const map = memoryMapFromRamRanges(parseProcIomem(read('proc-iomem.firecracker-24g.txt')), 'host', nodes);
+    assertSane(map);
+    assert.equal(map.ndomains, 2);
+    assert.deepEqual(map.ram.slice(2), [
+      { start: 4 * G, end: 16 * G, domain: 0 },
+      { start: 16 * G, end: 25 * G, domain: 1 },
+    ]);
+  });
+
+  it('reads the node listing from a sysfs-shaped tree, and does without one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pagelab-nodes-'));
+    try {
+      mkdirSync(join(dir, 'memory'));
+      writeFileSync(join(dir, 'memory', 'block_size_bytes'), '8000000\n');
+      for (const [node, blockList] of [[0, [0, 1]], [1, [2, 3]]] as const) {
+        for (const b of blockList) mkdirSync(join(dir, 'node', `node${node}`, `memory${b}`), { recursive: true });
+      }
+      mkdirSync(join(dir, 'node', 'possible'), { recursive: true });
+      const nodes = readNodeMemoryBlocks(join(dir, 'node'), join(dir, 'memory'))!;
+      assert.deepEqual(nodes.nodes.get(1), [2, 3]);
+      const map = memoryMapFromRamRanges([{ start: 0x1000, end: 512 * M }], 'fake', nodes);
+      assert.deepEqual(map.ram, [
+        { start: 0x1000, end: 256 * M, domain: 0 },
+        { start: 256 * M, end: 512 * M, domain: 1 },
+      ]);
+      assert.equal(readNodeMemoryBlocks(join(dir, 'nonexistent'), join(dir, 'memory')), undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects malformed and missing System RAM', () => {

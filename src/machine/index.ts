@@ -28,11 +28,13 @@ export type { PresetInfo } from './presets.js';
 export {
   memoryMapFromHost,
   memoryMapFromRamRanges,
+  parseNodeMemoryBlocks,
   parseProcIomem,
   parseSysFirmwareMemmap,
+  readNodeMemoryBlocks,
   readSysFirmwareMemmap,
 } from './iomem.js';
-export type { FirmwareMemmapEntry } from './iomem.js';
+export type { FirmwareMemmapEntry, NodeMemoryBlocks } from './iomem.js';
 
 export const DEFAULT_PRESET = 'firecracker-1g';
 

@@ -135,10 +135,12 @@ export function readSysFirmwareMemmap(dir = SYS_FIRMWARE_MEMMAP): FirmwareMemmap
  * A memory map from byte-exact RAM ranges as the host reported them.
  * Ranges that touch or overlap are merged first (firmware tables may split
  * one bank in two), then rounded inward to whole pages: a partial page is not
- * usable RAM. phys_avail is RAM minus page 0, which FreeBSD never allocates.
- * Guarantees: a valid one-domain map, or EHOST if no whole page remains.
+ * usable RAM. With `nodes` (see readNodeMemoryBlocks) RAM is split where the
+ * owning NUMA node changes; without, the map has one domain. phys_avail is
+ * RAM minus page 0, which FreeBSD never allocates.
+ * Guarantees: a valid map, or EHOST if no whole page remains.
  */
-export function memoryMapFromRamRanges(ranges: readonly PhysRange[], source: string): MemoryMap {
+export function memoryMapFromRamRanges(ranges: readonly PhysRange[], source: string, nodes?: NodeMemoryBlocks): MemoryMap {
   const sorted = [...ranges].sort((a, b) => a.start - b.start);
   const merged: PhysRange[] = [];
   for (const r of sorted) {
@@ -146,27 +148,115 @@ export function memoryMapFromRamRanges(ranges: readonly PhysRange[], source: str
     if (last !== undefined && r.start <= last.end) last.end = Math.max(last.end, r.end);
     else merged.push({ ...r });
   }
-  const ram = merged
-    .map((r) => ({
-      start: Math.ceil(r.start / PAGE_SIZE) * PAGE_SIZE,
-      end: Math.floor(r.end / PAGE_SIZE) * PAGE_SIZE,
-      domain: 0,
-    }))
+  const rounded = merged
+    .map((r) => ({ start: Math.ceil(r.start / PAGE_SIZE) * PAGE_SIZE, end: Math.floor(r.end / PAGE_SIZE) * PAGE_SIZE }))
     .filter((r) => r.end > r.start);
-  if (ram.length === 0) hostError(`${source}: no whole page of System RAM`);
+  if (rounded.length === 0) hostError(`${source}: no whole page of System RAM`);
+  const ram = nodes === undefined ? rounded.map((r) => ({ ...r, domain: 0 })) : splitByNode(rounded, nodes);
+  const ndomains = nodes === undefined ? 1 : Math.max(1, ...ram.map((r) => r.domain + 1));
   const reserved = ram[0].start === 0 ? [{ start: 0, end: PAGE_SIZE, what: 'BIOS page 0' }] : [];
-  return buildMemoryMap({ name: 'host', source, ndomains: 1, ram, reserved });
+  return buildMemoryMap({ name: 'host', source, ndomains, ram, reserved });
+}
+
+/*
+ * Which NUMA node owns each Linux memory block: /sys/devices/system/memory/
+ * block_size_bytes (hex) and the memoryN links in each
+ * /sys/devices/system/node/nodeK. Block N covers [N * size, (N + 1) * size).
+ */
+export interface NodeMemoryBlocks {
+  blockSize: number;
+  /** node number -> block numbers */
+  nodes: ReadonlyMap<number, readonly number[]>;
+}
+
+/*
+ * Splits page-aligned ranges where the owning node changes. Memory blocks
+ * are at least 128 MiB, so splits land on page boundaries. An address in no
+ * listed block (offline or hot-removed memory) keeps the domain of the
+ * address before it, or 0.
+ */
+function splitByNode(ranges: readonly PhysRange[], nodes: NodeMemoryBlocks): Array<PhysRange & { domain: number }> {
+  const owner = new Map<number, number>();
+  for (const [node, blocks] of nodes.nodes) for (const b of blocks) owner.set(b, node);
+  const out: Array<PhysRange & { domain: number }> = [];
+  let domain = 0;
+  for (const r of ranges) {
+    let at = r.start;
+    while (at < r.end) {
+      const block = Math.floor(at / nodes.blockSize);
+      domain = owner.get(block) ?? domain;
+      // Extend over following blocks of the same node.
+      let b = block + 1;
+      while (b * nodes.blockSize < r.end && (owner.get(b) ?? domain) === domain) b++;
+      const end = Math.min(r.end, b * nodes.blockSize);
+      out.push({ start: at, end, domain });
+      at = end;
+    }
+  }
+  return out;
+}
+
+/*
+ * Parses the node/block listing as read from sysfs (or captured in a
+ * fixture: "block_size_bytes 8000000" then "node0 0 1 2 ...").
+ * Guarantees: a NodeMemoryBlocks whose block size is a positive multiple of
+ * the page size, or EHOST.
+ */
+export function parseNodeMemoryBlocks(text: string): NodeMemoryBlocks {
+  let blockSize = 0;
+  const nodes = new Map<number, number[]>();
+  for (const line of text.split('\n')) {
+    const words = line.trim().split(/\s+/);
+    if (words[0] === '' || words[0].startsWith('#')) continue;
+    if (words[0] === 'block_size_bytes') {
+      blockSize = parseHexAddr(words[1] ?? '', 'block_size_bytes');
+      continue;
+    }
+    const m = /^node(\d+)$/.exec(words[0]);
+    if (m === null) hostError(`node memory listing: unexpected "${line.trim()}"`);
+    nodes.set(Number(m![1]), words.slice(1).map(Number).filter(Number.isInteger));
+  }
+  if (blockSize <= 0 || blockSize % PAGE_SIZE !== 0) hostError(`node memory listing: bad block_size_bytes ${hex(blockSize)}`);
+  return { blockSize, nodes };
+}
+
+/*
+ * Reads the node/block listing from sysfs, or returns undefined when the
+ * kernel has no NUMA information (non-NUMA kernels, containers without
+ * /sys); the map then has one domain.
+ */
+export function readNodeMemoryBlocks(
+  nodeDir = '/sys/devices/system/node',
+  memoryDir = '/sys/devices/system/memory',
+): NodeMemoryBlocks | undefined {
+  try {
+    const lines = [`block_size_bytes ${readFileSync(join(memoryDir, 'block_size_bytes'), 'utf8').trim()}`];
+    for (const n of readdirSync(nodeDir).filter((d) => /^node\d+$/.test(d))) {
+      const blocks = readdirSync(join(nodeDir, n))
+        .filter((d) => /^memory\d+$/.test(d))
+        .map((d) => d.slice('memory'.length));
+      lines.push(`${n} ${blocks.join(' ')}`);
+    }
+    const parsed = parseNodeMemoryBlocks(lines.join('\n'));
+    return parsed.nodes.size > 0 ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /*
  * The memory map of the machine pagelab runs on.
- * Tries /proc/iomem, then /sys/firmware/memmap (paths overridable for tests).
+ * Tries /proc/iomem, then /sys/firmware/memmap (paths overridable for tests);
+ * NUMA domains come from /sys/devices/system/node when it is there.
  * Guarantees: a valid map whose source names the file used, or one EHOST
  * error giving the reason each source failed.
  */
-export function memoryMapFromHost(paths: { procIomem?: string; sysFirmwareMemmap?: string } = {}): MemoryMap {
+export function memoryMapFromHost(
+  paths: { procIomem?: string; sysFirmwareMemmap?: string; nodeDir?: string; memoryDir?: string } = {},
+): MemoryMap {
   const iomemPath = paths.procIomem ?? PROC_IOMEM;
   const memmapDir = paths.sysFirmwareMemmap ?? SYS_FIRMWARE_MEMMAP;
+  const nodes = readNodeMemoryBlocks(paths.nodeDir, paths.memoryDir);
   const reasons: string[] = [];
   try {
     let text: string;
@@ -175,13 +265,13 @@ export function memoryMapFromHost(paths: { procIomem?: string; sysFirmwareMemmap
     } catch (err) {
       hostError(`cannot read ${iomemPath}: ${(err as Error).message}`);
     }
-    return memoryMapFromRamRanges(parseProcIomem(text), iomemPath);
+    return memoryMapFromRamRanges(parseProcIomem(text), iomemPath, nodes);
   } catch (err) {
     if (!(err instanceof PagelabError)) throw err;
     reasons.push(err.message);
   }
   try {
-    return memoryMapFromRamRanges(parseSysFirmwareMemmap(readSysFirmwareMemmap(memmapDir)), memmapDir);
+    return memoryMapFromRamRanges(parseSysFirmwareMemmap(readSysFirmwareMemmap(memmapDir)), memmapDir, nodes);
   } catch (err) {
     if (!(err instanceof PagelabError)) throw err;
     reasons.push(err.message);
