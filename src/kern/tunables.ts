@@ -1,0 +1,176 @@
+/**
+ * Loader tunables and sysctls: a registry of named, typed, validated knobs,
+ * as FreeBSD's TUNABLE_INT_FETCH / SYSCTL_INT. Set from the API
+ * (`tunables.set('vm.lazy_page_init', 0)`) or the CLI (`-o vm.lazy_page_init=0`).
+ * Unknown names and bad values are ETUNABLE errors naming the tunable.
+ */
+import { PagelabError } from '../errors.js';
+import { parseSize } from '../util/units.js';
+
+export type TunableType = 'int' | 'bool' | 'size' | 'enum';
+
+export interface TunableDef {
+  name: string;
+  type: TunableType;
+  default: number | string;
+  description: string;
+  /** For int/size: inclusive bounds. */
+  min?: number;
+  max?: number;
+  /** For enum: the allowed values. */
+  values?: readonly string[];
+  /** Other names accepted for this tunable (e.g. FreeBSD's own spelling). */
+  aliases?: readonly string[];
+}
+
+export const TUNABLES: readonly TunableDef[] = [
+  {
+    name: 'vm.lazy_page_init',
+    type: 'bool',
+    default: 1,
+    description: 'Defer vm_page initialisation to the LAZYINIT pool (D40403); 0 initialises every page at boot',
+    aliases: ['debug.vm.lazy_page_init'],
+  },
+  {
+    name: 'vm.nfreeorder',
+    type: 'int',
+    default: 13,
+    min: 1,
+    max: 25,
+    description: 'VM_NFREEORDER: buddy orders; blocks up to 2^(n-1) pages (13 on amd64: 16 MiB)',
+  },
+  {
+    name: 'vm.page_init',
+    type: 'enum',
+    default: 'fields',
+    values: ['fields', 'bzero'],
+    description: 'How eager boot initialises page records: field by field per page, or zero-fill then set the non-zero fields',
+  },
+  {
+    name: 'vm.numa.disabled',
+    type: 'bool',
+    default: 0,
+    description: 'Treat the machine as a single NUMA domain',
+  },
+  {
+    name: 'debug.invariants',
+    type: 'bool',
+    default: 0,
+    description: 'INVARIANTS: reads of never-initialised page records fail with the page address',
+  },
+];
+
+const BY_NAME = new Map<string, TunableDef>();
+for (const t of TUNABLES) {
+  BY_NAME.set(t.name, t);
+  for (const a of t.aliases ?? []) BY_NAME.set(a, t);
+}
+
+export function findTunable(name: string): TunableDef {
+  const def = BY_NAME.get(name);
+  if (def === undefined) {
+    throw new PagelabError('ETUNABLE', `unknown tunable "${name}" (known: ${TUNABLES.map((t) => t.name).join(', ')})`);
+  }
+  return def;
+}
+
+/*
+ * Parses and validates one value for `def`. Accepts numbers or strings;
+ * booleans as 0/1/true/false/on/off; sizes with suffixes.
+ */
+export function parseTunableValue(def: TunableDef, value: string | number | boolean): number | string {
+  const bad = (why: string): never => {
+    throw new PagelabError('ETUNABLE', `tunable ${def.name}: bad value "${String(value)}" (${why})`);
+  };
+  switch (def.type) {
+    case 'bool': {
+      const v = typeof value === 'boolean' ? (value ? '1' : '0') : String(value).trim().toLowerCase();
+      if (v === '1' || v === 'true' || v === 'on' || v === 'yes') return 1;
+      if (v === '0' || v === 'false' || v === 'off' || v === 'no') return 0;
+      return bad('expected 0 or 1');
+    }
+    case 'int': {
+      const s = String(value).trim();
+      if (!/^-?[0-9]+$/.test(s)) return bad('expected an integer');
+      const n = Number(s);
+      if ((def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max)) {
+        return bad(`expected ${def.min ?? '-inf'}..${def.max ?? 'inf'}`);
+      }
+      return n;
+    }
+    case 'size': {
+      let n: number;
+      try {
+        n = parseSize(typeof value === 'boolean' ? String(value) : value, `tunable ${def.name}`);
+      } catch (e) {
+        return bad((e as Error).message);
+      }
+      if ((def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max)) {
+        return bad(`expected ${def.min ?? 0}..${def.max ?? 'inf'} bytes`);
+      }
+      return n;
+    }
+    case 'enum': {
+      const s = String(value).trim();
+      if (!(def.values ?? []).includes(s)) return bad(`expected one of ${(def.values ?? []).join(', ')}`);
+      return s;
+    }
+  }
+}
+
+/** A set of tunable values over the registry's defaults. */
+export class Tunables {
+  private readonly values = new Map<string, number | string>();
+
+  constructor(initial?: Record<string, string | number | boolean>) {
+    if (initial) for (const [k, v] of Object.entries(initial)) this.set(k, v);
+  }
+
+  set(name: string, value: string | number | boolean): this {
+    const def = findTunable(name);
+    this.values.set(def.name, parseTunableValue(def, value));
+    return this;
+  }
+
+  /** Parses `name=value` (the CLI's -o argument). */
+  setFromString(assignment: string): this {
+    const eq = assignment.indexOf('=');
+    if (eq <= 0) throw new PagelabError('ETUNABLE', `tunable assignment "${assignment}" is not name=value`);
+    return this.set(assignment.slice(0, eq).trim(), assignment.slice(eq + 1));
+  }
+
+  get(name: string): number | string {
+    const def = findTunable(name);
+    return this.values.get(def.name) ?? def.default;
+  }
+
+  num(name: string): number {
+    const v = this.get(name);
+    if (typeof v !== 'number') throw new PagelabError('ETUNABLE', `tunable ${name} is not numeric`);
+    return v;
+  }
+
+  str(name: string): string {
+    return String(this.get(name));
+  }
+
+  /** Every tunable with its current value, for reports. */
+  snapshot(): Record<string, number | string> {
+    const out: Record<string, number | string> = {};
+    for (const t of TUNABLES) out[t.name] = this.get(t.name);
+    return out;
+  }
+
+  /** Only the tunables set away from their defaults. */
+  changed(): Record<string, number | string> {
+    const out: Record<string, number | string> = {};
+    for (const [k, v] of this.values) if (v !== findTunable(k).default) out[k] = v;
+    return out;
+  }
+
+  clone(): Tunables {
+    const t = new Tunables();
+    for (const [k, v] of this.values) t.values.set(k, v);
+    return t;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Machine-independent and amd64 constants of the physical memory layer, as in
+ * FreeBSD's sys/amd64/include/vmparam.h and sys/vm/vm_page.h.
+ */
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+export const PAGE_MASK = PAGE_SIZE - 1;
+
+/** Default number of buddy orders: blocks up to 2^12 pages = 16 MiB on amd64. */
+export const VM_NFREEORDER_DEFAULT = 13;
+/** Orders above this make no sense for a 32-bit page index. */
+export const VM_NFREEORDER_MAX = 25;
+
+/**
+ * Free pools, numbered as on amd64 after D40403 landed. LAZYINIT is 0 so that
+ * a never-written page record (all zero bytes) reads as "in the lazy pool".
+ */
+export const VM_FREEPOOL_LAZYINIT = 0;
+export const VM_FREEPOOL_DEFAULT = 1;
+export const VM_FREEPOOL_DIRECT = 2;
+export const VM_NFREEPOOL = 3;
+export const POOL_NAMES = ['LAZYINIT', 'DEFAULT', 'DIRECT'] as const;
+
+/** Free lists (VM_FREELIST_*) and their boundaries, amd64. */
+export const VM_FREELIST_DEFAULT = 0;
+export const VM_FREELIST_DMA32 = 1;
+export const VM_FREELIST_LOWMEM = 2;
+export const VM_NFREELIST = 3;
+export const FREELIST_NAMES = ['DEFAULT', 'DMA32', 'LOWMEM'] as const;
+export const VM_LOWMEM_BOUNDARY = 16 * 2 ** 20;
+export const VM_DMA32_BOUNDARY = 4 * 2 ** 30;
+/** DMA32 gets its own free list only when more than 64 GiB lies above 4 GiB. */
+export const VM_DMA32_NPAGES_THRESHOLD = 16777216;
+/** FreeBSD's VM_PHYSSEG_MAX on amd64. */
+export const VM_PHYSSEG_MAX = 63;
+
+/** Page queues (PQ_*). */
+export const PQ_INACTIVE = 0;
+export const PQ_ACTIVE = 1;
+export const PQ_LAUNDRY = 2;
+export const PQ_UNSWAPPABLE = 3;
+export const PQ_NONE = 255;
+
+/** Page flags (m->flags), FreeBSD values. */
+export const PG_FICTITIOUS = 0x04;
+export const PG_ZERO = 0x08;
+export const PG_MARKER = 0x10;
+export const PG_NODUMP = 0x80;
+
+/** "No page" in index-linked lists and return values. */
+export const NIL = 0xffffffff;
+/** "No object" in the object slot. */
+export const OBJ_NONE = 0;
+
+/** Largest page count a machine may have: page indices are 32-bit with NIL reserved. */
+export const MAX_PAGES = 0xfffffffe;

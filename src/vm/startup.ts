@@ -1,0 +1,116 @@
+/**
+ * vm_page_startup: initialise the page array and hand every page of
+ * phys_avail to the buddy allocator, eagerly or lazily (D40403).
+ */
+import type { MemoryMap, PhysRange } from '../machine/types.js';
+import { Work, workDelta, type WorkCounters } from './counters.js';
+import { VM_FREEPOOL_DEFAULT, VM_FREEPOOL_LAZYINIT, PAGE_SIZE } from './param.js';
+import type { Phys } from './phys.js';
+
+export interface StartupOptions {
+  /** vm.lazy_page_init */
+  lazy: boolean;
+  /** vm.page_init: 'fields' (vm_page_init_page per page) or 'bzero' (zero-fill, then set). */
+  pageInit: 'fields' | 'bzero';
+}
+
+export interface BootStats {
+  lazy: boolean;
+  /** Page records written on the boot path. */
+  pagesInitialised: number;
+  /** Pages outside phys_avail (kernel, firmware), initialised and allocated. */
+  pagesReserved: number;
+  /** Pages handed to the allocator. */
+  pagesFree: number;
+  /** Free blocks enqueued (lazy blocks included). */
+  blocksEnqueued: number;
+  /** Of which in the LAZYINIT pool. */
+  lazyBlocks: number;
+  /** Work counted during startup, for the cost model. */
+  work: WorkCounters;
+}
+
+/* phys_avail with adjacent entries merged, so that no two boot blocks are unmerged buddies. */
+export function normalisePhysAvail(ranges: readonly PhysRange[]): PhysRange[] {
+  const out: PhysRange[] = [];
+  for (const r of [...ranges].sort((a, b) => a.start - b.start)) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last.end === r.start) last.end = r.end;
+    else out.push({ start: r.start, end: r.end });
+  }
+  return out;
+}
+
+/*
+ * Requires: a freshly constructed Phys (no page initialised, queues empty).
+ * Guarantees: pages outside phys_avail are initialised and allocated; every
+ * page inside phys_avail is free, on a DEFAULT queue (eager) or in a LAZYINIT
+ * block whose records are untouched (lazy); vm_default_freepool is LAZYINIT
+ * while lazy blocks exist.
+ */
+export function vmPageStartup(phys: Phys, map: MemoryMap, opts: StartupOptions): BootStats {
+  const before = Float64Array.from(phys.work);
+  const avail = normalisePhysAvail(map.physAvail);
+  const pages = phys.pages;
+  let reserved = 0;
+  let free = 0;
+  let initialised = 0;
+  const lazyBefore = phys.queueInsertsLazy();
+  for (let s = 0; s < phys.segs.length; s++) {
+    const seg = phys.segs[s];
+    // The parts of phys_avail inside this segment.
+    const parts: PhysRange[] = [];
+    for (const r of avail) {
+      const a = Math.max(r.start, seg.start);
+      const b = Math.min(r.end, seg.end);
+      if (a < b) parts.push({ start: a, end: b });
+    }
+    const idx = (pa: number): number => seg.firstPage + (pa - seg.start) / PAGE_SIZE;
+    if (!opts.lazy) {
+      if (opts.pageInit === 'bzero') {
+        pages.initRangeBulk(seg.firstPage, seg.npages, s);
+        phys.work[Work.PageInitBulk] += seg.npages;
+      } else {
+        pages.initRange(seg.firstPage, seg.npages, s);
+        phys.work[Work.PageInit] += seg.npages;
+      }
+      initialised += seg.npages;
+    }
+    // Pages not covered by phys_avail: initialised (lazily booted kernels
+    // too, as D40403 does for kmem_bootstrap_free) and allocated.
+    let cursor = seg.start;
+    const gaps: PhysRange[] = [];
+    for (const p of parts) {
+      if (p.start > cursor) gaps.push({ start: cursor, end: p.start });
+      cursor = p.end;
+    }
+    if (cursor < seg.end) gaps.push({ start: cursor, end: seg.end });
+    for (const g of gaps) {
+      const first = idx(g.start);
+      const n = (g.end - g.start) / PAGE_SIZE;
+      if (opts.lazy) {
+        pages.initRange(first, n, s);
+        phys.work[Work.PageInit] += n;
+        initialised += n;
+      }
+      pages.astate.fill(1, first, first + n);
+      reserved += n;
+    }
+    for (const p of parts) {
+      const n = (p.end - p.start) / PAGE_SIZE;
+      phys.enqueueContig(idx(p.start), opts.lazy ? VM_FREEPOOL_LAZYINIT : VM_FREEPOOL_DEFAULT, n);
+      free += n;
+    }
+  }
+  phys.defaultFreepool = phys.lazyPending() > 0 ? VM_FREEPOOL_LAZYINIT : VM_FREEPOOL_DEFAULT;
+  const work = workDelta(phys.work, before);
+  return {
+    lazy: opts.lazy,
+    pagesInitialised: initialised,
+    pagesReserved: reserved,
+    pagesFree: free,
+    blocksEnqueued: work[Work.QueueInsert],
+    lazyBlocks: phys.queueInsertsLazy() - lazyBefore,
+    work,
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * A booted machine: the memory map, the tunables, the physical allocator and
+ * what boot did. The entry point of the library for most users.
+ */
+import { Tunables } from '../kern/tunables.js';
+import type { MemoryMap } from '../machine/types.js';
+import { checkPhys } from './checker.js';
+import { DomainSet } from './domainset.js';
+import { VM_FREEPOOL_DEFAULT } from './param.js';
+import { Phys } from './phys.js';
+import { vmPageStartup, type BootStats } from './startup.js';
+
+export class Vm {
+  readonly map: MemoryMap;
+  readonly tunables: Tunables;
+  readonly phys: Phys;
+  readonly boot: BootStats;
+  private readonly domainOrder: Int32Array;
+
+  /*
+   * Boots `map` with `tunables` (defaults when omitted): vm_phys_init, then
+   * vm_page_startup. The map must be valid (see machine/memmap.ts).
+   */
+  constructor(map: MemoryMap, tunables: Tunables | Record<string, string | number | boolean> = new Tunables()) {
+    this.map = map;
+    this.tunables = tunables instanceof Tunables ? tunables : new Tunables(tunables);
+    this.phys = new Phys(map, {
+      nfreeorder: this.tunables.num('vm.nfreeorder'),
+      invariants: this.tunables.num('debug.invariants') === 1,
+      numaDisabled: this.tunables.num('vm.numa.disabled') === 1,
+    });
+    this.boot = vmPageStartup(this.phys, map, {
+      lazy: this.tunables.num('vm.lazy_page_init') === 1,
+      pageInit: this.tunables.str('vm.page_init') as 'fields' | 'bzero',
+    });
+    this.domainOrder = new Int32Array(this.phys.ndomains);
+  }
+
+  static boot(map: MemoryMap, tunables?: Tunables | Record<string, string | number | boolean>): Vm {
+    return new Vm(map, tunables);
+  }
+
+  /*
+   * vm_page_alloc-like: a block of 2^order pages from the first domain of
+   * `domainset` that has one. Returns the head page index or -1.
+   */
+  allocPages(order: number, pool = VM_FREEPOOL_DEFAULT, domainset?: DomainSet, cpuDomain = 0): number {
+    if (domainset === undefined) return this.phys.allocPages(0, pool, order);
+    const n = domainset.order(this.domainOrder, cpuDomain);
+    for (let i = 0; i < n; i++) {
+      const m = this.phys.allocPages(this.domainOrder[i], pool, order);
+      if (m >= 0) return m;
+    }
+    return -1;
+  }
+
+  /** Runs the consistency checker; throws EINVARIANT on the first broken invariant. */
+  check(): void {
+    checkPhys(this.phys);
+  }
+}
