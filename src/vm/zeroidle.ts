@@ -1,0 +1,434 @@
+/**
+ * The zeroing engine: pages zeroed on the calling thread, or in the
+ * background by long-lived worker threads over the backing's shared memories.
+ *
+ * Named after FreeBSD's vm_zeroidle.c (removed in FreeBSD 12), which zeroed
+ * free pages in an idle-priority kernel thread so that allocations asking for
+ * a zeroed page (VM_ALLOC_ZERO) could skip pmap_zero_page(). Here the
+ * allocator takes a free block out of its free lists, submit()s it, and when
+ * poll() hands the block's tag back, frees it as PG_ZERO. While a block is
+ * submitted nobody else owns it: the engine writes nothing but the submitted
+ * bytes, and a completion is visible to poll() only after every one of them
+ * reads zero on the polling thread.
+ *
+ * Protocol (all in SharedArrayBuffers; no message per request):
+ *  - submission ring, one producer (the owning thread) and many consumers
+ *    (workers): slots [pa, bytes, tag] as Float64; the producer publishes by
+ *    storing SUB_TAIL, a worker claims slot h by compareExchange of SUB_HEAD
+ *    from h to h+1, having read the slot first (the producer cannot reuse
+ *    slot h until SUB_HEAD has moved past it, so a successful claim proves
+ *    the read was of the published request).
+ *  - completion ring, many producers (workers, and the owner for inline
+ *    completions) and one consumer (poll): a producer reserves an index with
+ *    Atomics.add on COMP_TAIL, writes [tag, bytes] and then sets the slot's
+ *    ready word; poll consumes in index order and clears the ready word.
+ *  - one bound covers both rings: submit refuses when submitted - polled
+ *    reaches the ring size, so neither ring can overrun (a completion index
+ *    i + size exists only after i + size + 1 submissions, which needed
+ *    index i polled first).
+ *  - idle workers sleep in Atomics.wait on DOORBELL after announcing
+ *    themselves in IDLE; submit rings the bell only when IDLE > 0. A worker
+ *    rechecks for work after announcing, so no wake-up is lost.
+ *  - waitAll sleeps on COMPLETED, announced by MAIN_WAITING, by the same
+ *    scheme in the other direction.
+ *  - memories created after the engine started are sent to each worker on
+ *    its MessagePort before the first request that needs them is published;
+ *    the worker takes them with receiveMessageOnPort when it meets a memory
+ *    it lacks, so the message is always there when needed.
+ */
+import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import os from 'node:os';
+import { PagelabError } from '../errors.js';
+import type { BackingDescriptor, BackingStore } from '../machine/backing.js';
+import { Work, type WorkCounters } from './counters.js';
+
+/** Word indices in the control array; each hot word on its own 64-byte line. */
+export const enum Ctl {
+  SubTail = 0,
+  SubHead = 16,
+  CompTail = 32,
+  Doorbell = 48,
+  Idle = 64,
+  Stop = 80,
+  Completed = 96,
+  MainWaiting = 112,
+  Failed = 128,
+  Words = 144,
+}
+
+/** What a worker gets in workerData. */
+export interface ZeroWorkerData {
+  index: number;
+  ctl: Int32Array;
+  /** Submission slots: [pa, bytes, tag] per slot. */
+  sub: Float64Array;
+  /** Completion slots: [tag, bytes] per slot. */
+  comp: Float64Array;
+  compReady: Int32Array;
+  /** Per worker: [bytes zeroed, requests done]. */
+  stats: Float64Array;
+  backing: BackingDescriptor;
+  port: MessagePort;
+}
+
+/** A memory sent to workers after they started. */
+export interface ZeroMemoryMessage {
+  index: number;
+  memory: unknown;
+}
+
+export interface ZeroEngineOptions {
+  /** Worker threads; 0 (the default) zeroes every submission inline. */
+  workers?: number;
+  /** Requests that may be outstanding (submitted, not yet polled); a power of two. Default 1024. */
+  ringSlots?: number;
+  /** Work counters to charge: zero_bytes_sync at submit/zeroSync, zero_bytes_background at poll. */
+  work?: WorkCounters;
+}
+
+export interface ZeroEngineStats {
+  /** Bytes zeroed by zeroSync(). */
+  syncBytes: number;
+  /** Bytes of submissions zeroed inline by submit() (no workers). */
+  inlineBytes: number;
+  /** Bytes of submissions that lay in memories never written: complete at once, nothing to do. */
+  untouchedBytes: number;
+  /** Bytes zeroed by the workers, per worker and in all. */
+  backgroundBytes: number;
+  perWorkerBytes: number[];
+  /** Requests done by each worker. */
+  perWorkerRequests: number[];
+  submitted: number;
+  polled: number;
+}
+
+/**
+ * A zeroing engine over `backing`.
+ */
+export class ZeroEngine {
+  readonly workerCount: number;
+  readonly ringSlots: number;
+
+  private readonly backing: BackingStore;
+  private readonly work: WorkCounters | undefined;
+  private readonly mask: number;
+  private readonly ctl: Int32Array;
+  private readonly sub: Float64Array;
+  private readonly comp: Float64Array;
+  private readonly compReady: Int32Array;
+  private readonly statsArr: Float64Array;
+  private readonly workers: Worker[] = [];
+  private readonly ports: MessagePort[] = [];
+  private readonly exited: Array<Promise<void>> = [];
+  private readonly online: Array<Promise<void>> = [];
+  /** Memories the workers have (or have been sent). */
+  private readonly shared: boolean[];
+  private submittedCount = 0;
+  private polledCount = 0;
+  private subTail = 0; // SUB_TAIL as last published (int32, wraps)
+  private compHead = 0; // next completion index to poll (int32, wraps)
+  private syncBytes = 0;
+  private inlineBytes = 0;
+  private untouchedBytes = 0;
+  private workerError: Error | undefined;
+  private stopping: Promise<void> | undefined;
+
+  /**
+   * Starts `options.workers` worker threads (they start asynchronously;
+   * requests queue until they run). The workers are unref'd: a process that
+   * never calls shutdown() still exits by itself.
+   * Requires: 0 <= workers <= 256; ringSlots a power of two in [2, 2^24].
+   */
+  constructor(backing: BackingStore, options: ZeroEngineOptions = {}) {
+    const nworkers = options.workers ?? 0;
+    const slots = options.ringSlots ?? 1024;
+    if (!Number.isInteger(nworkers) || nworkers < 0 || nworkers > 256) {
+      throw new PagelabError('EINVAL', `zero engine: workers ${nworkers} is not an integer in 0..256`);
+    }
+    if (!Number.isInteger(slots) || slots < 2 || slots > 2 ** 24 || (slots & (slots - 1)) !== 0) {
+      throw new PagelabError('EINVAL', `zero engine: ringSlots ${slots} is not a power of two in 2..2^24`);
+    }
+    this.backing = backing;
+    this.work = options.work;
+    this.workerCount = nworkers;
+    this.ringSlots = slots;
+    this.mask = slots - 1;
+    this.ctl = new Int32Array(new SharedArrayBuffer(Ctl.Words * 4));
+    this.sub = new Float64Array(new SharedArrayBuffer(slots * 3 * 8));
+    this.comp = new Float64Array(new SharedArrayBuffer(slots * 2 * 8));
+    this.compReady = new Int32Array(new SharedArrayBuffer(slots * 4));
+    this.statsArr = new Float64Array(new SharedArrayBuffer(Math.max(1, nworkers) * 2 * 8));
+    this.shared = [];
+    for (let k = 0; k < backing.memoryCount; k++) this.shared.push(backing.isMaterialised(k));
+    if (nworkers === 0) return;
+    const desc = backing.describe();
+    const url = new URL('./zeroidle-worker.js', import.meta.url);
+    for (let i = 0; i < nworkers; i++) {
+      const { port1, port2 } = new MessageChannel();
+      const data: ZeroWorkerData = {
+        index: i,
+        ctl: this.ctl,
+        sub: this.sub,
+        comp: this.comp,
+        compReady: this.compReady,
+        stats: this.statsArr,
+        backing: desc,
+        port: port2,
+      };
+      // execArgv: [] because the worker needs no flags and some of the
+      // parent's break it (--input-type=module, with `node -e`, makes a file
+      // entry point fail to load).
+      const w = new Worker(url, { workerData: data, transferList: [port2], name: `zeroidle-${i}`, execArgv: [] });
+      w.unref();
+      port1.unref();
+      w.on('error', (e: Error) => {
+        this.workerError ??= e;
+      });
+      this.online.push(new Promise((resolve) => w.once('online', () => resolve())));
+      this.exited.push(new Promise((resolve) => w.once('exit', () => resolve())));
+      this.workers.push(w);
+      this.ports.push(port1);
+    }
+  }
+
+  /** Resolves when every worker thread is running (for benchmarks: start-up is not zeroing). */
+  async ready(): Promise<void> {
+    // Unref'd workers would let the process exit under an unsettled await.
+    for (const w of this.workers) w.ref();
+    try {
+      await Promise.all(this.online);
+    } finally {
+      if (this.stopping === undefined) for (const w of this.workers) w.unref();
+    }
+  }
+
+  /**
+   * Throws EINVARIANT if a worker failed. Workers only fail on a broken
+   * invariant (requests are validated at submit), and a failed worker stops
+   * serving the rings, so the engine is unusable from then on.
+   */
+  private checkFailure(): void {
+    if (Atomics.load(this.ctl, Ctl.Failed) === 0 && this.workerError === undefined) return;
+    let detail = this.workerError?.message;
+    for (const p of this.ports) {
+      const m = receiveMessageOnPort(p);
+      if (m !== undefined && typeof (m.message as { error?: string }).error === 'string') {
+        detail = (m.message as { error: string }).error;
+      }
+    }
+    throw new PagelabError('EINVARIANT', `zero engine: a worker failed: ${detail ?? 'unknown error'}`);
+  }
+
+  /**
+   * Zeroes [pa, pa+bytes) on the calling thread, now.
+   * Throws ERANGE unless the range is RAM. The caller must own the range.
+   */
+  zeroSync(pa: number, bytes: number): void {
+    this.backing.zero(pa, bytes);
+    this.syncBytes += bytes;
+    if (this.work !== undefined) this.work[Work.ZeroBytesSync] += bytes;
+  }
+
+  /**
+   * Queues [pa, pa+bytes) for zeroing; poll() returns `tag` once it is done.
+   * Returns false, queueing nothing, when ringSlots requests are outstanding
+   * (poll to make room). With no workers the range is zeroed before submit
+   * returns; a range in memories never written completes at once.
+   * Requires: the caller owns the range and neither reads nor writes it
+   * until its tag comes back; `tag` is a finite number (Int32 if the caller
+   * polls into an Int32Array).
+   * Throws ERANGE unless the range is RAM, EINVAL after shutdown().
+   */
+  submit(pa: number, bytes: number, tag: number): boolean {
+    if (this.stopping !== undefined) throw new PagelabError('EINVAL', 'zero engine: submit after shutdown');
+    this.checkFailure();
+    this.backing.checkRange(pa, bytes, 'zero submit');
+    if (!Number.isFinite(tag)) throw new PagelabError('EINVAL', `zero engine: tag ${tag} is not a finite number`);
+    if (this.submittedCount - this.polledCount >= this.ringSlots) return false;
+    this.submittedCount++;
+    if (bytes === 0) {
+      this.complete(tag, 0);
+      return true;
+    }
+    if (this.workerCount === 0) {
+      this.backing.zero(pa, bytes);
+      this.inlineBytes += bytes;
+      if (this.work !== undefined) this.work[Work.ZeroBytesSync] += bytes;
+      this.complete(tag, 0);
+      return true;
+    }
+    const first = this.backing.memoryIndexUnsafe(pa);
+    const last = this.backing.memoryIndexUnsafe(pa + bytes - 1);
+    let touched = false;
+    for (let k = first; k <= last; k++) {
+      if (!this.backing.isMaterialised(k)) continue;
+      touched = true;
+      if (!this.shared[k]) this.shareMemory(k);
+    }
+    if (!touched) {
+      this.untouchedBytes += bytes;
+      this.complete(tag, 0);
+      return true;
+    }
+    const slot = this.subTail & this.mask;
+    this.sub[3 * slot] = pa;
+    this.sub[3 * slot + 1] = bytes;
+    this.sub[3 * slot + 2] = tag;
+    this.subTail = (this.subTail + 1) | 0;
+    Atomics.store(this.ctl, Ctl.SubTail, this.subTail);
+    if (Atomics.load(this.ctl, Ctl.Idle) > 0) {
+      Atomics.add(this.ctl, Ctl.Doorbell, 1);
+      Atomics.notify(this.ctl, Ctl.Doorbell, 1);
+    }
+    return true;
+  }
+
+  /** Sends memory k to every worker, ahead of the request that needs it. */
+  private shareMemory(k: number): void {
+    const msg: ZeroMemoryMessage = { index: k, memory: this.backing.memory(k) };
+    for (const p of this.ports) p.postMessage(msg);
+    this.shared[k] = true;
+  }
+
+  /** Publishes a completion from this thread (inline or nothing to do). */
+  private complete(tag: number, bytes: number): void {
+    const slot = Atomics.add(this.ctl, Ctl.CompTail, 1) & this.mask;
+    this.comp[2 * slot] = tag;
+    this.comp[2 * slot + 1] = bytes;
+    Atomics.store(this.compReady, slot, 1);
+    Atomics.add(this.ctl, Ctl.Completed, 1);
+  }
+
+  /**
+   * Moves up to out.length completed tags into `out`, each exactly once, and
+   * returns how many. Every byte of a returned request reads zero from this
+   * thread. Never blocks.
+   */
+  poll(out: Int32Array | Float64Array): number {
+    this.checkFailure();
+    let n = 0;
+    let background = 0;
+    const max = out.length;
+    while (n < max) {
+      const slot = this.compHead & this.mask;
+      if (Atomics.load(this.compReady, slot) === 0) break;
+      out[n++] = this.comp[2 * slot];
+      background += this.comp[2 * slot + 1];
+      Atomics.store(this.compReady, slot, 0);
+      this.compHead = (this.compHead + 1) | 0;
+    }
+    this.polledCount += n;
+    if (this.work !== undefined) this.work[Work.ZeroBytesBackground] += background;
+    return n;
+  }
+
+  /** Requests submitted and not yet returned by poll(). */
+  pending(): number {
+    return this.submittedCount - this.polledCount;
+  }
+
+  /** Requests submitted whose zeroing has not finished yet (a subset of pending()). */
+  inFlight(): number {
+    return (this.submittedCount - Atomics.load(this.ctl, Ctl.Completed)) | 0;
+  }
+
+  /**
+   * Blocks the calling thread (Atomics.wait) until every submitted request
+   * has been zeroed, or `timeoutMs` passes. Returns true if all are done;
+   * they still have to be poll()ed. Throws EINVARIANT if a worker failed.
+   */
+  waitAll(timeoutMs = Infinity): boolean {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      this.checkFailure();
+      const done = Atomics.load(this.ctl, Ctl.Completed);
+      if (((this.submittedCount - done) | 0) === 0) return true;
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return false;
+      Atomics.store(this.ctl, Ctl.MainWaiting, 1);
+      if (Atomics.load(this.ctl, Ctl.Completed) === done) {
+        // A bounded slice so that a worker that died without a word is noticed.
+        Atomics.wait(this.ctl, Ctl.Completed, done, Math.min(remaining, 100));
+      }
+      Atomics.store(this.ctl, Ctl.MainWaiting, 0);
+    }
+  }
+
+  /**
+   * waitAll() without blocking the thread: waits with Atomics.waitAsync,
+   * keeping the event loop alive meanwhile.
+   */
+  async settle(timeoutMs = Infinity): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    const keepAlive = setInterval(() => {}, 1000);
+    try {
+      for (;;) {
+        this.checkFailure();
+        const done = Atomics.load(this.ctl, Ctl.Completed);
+        if (((this.submittedCount - done) | 0) === 0) return true;
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) return false;
+        Atomics.store(this.ctl, Ctl.MainWaiting, 1);
+        const r = waitAsync(this.ctl, Ctl.Completed, done, Math.min(remaining, 100));
+        if (r.async) await r.value;
+      }
+    } finally {
+      Atomics.store(this.ctl, Ctl.MainWaiting, 0);
+      clearInterval(keepAlive);
+    }
+  }
+
+  /** Counters for reports. */
+  stats(): ZeroEngineStats {
+    const perWorkerBytes: number[] = [];
+    const perWorkerRequests: number[] = [];
+    for (let i = 0; i < this.workerCount; i++) {
+      perWorkerBytes.push(this.statsArr[2 * i]);
+      perWorkerRequests.push(this.statsArr[2 * i + 1]);
+    }
+    return {
+      syncBytes: this.syncBytes,
+      inlineBytes: this.inlineBytes,
+      untouchedBytes: this.untouchedBytes,
+      backgroundBytes: perWorkerBytes.reduce((a, b) => a + b, 0),
+      perWorkerBytes,
+      perWorkerRequests,
+      submitted: this.submittedCount,
+      polled: this.polledCount,
+    };
+  }
+
+  /**
+   * Stops the workers once they have finished every queued request, and
+   * resolves when all have exited. Completions stay pollable. Idempotent.
+   */
+  shutdown(): Promise<void> {
+    if (this.stopping === undefined) {
+      Atomics.store(this.ctl, Ctl.Stop, 1);
+      Atomics.add(this.ctl, Ctl.Doorbell, 1);
+      Atomics.notify(this.ctl, Ctl.Doorbell);
+      // Keep the process alive until the workers have gone.
+      for (const w of this.workers) w.ref();
+      this.stopping = Promise.all(this.exited).then(() => {
+        for (const p of this.ports) p.close();
+      });
+    }
+    return this.stopping;
+  }
+
+  /** The number of CPUs, a sensible upper bound for `workers`. */
+  static cpuCount(): number {
+    return os.availableParallelism?.() ?? os.cpus().length;
+  }
+}
+
+/** Atomics.waitAsync (ES2024; lib ES2022 does not declare it). */
+function waitAsync(
+  arr: Int32Array,
+  index: number,
+  value: number,
+  timeoutMs: number,
+): { async: false; value: string } | { async: true; value: Promise<string> } {
+  return (Atomics as unknown as { waitAsync: typeof waitAsync }).waitAsync(arr, index, value, timeoutMs);
+}
+
