@@ -750,7 +750,7 @@ function getopt(
       } else if (i < args.length) {
         argument = args[i++];
       } else {
-        throw usageError(`Option -${letter} requires an argument (${usageSynopsis(flavor)})`);
+        throw usageError(`option requires an argument -- '${letter}' (${usageSynopsis(flavor)})`);
       }
       onOption(letter, argument);
       break;
