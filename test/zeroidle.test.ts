@@ -153,6 +153,36 @@ test('workers: random disjoint requests complete exactly once, zero exactly what
   await engine.shutdown();
 });
 
+test('workers: a request polled while the workers are busy already reads zero', async () => {
+  // Large requests and a busy poller: a completion published before its
+  // zeroing finished would be caught here.
+  const big: Array<[number, number]> = [[0, 32 * 2 ** 20]];
+  const backing = new BackingStore(mapOf(big), { memoryBytesMax: 8 * 2 ** 20 });
+  const engine = new ZeroEngine(backing, { workers: 2, ringSlots: 64 });
+  engines.push(engine);
+  await engine.ready();
+  const chunk = 512 * 1024;
+  const out = new Int32Array(64);
+  for (let round = 0; round < 8; round++) {
+    backing.fill(0, 32 * 2 ** 20, 0xee);
+    for (let i = 0; i < 64; i++) assert.equal(engine.submit(i * chunk, chunk, i), true);
+    let got = 0;
+    const deadline = Date.now() + 10_000;
+    while (got < 64) {
+      assert.ok(Date.now() < deadline, 'completions did not arrive');
+      const n = engine.poll(out);
+      for (let j = 0; j < n; j++) {
+        // the last bytes first: a worker zeroes front to back
+        const end = (out[j] + 1) * chunk;
+        assert.equal(backing.firstNonZero(end - 64, 64), -1, `request ${out[j]} polled before it was zero`);
+        assert.equal(backing.firstNonZero(out[j] * chunk, chunk), -1, `request ${out[j]} polled before it was zero`);
+      }
+      got += n;
+    }
+  }
+  await engine.shutdown();
+});
+
 test('workers: memories created after the engine started reach the workers', async () => {
   const backing = new BackingStore(mapOf(RAM), { memoryBytesMax: PER_MEMORY });
   const work = newWorkCounters();
