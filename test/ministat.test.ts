@@ -305,6 +305,37 @@ test(
         assert.equal(real.status, 0, `ministat ${args.join(' ')}: ${real.stderr}`);
         assert.equal(ours.stdout, real.stdout, `scenario ${scenario}: ministat ${args.join(' ')}`);
       }
+
+      // Reading: odd numbers, comments, delimiters, CR, NaN and errors, with -n.
+      const atoms = ['1', '2.5', '-4', '+7', '.5', '5.', '1e3', '1E-2', '0x1A', '0x1p4', '0x', 'inf', 'nan', '-0', '1e', 'x', '#', '# c', ' ', '\t', ',', ';', '\r', '\v', '0012', '1e400', 'nan(12)', 'Infinity', '.'];
+      for (let scenario = 0; scenario < 150; scenario++) {
+        const lines: string[] = [];
+        const lineCount = 1 + Math.floor(rand() * 12);
+        for (let i = 0; i < lineCount; i++) {
+          let line = '';
+          if (rand() < 0.6) {
+            line = pick(['1', '2.5', '3', '-1', '4e1', '0.25']) + pick(['', ' ', '\t', '\r', ' 7', ',8', ' # x']);
+          } else {
+            const atomCount = Math.floor(rand() * 5);
+            for (let j = 0; j < atomCount; j++) line += pick(atoms) + pick([' ', '\t', ',', '', '']);
+          }
+          lines.push(line);
+        }
+        writeFileSync(join(dir, 'read.txt'), lines.join('\n') + (rand() < 0.8 ? '\n' : ''));
+        const args = ['-n'];
+        if (rand() < 0.3) args.push('-C', pick(['1', '2', '3']));
+        if (rand() < 0.3) args.push('-d', pick([',', ' ,', ';', '\t']));
+        args.push('read.txt');
+        const real = spawnSync('ministat', args, { cwd: dir, encoding: 'utf8' });
+        const ours = ministatMain(args, ioIn(dir), { flavor });
+        const context = `reading ${JSON.stringify(lines)} with ${args.join(' ')}`;
+        assert.equal(ours.exitCode === 0, real.status === 0, context);
+        assert.equal(ours.stdout, real.stdout, context);
+        if (real.status !== 0) {
+          const message = real.stderr.split('\n')[0].replace(/^ministat: /, '');
+          assert.ok(ours.stderr.includes(message), `${context}: ${ours.stderr} vs ${real.stderr}`);
+        }
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

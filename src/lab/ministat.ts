@@ -219,14 +219,35 @@ function compareDoubles(a: number, b: number): number {
 }
 
 /*
- * A stable ascending sorted copy. Stability decides whether -0 or 0 comes
- * first among equal values, which %g shows; glibc 2.36's qsort (Debian 12)
- * is a stable merge sort, so this matches it.
+ * An ascending sorted copy made the way glibc's qsort sorts (Debian's
+ * ministat calls qsort): a top-down merge sort taking from the left run on
+ * ties. Being stable, it decides whether -0 or 0 comes first among equal
+ * values, which %g shows; following glibc's exact merge order also gives
+ * NaNs, which compare equal to everything, the same places.
  */
 function sortedCopy(values: ArrayLike<number>): Float64Array {
-  const list = Array.from(values);
-  list.sort(compareDoubles);
-  return Float64Array.from(list);
+  const sorted = Float64Array.from(values);
+  const scratchRun = new Float64Array(sorted.length);
+  const mergeSort = (start: number, count: number): void => {
+    if (count <= 1) return;
+    const leftCount = Math.floor(count / 2);
+    const rightCount = count - leftCount;
+    mergeSort(start, leftCount);
+    mergeSort(start + leftCount, rightCount);
+    let left = start;
+    let right = start + leftCount;
+    const leftEnd = right;
+    const end = start + count;
+    let out = 0;
+    while (left < leftEnd && right < end) {
+      scratchRun[out++] = compareDoubles(sorted[left], sorted[right]) <= 0 ? sorted[left++] : sorted[right++];
+    }
+    while (left < leftEnd) scratchRun[out++] = sorted[left++];
+    // What is left of the right run is already in place.
+    sorted.set(scratchRun.subarray(0, out), start);
+  };
+  mergeSort(0, sorted.length);
+  return sorted;
 }
 
 /*
