@@ -317,6 +317,7 @@ export interface Comparison {
   confidence: number;
 }
 
+/* Rejects a sample too small for a pooled variance; `role` names it in the message. */
 function checkSummary(s: SummaryStatistics, role: string): void {
   if (!Number.isInteger(s.n) || s.n < 2) {
     throw new PagelabError('EINVAL', `${role}: a comparison needs at least 2 values per sample, got n = ${s.n}`);
@@ -711,11 +712,13 @@ export interface MinistatRun {
   exitCode: number;
 }
 
+/* The one-line synopsis appended to option errors, listing the flavour's flags. */
 function usageSynopsis(flavor: MinistatFlavor): string {
   const flags = flavor === 'freebsd' ? '-Anqs' : '-Ans';
   return `usage: ministat [${flags}] [-C column] [-c confidence] [-d delimiters] [-w width] [file ...]`;
 }
 
+/* A command-line error: exit status 2, like ministat's usage(). */
 function usageError(message: string): PagelabError {
   return new PagelabError('EUSAGE', message);
 }
