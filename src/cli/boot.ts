@@ -1,0 +1,111 @@
+/**
+ * `pagelab boot`: boot a machine and show what boot did.
+ */
+import { PagelabError } from '../errors.js';
+import { TUNABLES, Tunables } from '../kern/tunables.js';
+import { describeMemoryMap, PRESETS, resolveMachine } from '../machine/index.js';
+import { formatTable } from '../util/table.js';
+import { formatSize, hex } from '../util/units.js';
+import { formatFreeQueueTable, freeQueueTable } from '../vm/buddyinfo.js';
+import { workToObject } from '../vm/counters.js';
+import { BYTES_PER_PAGE } from '../vm/page.js';
+import { FREELIST_NAMES, PAGE_SIZE } from '../vm/param.js';
+import { Vm } from '../vm/vm.js';
+import { parseArgs } from './args.js';
+
+interface BootRun {
+  vm: Vm;
+  wallMs: number;
+}
+
+function bootOnce(map: ReturnType<typeof resolveMachine>, tunables: Tunables): BootRun {
+  const t0 = performance.now();
+  const vm = new Vm(map, tunables);
+  return { vm, wallMs: performance.now() - t0 };
+}
+
+function bootJson(r: BootRun): Record<string, unknown> {
+  const { vm } = r;
+  return {
+    tunables: vm.tunables.snapshot(),
+    boot: {
+      lazy: vm.boot.lazy,
+      pages: vm.phys.npages,
+      pages_initialised: vm.boot.pagesInitialised,
+      pages_reserved: vm.boot.pagesReserved,
+      pages_free: vm.boot.pagesFree,
+      blocks_enqueued: vm.boot.blocksEnqueued,
+      lazy_blocks: vm.boot.lazyBlocks,
+      page_array_bytes: vm.phys.npages * BYTES_PER_PAGE,
+      wall_ms: r.wallMs,
+      work: workToObject(vm.boot.work),
+    },
+    free_queues: freeQueueTable(vm.phys),
+  };
+}
+
+export function bootCommand(argv: string[], out: (s: string) => void): number {
+  const a = parseArgs(argv, ['--json', '--compare'], 'boot');
+  if (a.positional.length > 0) throw new PagelabError('EUSAGE', `boot: unexpected argument "${a.positional[0]}"`);
+  if (a.machine.preset === 'help' || a.machine.preset === 'list') {
+    out(formatTable(['preset', 'description'], PRESETS.map((p) => [p.name, p.description])) + '\n');
+    return 0;
+  }
+  const map = resolveMachine(a.machine);
+  const tunables = new Tunables();
+  for (const t of a.tunables) tunables.setFromString(t);
+  const runs: BootRun[] = [];
+  if (a.flags.has('--compare')) {
+    runs.push(bootOnce(map, tunables.clone().set('vm.lazy_page_init', 0)));
+    runs.push(bootOnce(map, tunables.clone().set('vm.lazy_page_init', 1)));
+  } else runs.push(bootOnce(map, tunables));
+  const vm0 = runs[0].vm;
+  const segments = vm0.phys.segs.map((s) => ({ start: hex(s.start), end: hex(s.end), domain: s.domain, freelist: FREELIST_NAMES[s.freelist], pages: s.npages }));
+
+  if (a.flags.has('--json')) {
+    const body = {
+      machine: { name: map.name, source: map.source, ndomains: map.ndomains, ram: map.ram.map((r) => ({ start: hex(r.start), end: hex(r.end), domain: r.domain })), phys_avail: map.physAvail.map((r) => ({ start: hex(r.start), end: hex(r.end) })), reserved: map.reserved.map((r) => ({ start: hex(r.start), end: hex(r.end), what: r.what })) },
+      segments,
+      ...(runs.length === 1 ? bootJson(runs[0]) : { runs: runs.map(bootJson) }),
+    };
+    out(JSON.stringify(body, null, 2) + '\n');
+    return 0;
+  }
+
+  const ramBytes = map.ram.reduce((s, r) => s + r.end - r.start, 0);
+  out(`machine ${map.name} (${map.source}): ${formatSize(ramBytes)} RAM in ${map.ram.length} ranges, ${map.ndomains} domain${map.ndomains > 1 ? 's' : ''}\n\n`);
+  const rows = describeMemoryMap(map).map((r) => [r.start, r.end, r.size, String(r.domain), r.notAvail.join('; ') || '-']);
+  out(formatTable(['start', 'end', 'size', 'dom', 'outside phys_avail'], rows, 5) + '\n\n');
+  out('physical segments (vm.phys_segs)\n');
+  out(formatTable(['start', 'end', 'dom', 'freelist', 'pages'], segments.map((s) => [s.start, s.end, String(s.domain), s.freelist, String(s.pages)]), 4) + '\n\n');
+  for (const r of runs) {
+    const { vm } = r;
+    const changed = vm.tunables.changed();
+    const label = Object.keys(changed).length ? Object.entries(changed).map(([k, v]) => `${k}=${v}`).join(' ') : 'defaults';
+    out(`free queues after boot (${label}; counts of blocks per order)\n`);
+    out(formatFreeQueueTable(freeQueueTable(vm.phys)) + '\n\n');
+  }
+  const summary = runs.map((r) => {
+    const b = r.vm.boot;
+    return [
+      b.lazy ? 'lazy (vm.lazy_page_init=1)' : 'eager (vm.lazy_page_init=0)',
+      `${b.pagesInitialised}`,
+      `${((100 * b.pagesInitialised) / r.vm.phys.npages).toFixed(2)}%`,
+      `${b.pagesReserved}`,
+      `${b.pagesFree}`,
+      `${b.blocksEnqueued}`,
+      `${b.lazyBlocks}`,
+      r.wallMs.toFixed(2),
+    ];
+  });
+  out('boot (vm_page_startup)\n');
+  out(formatTable(['mode', 'pages initialised', 'of all', 'reserved', 'free', 'blocks', 'lazy blocks', 'wall ms'], summary) + '\n');
+  out(`\npage array: ${vm0.phys.npages} records x ${BYTES_PER_PAGE} B = ${formatSize(vm0.phys.npages * BYTES_PER_PAGE)} of address space (${formatSize(PAGE_SIZE)} pages); wall time is this host's, not a kernel's.\n`);
+  return 0;
+}
+
+export function tunablesCommand(out: (s: string) => void): number {
+  const t = new Tunables();
+  out(formatTable(['name', 'default', 'description'], TUNABLES.map((d) => [d.name, String(t.get(d.name)), d.description])) + '\n');
+  return 0;
+}

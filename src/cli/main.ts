@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+/**
+ * pagelab's command line. This file stays small: each command's module is
+ * imported only when that command runs, so `pagelab --version` is fast.
+ * Bad input exits 2 with one line on stderr; --debug adds the stack.
+ */
+import { readFileSync } from 'node:fs';
+
+const USAGE = `usage: pagelab <command> [options]
+
+commands:
+  boot     [machine options] [-o name=value]... [--compare] [--json]
+           boot a machine and show its memory map, free queues and boot work
+  replay   TRACE [--check] [--events] [--json] [machine options] [-o name=value]...
+           run a trace of allocator operations (docs/trace-format.md)
+  ministat [-c confidence] [-C column] [-d delimiter] [-q] [-n] [-s] [-w width] FILE...
+           FreeBSD's ministat: compare samples with Student's t
+  lab      [EXPERIMENT] [options]
+           run experiments (all of them, at a default scale, when none is named)
+  tunables list the tunables (-o name=value) with their defaults
+
+machine options:
+  --machine NAME     a preset (default firecracker-1g; see \`pagelab boot --machine help\`)
+  --mem SIZE         a generic amd64 machine with SIZE of RAM (e.g. 1T)
+  --memmap FILE      a JSON memory map (docs/memmap-format.md)
+  --from-host        this host's RAM ranges from /proc/iomem
+
+global options: --version, --help, --debug (stack traces on errors)
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes('--debug');
+  const args = argv.filter((a) => a !== '--debug');
+  const cmd = args[0];
+  const rest = args.slice(1);
+  const out = (s: string): void => {
+    process.stdout.write(s);
+  };
+  const err = (s: string): void => {
+    process.stderr.write(s);
+  };
+  try {
+    switch (cmd) {
+      case '--version':
+      case '-V':
+      case 'version':
+        out(`pagelab ${version()}\n`);
+        return 0;
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        out(USAGE);
+        return cmd === undefined ? 2 : 0;
+      case 'boot':
+        return (await import('./boot.js')).bootCommand(rest, out);
+      case 'replay':
+        return (await import('./replay.js')).replayCommand(rest, out);
+      case 'tunables':
+        return (await import('./boot.js')).tunablesCommand(out);
+      case 'ministat': {
+        const { ministatMain } = await import('../lab/ministat.js');
+        const fs = await import('node:fs');
+        const r = ministatMain(rest, {
+          readFile: (p: string) => fs.readFileSync(p, 'utf8'),
+          stdin: () => fs.readFileSync(0, 'utf8'),
+        });
+        out(r.stdout);
+        err(r.stderr);
+        return r.exitCode;
+      }
+      case 'lab': {
+        const { labMain } = await import('../lab/index.js');
+        return await labMain(rest, { stdout: out, stderr: err, isTTY: process.stderr.isTTY === true });
+      }
+      default:
+        err(`pagelab: unknown command "${cmd}" (boot, replay, ministat, lab, tunables; --help for usage)\n`);
+        return 2;
+    }
+  } catch (e) {
+    const { PagelabError } = await import('../errors.js');
+    if (e instanceof PagelabError) {
+      err(`pagelab: ${e.message}\n`);
+      if (debug) err(`${e.stack}\n`);
+      return 2;
+    }
+    err(`pagelab: internal error: ${(e as Error).message ?? String(e)}\n`);
+    if (debug) err(`${(e as Error).stack}\n`);
+    else err('(run with --debug for the stack)\n');
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`pagelab: ${String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

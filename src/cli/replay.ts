@@ -1,0 +1,42 @@
+/**
+ * `pagelab replay TRACE`: run a trace file (docs/trace-format.md).
+ */
+import { readFileSync } from 'node:fs';
+import { PagelabError } from '../errors.js';
+import { parseTrace, replayTrace } from '../lab/replay.js';
+import { resolveMachine } from '../machine/index.js';
+import { formatTable } from '../util/table.js';
+import { formatFreeQueueTable } from '../vm/buddyinfo.js';
+import { parseArgs } from './args.js';
+
+export function replayCommand(argv: string[], out: (s: string) => void): number {
+  const a = parseArgs(argv, ['--json', '--check', '--events'], 'replay');
+  if (a.positional.length !== 1) throw new PagelabError('EUSAGE', 'replay: expected exactly one TRACE file');
+  const file = a.positional[0];
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    throw new PagelabError('EUSAGE', `replay: cannot read ${file}: ${(e as Error).message}`);
+  }
+  const trace = parseTrace(text, file);
+  const result = replayTrace(trace, {
+    check: a.flags.has('--check'),
+    events: a.flags.has('--events'),
+    overrides: a.tunables,
+    machine: a.machineGiven ? resolveMachine(a.machine) : undefined,
+  });
+  if (a.flags.has('--json')) {
+    out(JSON.stringify(result, null, 2) + '\n');
+    return 0;
+  }
+  out(`replayed ${file} on ${result.machine}: ${trace.ops.length} operations${a.flags.has('--check') ? ', checker after each' : ''}\n`);
+  if (result.events) {
+    out(formatTable(['line', 'op', 'tag', 'pa', 'pages', 'outcome'], result.events.map((e) => [String(e.line), e.op, e.tag ?? '', e.pa ?? '', e.pages === undefined ? '' : String(e.pages), e.ok ? 'ok' : `FAILED${e.note ? ': ' + e.note : ''}`]), 3) + '\n');
+  }
+  if (result.failed.length) out(`allocations that could not be satisfied: line ${result.failed.join(', ')}\n`);
+  if (result.skipped_frees.length) out(`frees skipped (their allocation failed): line ${result.skipped_frees.join(', ')}\n`);
+  out(`still allocated: ${Object.keys(result.allocations).length} tags; free pages ${result.free_pages}; lazy pending ${result.lazy_pending_pages}\n\n`);
+  out(formatFreeQueueTable(result.buddyinfo) + '\n');
+  return 0;
+}

@@ -1,0 +1,313 @@
+/**
+ * Trace replay: run a recorded sequence of physical-allocator operations on a
+ * booted machine and report what happened. The format is documented in
+ * docs/trace-format.md; the JSON result's shape is stable.
+ */
+import { PagelabError } from '../errors.js';
+import { Tunables } from '../kern/tunables.js';
+import { resolveMachine } from '../machine/index.js';
+import type { MemoryMap } from '../machine/types.js';
+import { hex, parseSize } from '../util/units.js';
+import { freeQueueTable, type FreeQueueRow } from '../vm/buddyinfo.js';
+import { PAGE_SIZE, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT } from '../vm/param.js';
+import { Vm } from '../vm/vm.js';
+
+export type TraceOp =
+  | { op: 'alloc'; line: number; tag: string; order: number; pool: number; domain: number }
+  | { op: 'free'; line: number; tag: string }
+  | { op: 'contig'; line: number; tag: string; npages: number; low: number; high: number; align: number; boundary: number; domain: number }
+  | { op: 'unfree'; line: number; pa: number }
+  | { op: 'drain'; line: number; domain: number | null };
+
+export interface Trace {
+  /** The file name used in error messages. */
+  file: string;
+  /** `machine PRESET` or `machine mem=SIZE`; null when the trace names none. */
+  machine: { preset?: string; mem?: string } | null;
+  /** `set NAME=VALUE` lines, in order. */
+  sets: Array<{ line: number; assignment: string }>;
+  ops: TraceOp[];
+}
+
+export interface ReplayEvent {
+  line: number;
+  op: TraceOp['op'];
+  tag?: string;
+  pa?: string;
+  pages?: number;
+  ok: boolean;
+  note?: string;
+}
+
+export interface ReplayResult {
+  machine: string;
+  tunables: Record<string, number | string>;
+  allocations: Record<string, { pa: string; pages: number }>;
+  failed: number[];
+  skipped_frees: number[];
+  free_pages: number;
+  lazy_pending_pages: number;
+  buddyinfo: FreeQueueRow[];
+  events?: ReplayEvent[];
+}
+
+function traceError(file: string, line: number, msg: string): never {
+  throw new PagelabError('ETRACE', `${file}:${line}: ${msg}`);
+}
+
+/*
+ * Parses trace text. Requires nothing of the text; guarantees every returned
+ * op is well-formed, or throws ETRACE naming the file and line.
+ */
+export function parseTrace(text: string, file = 'trace'): Trace {
+  const trace: Trace = { file, machine: null, sets: [], ops: [] };
+  const lines = text.split(/\r?\n/);
+  let sawOp = false;
+  for (let i = 0; i < lines.length; i++) {
+    const lineNo = i + 1;
+    const hash = lines[i].indexOf('#');
+    const body = (hash >= 0 ? lines[i].slice(0, hash) : lines[i]).trim();
+    if (body === '') continue;
+    const words = body.split(/\s+/);
+    const verb = words[0];
+    const positional: string[] = [];
+    const kv = new Map<string, string>();
+    for (const w of words.slice(1)) {
+      const eq = w.indexOf('=');
+      if (eq > 0 && verb !== 'set') {
+        const k = w.slice(0, eq);
+        if (kv.has(k)) traceError(file, lineNo, `option ${k} given twice`);
+        kv.set(k, w.slice(eq + 1));
+      } else positional.push(w);
+    }
+    const allow = (...names: string[]): void => {
+      for (const k of kv.keys()) if (!names.includes(k)) traceError(file, lineNo, `${verb}: unknown option "${k}" (allowed: ${names.join(', ') || 'none'})`);
+    };
+    const nPos = (n: number, usage: string): void => {
+      if (positional.length !== n) traceError(file, lineNo, `${verb}: expected "${usage}"`);
+    };
+    const size = (s: string, what: string): number => {
+      try {
+        return parseSize(s, what);
+      } catch (e) {
+        return traceError(file, lineNo, (e as Error).message);
+      }
+    };
+    const int = (s: string | undefined, what: string, dflt: number): number => {
+      if (s === undefined) return dflt;
+      if (!/^[0-9]+$/.test(s)) traceError(file, lineNo, `${what} "${s}" is not a non-negative integer`);
+      return Number(s);
+    };
+    const tag = (s: string): string => {
+      if (!/^[A-Za-z0-9_.:@/-]+$/.test(s)) traceError(file, lineNo, `tag "${s}" has characters outside [A-Za-z0-9_.:@/-]`);
+      return s;
+    };
+    switch (verb) {
+      case 'machine': {
+        if (sawOp) traceError(file, lineNo, 'machine must come before the first operation');
+        if (trace.machine !== null) traceError(file, lineNo, 'machine given twice');
+        if (positional.length === 1 && kv.size === 0) trace.machine = { preset: positional[0] };
+        else if (positional.length === 0 && kv.size === 1 && kv.has('mem')) trace.machine = { mem: kv.get('mem') };
+        else traceError(file, lineNo, 'expected "machine PRESET" or "machine mem=SIZE"');
+        break;
+      }
+      case 'set': {
+        if (sawOp) traceError(file, lineNo, 'set must come before the first operation');
+        nPos(1, 'set NAME=VALUE');
+        if (!positional[0].includes('=')) traceError(file, lineNo, 'expected "set NAME=VALUE"');
+        trace.sets.push({ line: lineNo, assignment: positional[0] });
+        break;
+      }
+      case 'alloc': {
+        sawOp = true;
+        nPos(2, 'alloc TAG ORDER [pool=default|direct] [domain=N]');
+        allow('pool', 'domain');
+        const poolName = (kv.get('pool') ?? 'default').toLowerCase();
+        if (poolName !== 'default' && poolName !== 'direct') traceError(file, lineNo, `alloc: pool "${poolName}" is not default or direct`);
+        trace.ops.push({
+          op: 'alloc',
+          line: lineNo,
+          tag: tag(positional[0]),
+          order: int(positional[1], 'order', 0),
+          pool: poolName === 'direct' ? VM_FREEPOOL_DIRECT : VM_FREEPOOL_DEFAULT,
+          domain: int(kv.get('domain'), 'domain', 0),
+        });
+        break;
+      }
+      case 'free':
+        sawOp = true;
+        nPos(1, 'free TAG');
+        allow();
+        trace.ops.push({ op: 'free', line: lineNo, tag: tag(positional[0]) });
+        break;
+      case 'contig': {
+        sawOp = true;
+        nPos(2, 'contig TAG NPAGES [low=…] [high=…] [align=…] [boundary=…] [domain=…]');
+        allow('low', 'high', 'align', 'boundary', 'domain');
+        const npages = int(positional[1], 'npages', 0);
+        if (npages === 0) traceError(file, lineNo, 'contig: npages must be at least 1');
+        trace.ops.push({
+          op: 'contig',
+          line: lineNo,
+          tag: tag(positional[0]),
+          npages,
+          low: kv.has('low') ? size(kv.get('low') as string, 'low') : 0,
+          high: kv.has('high') ? size(kv.get('high') as string, 'high') : Number.MAX_SAFE_INTEGER,
+          align: kv.has('align') ? size(kv.get('align') as string, 'align') : PAGE_SIZE,
+          boundary: kv.has('boundary') ? size(kv.get('boundary') as string, 'boundary') : 0,
+          domain: int(kv.get('domain'), 'domain', 0),
+        });
+        break;
+      }
+      case 'unfree':
+        sawOp = true;
+        nPos(1, 'unfree PADDR');
+        allow();
+        trace.ops.push({ op: 'unfree', line: lineNo, pa: size(positional[0], 'physical address') });
+        break;
+      case 'drain':
+        sawOp = true;
+        nPos(0, 'drain [domain=N]');
+        allow('domain');
+        trace.ops.push({ op: 'drain', line: lineNo, domain: kv.has('domain') ? int(kv.get('domain'), 'domain', 0) : null });
+        break;
+      default:
+        traceError(file, lineNo, `unknown operation "${verb}" (machine, set, alloc, free, contig, unfree, drain)`);
+    }
+  }
+  return trace;
+}
+
+export interface ReplayOptions {
+  /** Run the consistency checker after every operation. */
+  check?: boolean;
+  /** Record every operation's outcome. */
+  events?: boolean;
+  /** Tunables applied after the trace's own `set` lines (the CLI's -o). */
+  overrides?: string[];
+  /** A machine to use instead of the trace's (the CLI's machine options). */
+  machine?: MemoryMap;
+}
+
+/*
+ * Boots the trace's machine and runs its operations. An allocation that
+ * cannot be satisfied is an outcome (listed in `failed`); a later free of its
+ * tag is skipped and listed. A free of a tag never allocated, or an alloc of
+ * a tag still live, is an ETRACE error naming the line.
+ */
+export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResult {
+  const file = trace.file;
+  const tunables = new Tunables();
+  for (const s of trace.sets) {
+    try {
+      tunables.setFromString(s.assignment);
+    } catch (e) {
+      traceError(file, s.line, (e as Error).message);
+    }
+  }
+  for (const o of opts.overrides ?? []) tunables.setFromString(o);
+  const map = opts.machine ?? resolveMachine(trace.machine ?? {});
+  const vm = new Vm(map, tunables);
+  const phys = vm.phys;
+  const live = new Map<string, { m: number; pages: number; order: number; pool: number; contig: boolean }>();
+  const failedTags = new Set<string>();
+  const failed: number[] = [];
+  const skipped: number[] = [];
+  const events: ReplayEvent[] = [];
+  const record = (e: ReplayEvent): void => {
+    if (opts.events) events.push(e);
+  };
+  const domainOk = (d: number, line: number): void => {
+    if (d >= phys.ndomains) traceError(file, line, `domain ${d} is out of range (machine has ${phys.ndomains})`);
+  };
+  for (const op of trace.ops) {
+    switch (op.op) {
+      case 'alloc':
+      case 'contig': {
+        if (live.has(op.tag)) traceError(file, op.line, `${op.op}: tag "${op.tag}" is still allocated`);
+        domainOk(op.domain, op.line);
+        let m: number;
+        let pages: number;
+        if (op.op === 'alloc') {
+          if (op.order > phys.maxOrder) traceError(file, op.line, `alloc: order ${op.order} is out of range (0..${phys.maxOrder})`);
+          m = phys.allocPages(op.domain, op.pool, op.order);
+          pages = 2 ** op.order;
+        } else {
+          try {
+            m = phys.allocContig(op.domain, op.npages, op.low, op.high, op.align, op.boundary);
+          } catch (e) {
+            return traceError(file, op.line, (e as Error).message);
+          }
+          pages = op.npages;
+        }
+        if (m < 0) {
+          failed.push(op.line);
+          failedTags.add(op.tag);
+          record({ line: op.line, op: op.op, tag: op.tag, pages, ok: false, note: 'cannot be satisfied' });
+        } else {
+          failedTags.delete(op.tag);
+          live.set(op.tag, { m, pages, order: op.op === 'alloc' ? op.order : -1, pool: op.op === 'alloc' ? op.pool : VM_FREEPOOL_DEFAULT, contig: op.op === 'contig' });
+          record({ line: op.line, op: op.op, tag: op.tag, pa: hex(phys.pageToPa(m)), pages, ok: true });
+        }
+        break;
+      }
+      case 'free': {
+        const a = live.get(op.tag);
+        if (a === undefined) {
+          if (failedTags.has(op.tag)) {
+            skipped.push(op.line);
+            record({ line: op.line, op: 'free', tag: op.tag, ok: false, note: 'skipped: its allocation failed' });
+            break;
+          }
+          traceError(file, op.line, `free: tag "${op.tag}" was never allocated`);
+        }
+        if (a.contig) phys.freeContig(a.m, a.pages);
+        else phys.freePages(a.m, a.order, a.pool);
+        live.delete(op.tag);
+        record({ line: op.line, op: 'free', tag: op.tag, pa: hex(phys.pageToPa(a.m)), pages: a.pages, ok: true });
+        break;
+      }
+      case 'unfree': {
+        let ok: boolean;
+        try {
+          ok = phys.unfreePage(op.pa);
+        } catch (e) {
+          return traceError(file, op.line, (e as Error).message);
+        }
+        record({ line: op.line, op: 'unfree', pa: hex(op.pa), pages: 1, ok, note: ok ? undefined : 'page was not free' });
+        break;
+      }
+      case 'drain': {
+        let pages = 0;
+        if (op.domain === null) pages = phys.lazyInit();
+        else {
+          domainOk(op.domain, op.line);
+          pages = phys.lazyInitDomain(op.domain);
+        }
+        record({ line: op.line, op: 'drain', pages, ok: true });
+        break;
+      }
+    }
+    if (opts.check) {
+      try {
+        vm.check();
+      } catch (e) {
+        throw new PagelabError('EINVARIANT', `${file}:${op.line}: after ${op.op}: ${(e as Error).message}`);
+      }
+    }
+  }
+  const allocations: Record<string, { pa: string; pages: number }> = {};
+  for (const [tag, a] of live) allocations[tag] = { pa: hex(phys.pageToPa(a.m)), pages: a.pages };
+  const result: ReplayResult = {
+    machine: map.name,
+    tunables: tunables.snapshot(),
+    allocations,
+    failed,
+    skipped_frees: skipped,
+    free_pages: phys.totalFree(),
+    lazy_pending_pages: phys.lazyPending(),
+    buddyinfo: freeQueueTable(phys),
+  };
+  if (opts.events) result.events = events;
+  return result;
+}

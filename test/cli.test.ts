@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { existsSync, writeFileSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MAIN = path.resolve(here, '../src/cli/main.js');
+let root = here;
+while (!existsSync(path.join(root, 'package.json'))) root = path.dirname(root);
+const TRACE = path.join(root, 'test/fixtures/traces/basic.trace');
+
+function pagelab(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('--version prints the package version', () => {
+  const r = pagelab('--version');
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^pagelab \d+\.\d+\.\d+\n$/);
+});
+
+test('boot --json describes the machine and the boot', () => {
+  const r = pagelab('boot', '--machine', 'tiny-16m', '--json', '-o', 'vm.lazy_page_init=0');
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.machine.name, 'tiny-16m');
+  assert.equal(j.boot.lazy, false);
+  assert.equal(j.boot.pages_initialised, j.boot.pages);
+  assert.equal(j.free_queues.reduce((s: number, q: { pages: number }) => s + q.pages, 0), j.boot.pages_free);
+});
+
+test('boot --compare shows eager and lazy side by side', () => {
+  const r = pagelab('boot', '--machine', 'firecracker-128m', '--compare');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /eager \(vm.lazy_page_init=0\)/);
+  assert.match(r.stdout, /lazy \(vm.lazy_page_init=1\)/);
+});
+
+test('replay --json keeps its documented keys', () => {
+  const r = pagelab('replay', TRACE, '--json', '--events', '--check');
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  for (const k of ['allocations', 'failed', 'free_pages', 'buddyinfo', 'events']) assert.ok(k in j, k);
+  assert.deepEqual(j.failed, [7]);
+  assert.deepEqual(Object.keys(j.events[0]).sort(), ['line', 'ok', 'op', 'pa', 'pages', 'tag']);
+});
+
+test('bad input: one line, exit 2, no stack unless --debug', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pagelab-'));
+  const bad = path.join(dir, 'bad.trace');
+  writeFileSync(bad, 'machine tiny-16m\nalloc a 0\nfree b\n');
+  for (const args of [['replay', bad], ['boot', '-o', 'vm.lazy_page_init=7'], ['boot', '--mem', '12Q'], ['boot', '--machine', 'pdp-11'], ['boot', '--frobnicate'], ['nonsense']]) {
+    const r = pagelab(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, /at .*\.js/);
+  }
+  const r = pagelab('replay', bad);
+  assert.match(r.stderr, /bad\.trace:3: free: tag "b" was never allocated/);
+  const d = pagelab('replay', bad, '--debug');
+  assert.equal(d.code, 2);
+  assert.match(d.stderr, /at .*\.js/);
+});
