@@ -146,6 +146,8 @@ export class Phys {
   readonly ndomains: number;
   readonly nfreelists: number;
   readonly freelistToFlind: Int8Array;
+  /** Free-list indices in the order allocations try them (VM_FREELIST_DEFAULT first). */
+  private readonly flindOrder: Int32Array;
   readonly segs: readonly PhysSeg[];
   readonly npages: number;
   readonly pages: PageArray;
@@ -201,6 +203,7 @@ export class Phys {
     this.ndomains = built.ndomains;
     this.nfreelists = built.nfreelists;
     this.freelistToFlind = built.freelistToFlind;
+    this.flindOrder = Int32Array.from([...built.freelistToFlind].filter((f) => f >= 0));
     const nsegs = this.segs.length;
     this.segFirst = new Float64Array(nsegs);
     this.segCount = new Float64Array(nsegs);
@@ -561,7 +564,7 @@ export class Phys {
   // ------------------------------------------------------------ allocation
 
   private checkDomain(domain: number): void {
-    if (!Number.isInteger(domain) || domain < 0 || domain >= this.ndomains) {
+    if (!(domain >= 0 && domain < this.ndomains && (domain | 0) === domain)) {
       throw new PagelabError('EINVAL', `domain ${domain} is out of range (machine has ${this.ndomains})`);
     }
   }
@@ -573,7 +576,7 @@ export class Phys {
   }
 
   private checkOrder(order: number): void {
-    if (!Number.isInteger(order) || order < 0 || order > this.maxOrder) {
+    if (!(order >= 0 && order <= this.maxOrder && (order | 0) === order)) {
       throw new PagelabError('EINVAL', `order ${order} is out of range (0..${this.maxOrder})`);
     }
   }
@@ -595,16 +598,34 @@ export class Phys {
     this.checkPool(pool);
     this.checkOrder(order);
     this.work[Work.Lock]++;
-    for (let freelist = 0; freelist < VM_NFREELIST; freelist++) {
-      const flind = this.freelistToFlind[freelist];
-      if (flind < 0) continue;
-      const m = this.allocFlindUnsafe(domain, flind, pool, order);
+    return this.allocPagesUnsafe(domain, pool, order);
+  }
+
+  /*
+   * allocPages without argument checks or the lock count: the hot-path twin.
+   * Requires: a valid domain, an allocation pool and 0 <= order <= maxOrder.
+   */
+  allocPagesUnsafe(domain: number, pool: number, order: number): number {
+    const flinds = this.flindOrder;
+    for (let i = 0; i < flinds.length; i++) {
+      const m = this.allocFlindUnsafe(domain, flinds[i], pool, order);
       if (m >= 0) {
-        this.markAllocated(m, 1 << order);
+        if (order === 0) this.pages.astate[m] = 1;
+        else this.pages.astate.fill(1, m, m + (1 << order));
         return m;
       }
     }
     return -1;
+  }
+
+  /*
+   * freePages without validation: the hot-path twin. Requires: [m, m + 2^order)
+   * was allocated and is wholly owned by the caller.
+   */
+  freePagesFast(m: number, order: number, pool: number = VM_FREEPOOL_DEFAULT): void {
+    if (order === 0) this.pages.astate[m] = 0;
+    else this.pages.astate.fill(0, m, m + (1 << order));
+    this.freePagesUnsafe(m, pool, order);
   }
 
   /*
@@ -753,10 +774,10 @@ export class Phys {
   freePages(m: number, order: number, pool: number = VM_FREEPOOL_DEFAULT): void {
     this.checkOrder(order);
     this.checkPool(pool);
-    this.checkAllocatedRange(m, 2 ** order, 'freePages');
+    // An allocated single page is the common case: validate it without the range walk.
+    if (!(order === 0 && m >= 0 && m < this.npages && this.pages.astate[m] === 1)) this.checkAllocatedRange(m, 2 ** order, 'freePages');
     this.work[Work.Lock]++;
-    this.pages.astate.fill(0, m, m + 2 ** order);
-    this.freePagesUnsafe(m, pool, order);
+    this.freePagesFast(m, order, pool);
   }
 
   /* Every page of [m, m + n) is allocated and in one segment, or a typed error. */

@@ -1,0 +1,138 @@
+/**
+ * vm_phys benchmarks: boot time against memory size (eager and lazy, with the
+ * resident memory each costs), eager initialisation per page after first
+ * touch (field by field and bzero-then-set), random order-0 alloc+free pairs
+ * with many pages held, and 2 MiB contiguous allocations.
+ */
+import { resolveMachine } from '../src/machine/index.js';
+import { PageArray } from '../src/vm/page.js';
+import { VM_FREEPOOL_DEFAULT } from '../src/vm/param.js';
+import { Vm } from '../src/vm/vm.js';
+import { compare, fmtRate, markdownTable, median, rng, sink } from './harness.js';
+
+function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+function bootTimes(size: string, lazy: number, runs: number): { ms: number[]; rssMiB: number; coldMs: number } {
+  const map = resolveMachine({ mem: size });
+  const ms: number[] = [];
+  let rssMiB = 0;
+  let coldMs = 0;
+  for (let r = 0; r < runs + 1; r++) {
+    gc();
+    const rss0 = process.memoryUsage().rss;
+    const t0 = performance.now();
+    const vm = new Vm(map, { 'vm.lazy_page_init': lazy });
+    const dt = performance.now() - t0;
+    sink(vm.phys.npages);
+    if (r === 0) coldMs = dt;
+    else ms.push(dt);
+    rssMiB = Math.max(rssMiB, (process.memoryUsage().rss - rss0) / 2 ** 20);
+  }
+  return { ms, rssMiB, coldMs };
+}
+
+export default async function run(): Promise<string> {
+  const out: string[] = ['## vm_phys'];
+
+  // Boot time against memory size.
+  const rows: string[][] = [];
+  const eagerLimitPages = 2 ** 24; // 64 GiB; larger eager boots need multi-GiB page arrays
+  for (const size of ['128M', '1G', '64G', '1T']) {
+    const pages = resolveMachine({ mem: size }).ram.reduce((s, r) => s + (r.end - r.start) / 4096, 0);
+    const lazy = bootTimes(size, 1, 7);
+    const eager = pages <= eagerLimitPages ? bootTimes(size, 0, pages > 2 ** 20 ? 2 : 5) : null;
+    rows.push([
+      size,
+      eager ? median(eager.ms).toFixed(2) : 'not run',
+      eager ? ((median(eager.ms) * 1e6) / pages).toFixed(1) : '-',
+      median(lazy.ms).toFixed(2),
+      lazy.coldMs.toFixed(1),
+      eager ? (median(eager.ms) / median(lazy.ms)).toFixed(0) + 'x' : '-',
+      lazy.rssMiB.toFixed(1),
+    ]);
+  }
+  out.push('### Boot (`new Vm`: vm_phys_init + vm_page_startup), median wall ms');
+  out.push(
+    markdownTable(['RAM', 'eager ms', 'eager ns/page', 'lazy ms', 'lazy first run ms (cold JIT)', 'eager/lazy', 'lazy RSS growth MiB'], rows),
+  );
+  out.push('Eager includes first touch of the page array (26 B/page); the 1 TiB eager boot needs 6.5 GiB resident and is not run by default.');
+
+  // Eager initialisation after first touch.
+  const n = 2 ** 22;
+  const pa = new PageArray(n, 13);
+  pa.initRange(0, n, 0); // first touch
+  const init = compare([
+    { name: 'field by field (vm_page_init_page loop)', run: () => (pa.initRange(0, n, 0), n) },
+    { name: 'zero-fill, then set non-zero fields', run: () => (pa.initRangeBulk(0, n, 0), n) },
+  ]);
+  out.push('### Eager page-record initialisation after first touch (4 Mi records)');
+  out.push(markdownTable(['method', 'ns/page', 'pages/s'], init.map((r) => [r.name, r.nsPerOp.toFixed(2), fmtRate(r.opsPerSec)])));
+
+  // Random order-0 alloc+free pairs with many pages held.
+  const vm = new Vm(resolveMachine({ mem: '4G' }), { 'vm.lazy_page_init': 0 });
+  const phys = vm.phys;
+  const held = new Uint32Array(2 ** 19);
+  for (let i = 0; i < held.length; i++) held[i] = phys.allocPages(0, VM_FREEPOOL_DEFAULT, 0);
+  const rand = rng(42);
+  const idx = new Uint32Array(2 ** 20);
+  for (let i = 0; i < idx.length; i++) idx[i] = Math.floor(rand() * held.length);
+  const pairs = 2 ** 20;
+  const churnCase = (name: string, checked: boolean) => ({
+    name,
+    run: () => {
+      let s = 0;
+      for (let i = 0; i < pairs; i++) {
+        const j = idx[i];
+        let m: number;
+        if (checked) {
+          phys.freePages(held[j], 0);
+          m = phys.allocPages(0, VM_FREEPOOL_DEFAULT, 0);
+        } else {
+          phys.freePagesFast(held[j], 0);
+          m = phys.allocPagesUnsafe(0, VM_FREEPOOL_DEFAULT, 0);
+        }
+        held[j] = m;
+        s += m;
+      }
+      sink(s);
+      return pairs;
+    },
+  });
+  const churn = compare([churnCase('freePages + allocPages (checked)', true), churnCase('freePagesFast + allocPagesUnsafe', false)]);
+  out.push('### Random order-0 alloc+free pairs (4 GiB machine, 512 Ki pages held)');
+  out.push(markdownTable(['case', 'ns/pair', 'pairs/s'], churn.map((r) => [r.name, r.nsPerOp.toFixed(1), fmtRate(r.opsPerSec)])));
+
+  // 2 MiB contiguous allocations.
+  const vm2 = new Vm(resolveMachine({ mem: '4G' }), { 'vm.lazy_page_init': 0 });
+  const p2 = vm2.phys;
+  const runs = new Int32Array(1024);
+  const contig = compare([
+    {
+      name: 'allocContig 512 pages aligned 2 MiB, then freeContig (1024 live)',
+      run: () => {
+        let k = 0;
+        for (let i = 0; i < runs.length; i++) {
+          runs[i] = p2.allocContig(0, 512, 0, 2 ** 40, 2 ** 21, 0);
+          if (runs[i] >= 0) k++;
+        }
+        for (let i = 0; i < runs.length; i++) if (runs[i] >= 0) p2.freeContig(runs[i], 512);
+        sink(k);
+        return runs.length;
+      },
+    },
+    {
+      name: 'allocPages order 9 (2 MiB), then freePages (1024 live)',
+      run: () => {
+        for (let i = 0; i < runs.length; i++) runs[i] = p2.allocPages(0, VM_FREEPOOL_DEFAULT, 9);
+        for (let i = 0; i < runs.length; i++) if (runs[i] >= 0) p2.freePages(runs[i], 9);
+        return runs.length;
+      },
+    },
+  ]);
+  out.push('### 2 MiB allocations (4 GiB machine), alloc+free pairs');
+  out.push(markdownTable(['case', 'ns/pair', 'pairs/s'], contig.map((r) => [r.name, r.nsPerOp.toFixed(0), fmtRate(r.opsPerSec)])));
+  out.push(`Ratio contig/buddy: ${(contig[0].nsPerOp / contig[1].nsPerOp).toFixed(2)}x.`);
+  return out.join('\n\n');
+}
