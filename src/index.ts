@@ -1,4 +1,34 @@
-export { PagelabError } from './errors.js';
+/**
+ * pagelab's library API. See README.md for a tour and docs/architecture.md
+ * for the map of the source tree.
+ */
+export { PagelabError, kassert } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { parseSize, formatSize, hex } from './util/units.js';
+
+// Machines and memory maps.
 export type { MemoryMap, PhysRange, RamRange } from './machine/types.js';
+export { resolveMachine, describeMemoryMap, PRESET_NAMES, memoryMapForSize, presetMemoryMap, parseMemoryMapJson, validateMemoryMap } from './machine/index.js';
+export { BackingStore } from './machine/backing.js';
+
+// Tunables.
+export { Tunables, TUNABLES, findTunable } from './kern/tunables.js';
+
+// The VM.
+export { Vm } from './vm/vm.js';
+export { Phys, addrOk } from './vm/phys.js';
+export type { PhysSeg, PhysOptions } from './vm/phys.js';
+export { PageArray, BYTES_PER_PAGE } from './vm/page.js';
+export { checkPhys } from './vm/checker.js';
+export { DomainSet } from './vm/domainset.js';
+export type { DomainPolicy } from './vm/domainset.js';
+export { freeQueueTable, formatFreeQueueTable } from './vm/buddyinfo.js';
+export { Work, WORK_NAMES, newWorkCounters, workDelta, workToObject } from './vm/counters.js';
+export * as param from './vm/param.js';
+export * as vmem from './vm/vmem.js';
+export { ZeroEngine } from './vm/zeroidle.js';
+
+// The lab.
+export { parseTrace, replayTrace } from './lab/replay.js';
+export type { Trace, TraceOp, ReplayResult, ReplayEvent, ReplayOptions } from './lab/replay.js';
+export { summarize, compareSamples, compareSummaries, formatVerdict, renderMinistat, ministatMain } from './lab/ministat.js';
