@@ -104,6 +104,8 @@ export interface BootSimResult {
   /** Longest time the boot thread waited for a CPU (lazy thread preemption latency), ns. */
   bootThreadMaxWaitNs: number;
   workBootPath: Record<string, number>;
+  /** The part of workBootPath done by the early allocations. */
+  workEarlyAlloc: Record<string, number>;
   workDrain: Record<string, number>;
   /** How the work was obtained: "vm" (counted on a real Vm), or a derivation. */
   workSource: { bootPath: string; drain: string };
@@ -143,6 +145,7 @@ export function simulateBoot(opts: BootSimOptions): BootSimResult {
   let startupEnd = NaN;
   const bootWork = newWorkCounters();
   const drainWork = newWorkCounters();
+  let earlyWork = newWorkCounters();
   let pagesBoot = 0;
   let pagesDrain = 0;
   let npages = 0;
@@ -230,6 +233,7 @@ export function simulateBoot(opts: BootSimOptions): BootSimResult {
     }
     pagesBoot += early[Work.PageInit] + early[Work.PageInitBulk];
     for (let i = 0; i < Work.COUNT; i++) bootWork[i] += early[i];
+    earlyWork = early;
     earlyNs = priceWork(profile, early);
     yield { run: earlyNs };
     exit(ctx, PHASE.earlyAllocs);
@@ -286,6 +290,7 @@ export function simulateBoot(opts: BootSimOptions): BootSimResult {
     npages,
     bootThreadMaxWaitNs: maxWait(sched, boot.tid, bootNs),
     workBootPath: workToObject(bootWork),
+    workEarlyAlloc: workToObject(earlyWork),
     workDrain: workToObject(drainWork),
     workSource: {
       bootPath: opts.derivedEager !== undefined ? opts.derivedEager.from : 'vm',
