@@ -1142,14 +1142,26 @@ export class Vmem {
     if (type === BT_TYPE_QCACHE) {
       throw new PagelabError('EDOUBLEFREE', `${where} is already free (held by the quantum cache): double free?`);
     }
-    const rsize = this.roundupSize(size);
-    if (this.tSize[t] !== rsize) {
-      throw new PagelabError('ENOTALLOC', `${where} with size ${hex(size)}, but it was allocated with size ${hex(this.tSize[t])}`);
+    if (owner !== 0 && owner !== releasingArena) {
+      throw new PagelabError(
+        'EWRONGARENA',
+        `${where}, but it is a span imported by arena '${arenaName(owner)}': free it to '${arenaName(owner)}'`,
+      );
     }
     throw new PagelabError(
-      'EWRONGARENA',
-      `${where}, but it is a span imported by arena '${arenaName(owner)}': free it to '${arenaName(owner)}'`,
+      'ENOTALLOC',
+      `${where} with size ${hex(size)}, but it was allocated with size ${hex(this.tSize[t])}`,
     );
+  }
+
+  /**
+   * Does this arena hold addr itself (in a free, busy or cached segment),
+   * rather than only as a span it handed to an importing arena?
+   * Requires owns(addr).
+   */
+  holdsDirectly(addr: number): boolean {
+    const t = this.segmentAt(addr);
+    return this.tType[t] === BT_TYPE_FREE || this.tLinkPrev[t] === 0;
   }
 
   /** The segment tag containing addr. Requires addr inside some span. O(segments in that span). */
@@ -1505,13 +1517,21 @@ function arenaName(id: number): string {
   return vm !== undefined ? vm.name : `#${id}`;
 }
 
-/** Name of another live arena with a span containing addr, or null. */
+/**
+ * Name of another live arena with a span containing addr, or null. When
+ * arenas are stacked, the innermost one (that did not pass addr on to an
+ * importer) is named: a kstack address belongs to the kstack arena, not to
+ * the kernel arena it was imported from.
+ */
 function whoOwns(addr: number, except: Vmem): string | null {
+  let outer: string | null = null;
   for (const ref of arenaRegistry.values()) {
     const vm = ref.deref();
-    if (vm !== undefined && vm !== except && vm.owns(addr)) return vm.name;
+    if (vm === undefined || vm === except || !vm.owns(addr)) continue;
+    if (vm.holdsDirectly(addr)) return vm.name;
+    outer ??= vm.name;
   }
-  return null;
+  return outer;
 }
 
 /* ---- the FreeBSD-shaped API: thin wrappers over the class */
