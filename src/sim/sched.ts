@@ -12,9 +12,11 @@
  * it does next:
  *   { run: ns }                  compute for ns of CPU time (preemptible)
  *   { run: ns, bytes, domain }   ... streaming `bytes` to/from memory of
- *                                `domain`; when several running threads
- *                                stream to one domain whose bandwidth is
- *                                limited, each gets its share of it
+ *                                `domain`; the threads streaming to a domain
+ *                                of limited bandwidth share it equally, and
+ *                                their shares are recomputed whenever one
+ *                                starts or stops (processor sharing), so no
+ *                                schedule can beat bytes / bandwidth
  *   { sleep: ns }                block for ns, releasing the CPU
  *   { join: [threads] }          block until every thread listed has exited
  * Returning ends the thread.
@@ -77,16 +79,19 @@ export interface RunInterval {
 
 interface ThreadImpl extends SimThread {
   gen: Generator<Step, void, void>;
-  /** Remaining ns of a slice that was preempted; 0 when none. */
-  owed: number;
-  owedBytes: number;
-  owedDomain: number;
+  /** What is left of a slice that was preempted (cpuLeft 0 and bytesLeft 0 when none). */
+  owed: { cpuLeft: number; bytesLeft: number; domain: number } | null;
   cpu: number;
-  sliceEnd: number;
+  /** The current slice: CPU ns and bytes still to do as of sliceUpdatedAt. */
+  sliceCpuLeft: number;
+  sliceBytesLeft: number;
+  sliceDomain: number;
+  sliceUpdatedAt: number;
+  /** Time the slice needs from sliceUpdatedAt at the current bandwidth share. */
+  sliceDur: number;
+  /** When this stretch on the CPU began (for accounting). */
   sliceStart: number;
   sliceEvent: EventId;
-  sliceBytes: number;
-  sliceDomain: number;
   /** Runnable since this sequence number (FIFO among equal priorities). */
   queuedSeq: number;
   joiners: ThreadImpl[];
@@ -107,8 +112,8 @@ export class Scheduler {
   private runq: ThreadImpl[] = [];
   private seq = 0;
   private readonly memBandwidth: readonly number[] | undefined;
-  /** Running slices that stream memory, per domain. */
-  private readonly streaming = new Map<number, number>();
+  /** Running slices that stream memory, per bandwidth-limited domain. */
+  private readonly streaming = new Map<number, Set<ThreadImpl>>();
   private lastInterval = new Map<number, RunInterval>();
 
   constructor(clock = new Clock(), opts: SchedulerOptions = {}) {
@@ -153,15 +158,15 @@ export class Scheduler {
       cpuNs: 0,
       startedAt: this.clock.now,
       exitedAt: NaN,
-      owed: 0,
-      owedBytes: 0,
-      owedDomain: 0,
+      owed: null,
       cpu: -1,
-      sliceEnd: 0,
+      sliceCpuLeft: 0,
+      sliceBytesLeft: 0,
+      sliceDomain: 0,
+      sliceUpdatedAt: 0,
+      sliceDur: 0,
       sliceStart: 0,
       sliceEvent: -1,
-      sliceBytes: 0,
-      sliceDomain: 0,
       queuedSeq: 0,
       joiners: [],
       waitingFor: new Set(),
@@ -217,12 +222,10 @@ export class Scheduler {
     const t = cpu.running as ThreadImpl;
     const now = this.clock.now;
     this.clock.cancel(t.sliceEvent);
-    const total = t.sliceEnd - t.sliceStart;
-    t.owed = t.sliceEnd - now;
-    t.owedBytes = total > 0 ? t.sliceBytes * (t.owed / total) : 0;
-    t.owedDomain = t.sliceDomain;
+    this.progress(t, now);
+    t.owed = { cpuLeft: t.sliceCpuLeft, bytesLeft: t.sliceBytesLeft, domain: t.sliceDomain };
     this.account(t, cpu, t.sliceStart, now);
-    this.endStreaming(t);
+    this.stopStreaming(t);
     cpu.running = null;
     t.cpu = -1;
     t.state = 'runnable';
@@ -254,10 +257,10 @@ export class Scheduler {
     cpu.running = t;
     t.cpu = cpu.id;
     t.state = 'running';
-    if (t.owed > 0) {
+    if (t.owed !== null) {
       const owed = t.owed;
-      t.owed = 0;
-      this.beginSlice(t, cpu, owed, t.owedBytes, t.owedDomain, true);
+      t.owed = null;
+      this.beginSlice(t, cpu, owed.cpuLeft, owed.bytesLeft, owed.domain);
     } else {
       this.advance(t, cpu);
     }
@@ -273,7 +276,7 @@ export class Scheduler {
     const step = r.value;
     if ('run' in step) {
       if (!(step.run >= 0) || !Number.isFinite(step.run)) throw new RangeError(`thread ${t.name}: run of ${step.run} ns`);
-      this.beginSlice(t, cpu, step.run, step.bytes ?? 0, step.domain ?? cpu.domain, false);
+      this.beginSlice(t, cpu, step.run, step.bytes ?? 0, step.domain ?? cpu.domain);
     } else if ('sleep' in step) {
       cpu.running = null;
       t.cpu = -1;
@@ -296,35 +299,74 @@ export class Scheduler {
   }
 
   /*
-   * Start a slice of `ns` CPU time. With limited bandwidth, the slice lasts
-   * as long as the thread's share of the domain's bandwidth needs to move
-   * `bytes`, if that is longer: k streaming threads share it equally.
-   * A resumed slice keeps the duration it was given.
+   * Start a slice of `ns` CPU time moving `bytes` of `domain`'s memory.
+   * Requires: `t` runs on `cpu` with no slice in progress.
    */
-  private beginSlice(t: ThreadImpl, cpu: SimCpu, ns: number, bytes: number, domain: number, resumed: boolean): void {
-    let dur = ns;
-    if (bytes > 0) {
-      const k = (this.streaming.get(domain) ?? 0) + 1;
-      this.streaming.set(domain, k);
-      const bw = this.memBandwidth?.[domain];
-      if (!resumed && bw !== undefined && bw > 0) dur = Math.max(ns, (bytes * k) / bw);
-    }
+  private beginSlice(t: ThreadImpl, cpu: SimCpu, ns: number, bytes: number, domain: number): void {
     const now = this.clock.now;
     t.sliceStart = now;
-    t.sliceEnd = now + dur;
-    t.sliceBytes = bytes;
+    t.sliceCpuLeft = ns;
+    t.sliceBytesLeft = bytes;
     t.sliceDomain = domain;
-    t.sliceEvent = this.clock.at(t.sliceEnd, () => this.sliceDone(t, cpu));
+    t.sliceUpdatedAt = now;
+    t.sliceDur = ns;
+    const bw = this.memBandwidth?.[domain];
+    if (bytes > 0 && bw !== undefined && bw > 0) {
+      let set = this.streaming.get(domain);
+      if (set === undefined) this.streaming.set(domain, (set = new Set()));
+      set.add(t);
+      this.reflow(domain);
+    } else {
+      t.sliceEvent = this.clock.at(now + ns, () => this.sliceDone(t, cpu));
+    }
   }
 
-  private endStreaming(t: ThreadImpl): void {
-    if (t.sliceBytes > 0) this.streaming.set(t.sliceDomain, (this.streaming.get(t.sliceDomain) ?? 1) - 1);
-    t.sliceBytes = 0;
+  /*
+   * Bring the slice of `t` up to `now` at the share it had: the fraction of
+   * its remaining time that has passed is done, of both its CPU time and its
+   * bytes (the two proceed together).
+   */
+  private progress(t: ThreadImpl, now: number): void {
+    const elapsed = now - t.sliceUpdatedAt;
+    if (elapsed > 0 && t.sliceDur > 0) {
+      const left = Math.max(0, 1 - elapsed / t.sliceDur);
+      t.sliceCpuLeft *= left;
+      t.sliceBytesLeft *= left;
+      t.sliceDur -= elapsed;
+    }
+    t.sliceUpdatedAt = now;
+  }
+
+  /*
+   * The streaming set of `domain` changed: bring every slice in it up to
+   * now, give each an equal share of the bandwidth, and move its end.
+   */
+  private reflow(domain: number): void {
+    const set = this.streaming.get(domain);
+    const bw = this.memBandwidth?.[domain];
+    if (set === undefined || bw === undefined) return;
+    const now = this.clock.now;
+    const k = set.size;
+    for (const s of set) {
+      this.progress(s, now);
+      s.sliceDur = Math.max(s.sliceCpuLeft, (s.sliceBytesLeft * k) / bw);
+      this.clock.cancel(s.sliceEvent);
+      const cpu = this.cpus[s.cpu];
+      s.sliceEvent = this.clock.at(now + s.sliceDur, () => this.sliceDone(s, cpu));
+    }
+  }
+
+  /* `t` stops streaming (slice done or preempted); the others get its share. */
+  private stopStreaming(t: ThreadImpl): void {
+    const set = this.streaming.get(t.sliceDomain);
+    if (set !== undefined && set.delete(t)) this.reflow(t.sliceDomain);
+    t.sliceBytesLeft = 0;
+    t.sliceCpuLeft = 0;
   }
 
   private sliceDone(t: ThreadImpl, cpu: SimCpu): void {
     this.account(t, cpu, t.sliceStart, this.clock.now);
-    this.endStreaming(t);
+    this.stopStreaming(t);
     // A better thread that became runnable while this slice ran (and found
     // nothing to preempt) gets the CPU first.
     const better = this.runq.some((o) => o.pri < t.pri && this.allowed(o, cpu));

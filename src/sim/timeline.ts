@@ -40,10 +40,11 @@ export class Timeline {
    */
   exit(name: string, tid: number, t: number): void {
     const stack = this.open.get(tid);
-    const p = stack?.pop();
+    const p = stack?.[stack.length - 1];
     if (p === undefined || p.name !== name) {
       throw new Error(`Timeline.exit: "${name}" on thread ${tid} does not match the open phase ${p === undefined ? '(none)' : `"${p.name}"`}`);
     }
+    stack?.pop();
     p.exitNs = t;
   }
 
