@@ -39,7 +39,7 @@ export const JORDAN_2020: LinuxMachine = {
   nodes: 2,
   cpusPerNode: 52,
   deferredPagesPerNode: (384 * 2 ** 30) / 4096,
-  source: 'Jordan 2020: Xeon Platinum 8167M, 2 nodes x 52 CPUs, 384 GiB per node, all of it deferred (on-demand early init since 4.17)',
+  source: 'Jordan 2020: 2 nodes x 52 CPUs, 384 GiB per node (a Skylake-SP Xeon, recalled as the Platinum 8167M; not verified here), all of it deferred',
 };
 
 export interface LinuxSimResult {

@@ -56,7 +56,7 @@ export const firecrackerAmd64_2023: CostProfile = {
       value: 20,
       unit: 'ns/acquisition',
       basis: 'independent',
-      source: 'uncontended mtx_lock + mtx_unlock: two LOCK CMPXCHG, ~18-20 cycles each on Zen/Skylake (Agner Fog, instruction tables), ~20 ns at 2-3 GHz with the fences',
+      source: 'uncontended mtx_lock + mtx_unlock: an atomic compare-and-swap each, roughly 20 cycles apiece on recent x86 (Agner Fog, instruction tables; approximate), ~20 ns in all at 2-3 GHz',
     },
     lazy_block_taken: { value: 0, unit: 'ns/block', basis: 'derived', source: 'its pages are priced as page_init and its unlinking as queue_remove' },
     contig_scan: { value: 5, unit: 'ns/page', basis: 'assumption', source: 'vm_phys_find_freelist_contig examines one page record (probably cached)' },

@@ -21,7 +21,7 @@ import type { CostProfile } from '../cost.js';
 import { firecrackerAmd64_2023 } from './firecracker-amd64-2023.js';
 
 const GORMAN = 'Mel Gorman, "[PATCH 0/13] Parallel struct page initialisation v4", LKML 2015-04-28 (lkml.iu.edu/hypermail/linux/kernel/1504.3/02589.html)';
-const JORDAN = 'Daniel Jordan, "[PATCH v3 0/8] padata: parallelize deferred page init", LKML 2020-05-27, and patch 6/8 (Xeon Platinum 8167M, 2 nodes x 26 cores x 2 threads, 384 GiB/node)';
+const JORDAN = 'Daniel Jordan, "[PATCH v3 0/8] padata: parallelize deferred page init", LKML 2020-05-27 (lkml.iu.edu/hypermail/linux/kernel/2005.3/04718.html) and its measurements (2 nodes, 104 CPUs, 768 GiB: deferred init 1786 -> 138 ms, boot 4090 -> 2444 ms)';
 
 export const GORMAN_PAGES_PER_NODE = (254 * 2 ** 30) / 4096;
 
@@ -29,7 +29,7 @@ export const linuxPadata2020: CostProfile = {
   name: 'linux-padata-2020',
   os: 'linux',
   description: 'Linux deferred struct page init on 2-4 node x86 servers (Gorman 2015, Jordan 2020)',
-  machine: 'Intel Xeon Platinum 8167M, 2 sockets x 26 cores x 2 threads, 768 GiB (Jordan); 4-node 1 TB server (Gorman)',
+  machine: '2-socket Skylake-SP Xeon (recalled as Platinum 8167M, not verified here), 104 CPUs, 768 GiB (Jordan); 4-node 1 TB server (Gorman)',
   work: {
     ...firecrackerAmd64_2023.work,
     page_init: {
@@ -47,9 +47,9 @@ export const linuxPadata2020: CostProfile = {
       unit: 'ns',
       basis: 'calibration',
       calibratedOn: 'Jordan 2020: kernel boot 4090 ms with deferred init 1786 ms (one thread per node)',
-      source: `${JORDAN}: 4089.7 ms boot minus 1785.7 ms deferred init, rounded as published in the series summary`,
+      source: `${JORDAN}: 4090 ms boot minus 1786 ms deferred init`,
     },
-    cpusPerNode: { value: 52, unit: 'CPUs', basis: 'independent', source: `${JORDAN}: 26 cores x 2 hyperthreads per socket` },
+    cpusPerNode: { value: 52, unit: 'CPUs', basis: 'independent', source: `${JORDAN}: 104 CPUs on 2 nodes` },
     pageTrafficBytes: {
       value: 128,
       unit: 'bytes/page',
@@ -59,9 +59,9 @@ export const linuxPadata2020: CostProfile = {
     memBandwidthBytesPerNs: {
       value: 100,
       unit: 'bytes/ns per node',
-      basis: 'independent',
+      basis: 'assumption',
       source:
-        'Skylake-SP socket: 6 channels of DDR4-2666 x 8 bytes = 128 GB/s peak (Intel Xeon Scalable datasheet); sustained ~78% of peak as STREAM reaches on Skylake-SP = 100 GB/s per node',
+        'not fitted to the 138 ms: a Skylake-SP socket has 6 channels of DDR4-2666 x 8 bytes = 128 GB/s peak (Intel Xeon Scalable platform spec); sustained ~78% of peak, a typical STREAM efficiency (estimate) = 100 GB/s per node',
     },
     padataChunkPages: {
       value: 32768,
