@@ -218,6 +218,8 @@ export class Vmem {
   private hashBuckets: Int32Array;
   private hashShift: number;
   private nBusy = 0;
+  private hashGrowAt = 16; // grow past load 1
+  private hashShrinkAt = -1; // shrink below load 1/8 (never at the minimum size)
   private hashFoundPrev = 0; // set by hashLookup for hashRemoveFound
   private hashFoundBucket = 0;
 
@@ -438,16 +440,14 @@ export class Vmem {
     const n = this.tLinkNext[t];
     if (this.hashFoundPrev === 0) this.hashBuckets[this.hashFoundBucket] = n;
     else this.tLinkNext[this.hashFoundPrev] = n;
-    if (--this.nBusy * 8 < this.hashBuckets.length && this.hashBuckets.length > 16) {
-      this.rehash(this.hashBuckets.length >>> 1);
-    }
+    if (--this.nBusy < this.hashShrinkAt) this.rehash(this.hashBuckets.length >>> 1);
   }
 
   private hashInsert(t: number): void {
     const b = this.hashIndex(this.tStart[t]);
     this.tLinkNext[t] = this.hashBuckets[b];
     this.hashBuckets[b] = t;
-    if (++this.nBusy > this.hashBuckets.length) this.rehash(this.hashBuckets.length * 2);
+    if (++this.nBusy > this.hashGrowAt) this.rehash(this.hashBuckets.length * 2);
   }
 
   /**
@@ -459,6 +459,8 @@ export class Vmem {
     const next = this.tLinkNext;
     this.hashBuckets = new Int32Array(n);
     this.hashShift = 32 - Math.round(Math.log2(n));
+    this.hashGrowAt = n;
+    this.hashShrinkAt = n > 16 ? n / 8 : -1;
     for (let b = 0; b < old.length; b++) {
       let t = old[b];
       while (t !== 0) {
@@ -1073,7 +1075,7 @@ export class Vmem {
     if (
       t === 0 ||
       this.tType[t] !== BT_TYPE_BUSY ||
-      this.tSize[t] !== Math.ceil(size * this.invQuantum) * this.quantum ||
+      (this.tSize[t] !== size && (this.tSize[t] !== Math.ceil(size * this.invQuantum) * this.quantum || !Number.isInteger(size))) ||
       (this.tLinkPrev[t] !== 0 && this.tLinkPrev[t] !== releasingArena)
     ) {
       this.freeError('vmem_xfree', addr, size);
@@ -1094,7 +1096,7 @@ export class Vmem {
     }
     const rsize = Math.ceil(size * this.invQuantum) * this.quantum;
     const t = this.hashLookup(addr);
-    if (t === 0 || this.tType[t] !== BT_TYPE_BUSY || this.tSize[t] !== rsize || (this.tLinkPrev[t] !== 0 && this.tLinkPrev[t] !== releasingArena)) {
+    if (!Number.isInteger(size) || t === 0 || this.tType[t] !== BT_TYPE_BUSY || this.tSize[t] !== rsize || (this.tLinkPrev[t] !== 0 && this.tLinkPrev[t] !== releasingArena)) {
       this.freeError('vmem_free', addr, size);
     }
     const c = rsize * this.invQuantum - 1;
