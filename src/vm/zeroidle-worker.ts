@@ -11,7 +11,8 @@ import type { WasmMemory } from '../machine/wasm.js';
 import { Ctl, type ZeroMemoryMessage, type ZeroWorkerData } from './zeroidle.js';
 
 const data = workerData as ZeroWorkerData;
-const { ctl, sub, comp, compReady, stats, port } = data;
+const { ctl, sub, comp, compReady, sleep, stats, port } = data;
+const sleepWord = 16 * data.index;
 const mask = compReady.length - 1;
 const statBytes = 2 * data.index;
 const statRequests = statBytes + 1;
@@ -90,14 +91,13 @@ function run(): void {
   for (;;) {
     if (serveOne()) continue;
     if (Atomics.load(ctl, Ctl.Stop) !== 0) return;
-    const bell = Atomics.load(ctl, Ctl.Doorbell);
-    Atomics.add(ctl, Ctl.Idle, 1);
-    // Recheck after announcing: a submit that saw Idle == 0 published its
-    // request before we incremented it, so we see that request here.
+    Atomics.store(sleep, sleepWord, 1);
+    // Recheck after announcing: a submit that found our word 0 published
+    // its request before we set it, so we see that request here.
     if (Atomics.load(ctl, Ctl.SubHead) === Atomics.load(ctl, Ctl.SubTail) && Atomics.load(ctl, Ctl.Stop) === 0) {
-      Atomics.wait(ctl, Ctl.Doorbell, bell);
+      Atomics.wait(sleep, sleepWord, 1);
     }
-    Atomics.sub(ctl, Ctl.Idle, 1);
+    Atomics.store(sleep, sleepWord, 0);
   }
 }
 
@@ -108,8 +108,6 @@ try {
   port.postMessage({ error: String((e as Error).stack ?? e) });
   Atomics.store(ctl, Ctl.Failed, 1);
   Atomics.notify(ctl, Ctl.Completed);
-  Atomics.add(ctl, Ctl.Doorbell, 1);
-  Atomics.notify(ctl, Ctl.Doorbell);
 } finally {
   port.close();
 }

@@ -26,9 +26,14 @@
  *    reaches the ring size, so neither ring can overrun (a completion index
  *    i + size exists only after i + size + 1 submissions, which needed
  *    index i polled first).
- *  - idle workers sleep in Atomics.wait on DOORBELL after announcing
- *    themselves in IDLE; submit rings the bell only when IDLE > 0. A worker
- *    rechecks for work after announcing, so no wake-up is lost.
+ *  - an idle worker sets its own sleep word to 1, rechecks the ring, and
+ *    sleeps in Atomics.wait on the word. submit, after publishing, wakes at
+ *    most one sleeper: the first whose word it turns from 1 to 0 by
+ *    compareExchange, then notifies. A worker is woken once however many
+ *    requests follow (a shared idle counter made every submit notify until
+ *    the woken worker got to run), a burst fans out one sleeper per
+ *    request, and no wake-up is lost: a worker that was not seen asleep set
+ *    its word after the request was published, so its recheck finds it.
  *  - waitAll sleeps on COMPLETED, announced by MAIN_WAITING, by the same
  *    scheme in the other direction.
  *  - memories created after the engine started are sent to each worker on
@@ -47,13 +52,11 @@ export const enum Ctl {
   SubTail = 0,
   SubHead = 16,
   CompTail = 32,
-  Doorbell = 48,
-  Idle = 64,
-  Stop = 80,
-  Completed = 96,
-  MainWaiting = 112,
-  Failed = 128,
-  Words = 144,
+  Stop = 48,
+  Completed = 64,
+  MainWaiting = 80,
+  Failed = 96,
+  Words = 112,
 }
 
 /** What a worker gets in workerData. */
@@ -65,6 +68,8 @@ export interface ZeroWorkerData {
   /** Completion slots: [tag, bytes] per slot. */
   comp: Float64Array;
   compReady: Int32Array;
+  /** Per worker, at 16 * index: 1 while it sleeps or is about to. */
+  sleep: Int32Array;
   /** Per worker: [bytes zeroed, requests done]. */
   stats: Float64Array;
   backing: BackingDescriptor;
@@ -117,6 +122,7 @@ export class ZeroEngine {
   private readonly comp: Float64Array;
   private readonly compReady: Int32Array;
   private readonly statsArr: Float64Array;
+  private readonly sleep: Int32Array;
   private readonly workers: Worker[] = [];
   private readonly ports: MessagePort[] = [];
   private readonly exited: Array<Promise<void>> = [];
@@ -158,6 +164,7 @@ export class ZeroEngine {
     this.comp = new Float64Array(new SharedArrayBuffer(slots * 2 * 8));
     this.compReady = new Int32Array(new SharedArrayBuffer(slots * 4));
     this.statsArr = new Float64Array(new SharedArrayBuffer(Math.max(1, nworkers) * 2 * 8));
+    this.sleep = new Int32Array(new SharedArrayBuffer(Math.max(1, nworkers) * 16 * 4));
     this.shared = [];
     for (let k = 0; k < backing.memoryCount; k++) this.shared.push(backing.isMaterialised(k));
     if (nworkers === 0) return;
@@ -171,6 +178,7 @@ export class ZeroEngine {
         sub: this.sub,
         comp: this.comp,
         compReady: this.compReady,
+        sleep: this.sleep,
         stats: this.statsArr,
         backing: desc,
         port: port2,
@@ -276,9 +284,12 @@ export class ZeroEngine {
     this.sub[3 * slot + 2] = tag;
     this.subTail = (this.subTail + 1) | 0;
     Atomics.store(this.ctl, Ctl.SubTail, this.subTail);
-    if (Atomics.load(this.ctl, Ctl.Idle) > 0) {
-      Atomics.add(this.ctl, Ctl.Doorbell, 1);
-      Atomics.notify(this.ctl, Ctl.Doorbell, 1);
+    for (let i = 0; i < this.workerCount; i++) {
+      const word = 16 * i;
+      if (Atomics.load(this.sleep, word) === 1 && Atomics.compareExchange(this.sleep, word, 1, 0) === 1) {
+        Atomics.notify(this.sleep, word, 1);
+        break;
+      }
     }
     return true;
   }
@@ -405,8 +416,10 @@ export class ZeroEngine {
   shutdown(): Promise<void> {
     if (this.stopping === undefined) {
       Atomics.store(this.ctl, Ctl.Stop, 1);
-      Atomics.add(this.ctl, Ctl.Doorbell, 1);
-      Atomics.notify(this.ctl, Ctl.Doorbell);
+      for (let i = 0; i < this.workerCount; i++) {
+        Atomics.store(this.sleep, 16 * i, 0);
+        Atomics.notify(this.sleep, 16 * i);
+      }
       // Keep the process alive until the workers have gone.
       for (const w of this.workers) w.ref();
       this.stopping = Promise.all(this.exited).then(() => {
