@@ -187,6 +187,24 @@ test('workers: a request polled while the workers are busy already reads zero', 
   await engine.shutdown();
 });
 
+test('workers: a sleeping worker is woken by submit, not by its safety timeout', async () => {
+  const backing = new BackingStore(mapOf(RAM), { memoryBytesMax: PER_MEMORY });
+  backing.fill(0x1000, 0x80000, 3);
+  const engine = new ZeroEngine(backing, { workers: 2 });
+  engines.push(engine);
+  await engine.ready();
+  const out = new Int32Array(4);
+  for (let i = 0; i < 5; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 30)); // long enough for both to fall asleep
+    const t0 = performance.now();
+    assert.equal(engine.submit(0x1000 + i * PAGE, PAGE, i), true);
+    // workers re-check the ring once a second on their own; a lost wake-up would show as ~1000 ms
+    assert.equal(engine.waitAll(500), true, `request ${i} not done after ${(performance.now() - t0).toFixed(0)} ms`);
+    assert.equal(engine.poll(out), 1);
+  }
+  await engine.shutdown();
+});
+
 test('workers: memories created after the engine started reach the workers', async () => {
   const backing = new BackingStore(mapOf(RAM), { memoryBytesMax: PER_MEMORY });
   const work = newWorkCounters();
