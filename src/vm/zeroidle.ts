@@ -34,6 +34,13 @@
  *    the woken worker got to run), a burst fans out one sleeper per
  *    request, and no wake-up is lost: a worker that was not seen asleep set
  *    its word after the request was published, so its recheck finds it.
+ *    Before sleeping a worker polls the ring for a few microseconds, so that
+ *    a stream of small requests rarely meets a sleeper (a futex wake-up
+ *    costs submit microseconds); the sleep has a 1 s timeout as a safety
+ *    net only.
+ *  - a worker claims a run of requests that continue each other in one
+ *    compareExchange (up to 64 requests, 64 MiB) and zeroes it with one
+ *    memory.fill: large fills reach glibc's streaming memset.
  *  - waitAll sleeps on COMPLETED, announced by MAIN_WAITING, by the same
  *    scheme in the other direction.
  *  - memories created after the engine started are sent to each worker on
