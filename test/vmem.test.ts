@@ -748,10 +748,9 @@ describe('the hash and the tags', () => {
 describe('the checker catches corruption', () => {
   // Reach into the private arrays: the only way to break the invariants.
   type Innards = {
-    tSize: Float64Array;
-    tStart: Float64Array;
+    tF: Float64Array; // [2t] start, [2t + 1] size
+    tL: Int32Array; // [4t] segment next, ...
     tType: Uint8Array;
-    tSegNext: Int32Array;
     flHead: Int32Array;
     flMap: Int32Array;
     hashBuckets: Int32Array;
@@ -769,13 +768,13 @@ describe('the checker catches corruption', () => {
     return { vm, raw: vm as unknown as Innards, busy };
   }
   const tagAt = (raw: Innards, addr: number, type: number): number => {
-    for (let t = raw.tSegNext[0]; t !== 0; t = raw.tSegNext[t]) if (raw.tStart[t] === addr && raw.tType[t] === type) return t;
+    for (let t = raw.tL[0]; t !== 0; t = raw.tL[4 * t]) if (raw.tF[2 * t] === addr && raw.tType[t] === type) return t;
     throw new Error('no tag');
   };
 
   test('a segment whose size no longer tiles its span', () => {
     const { vm, raw, busy } = fresh();
-    raw.tSize[tagAt(raw, busy, BT_TYPE_FREE)] += PAGE;
+    raw.tF[2 * tagAt(raw, busy, BT_TYPE_FREE) + 1] += PAGE;
     throwsCode(() => vm.check(), 'EINVARIANT', "'victim'");
   });
 
@@ -789,7 +788,7 @@ describe('the checker catches corruption', () => {
   test('a free segment missing from its free list', () => {
     const { vm, raw, busy } = fresh();
     const t = tagAt(raw, busy, BT_TYPE_FREE);
-    const order = vmemSizeToOrder(raw.tSize[t] / PAGE);
+    const order = vmemSizeToOrder(raw.tF[2 * t + 1] / PAGE);
     assert.equal(raw.flHead[order], t);
     raw.flHead[order] = 0;
     throwsCode(() => vm.check(), 'EINVARIANT', "'victim'");

@@ -154,7 +154,7 @@ export interface VmemStats {
   hashBuckets: number;
 }
 
-/** Bytes of typed-array storage per boundary tag (2 x f64, 4 x i32, 1 x u8). */
+/** Bytes of typed-array storage per boundary tag (start and size f64, four i32 links, a u8 type). */
 export const VMEM_BYTES_PER_TAG = 8 + 8 + 4 + 4 + 4 + 4 + 1;
 
 function isPow2(x: number): boolean {
@@ -197,13 +197,16 @@ export class Vmem {
   /** Largest size served by the quantum caches (0: none). */
   readonly qcacheMax: number;
 
-  /* boundary tags, struct of arrays */
-  private tStart: Float64Array;
-  private tSize: Float64Array;
-  private tSegNext: Int32Array;
-  private tSegPrev: Int32Array;
-  private tLinkNext: Int32Array;
-  private tLinkPrev: Int32Array;
+  /*
+   * Boundary tags, one typed array per field type, fields of a tag side by
+   * side so that touching a cold tag costs three cache misses, not seven:
+   *   tF[2t] start, tF[2t + 1] size;
+   *   tL[4t] segment next, tL[4t + 1] segment prev,
+   *   tL[4t + 2] link next, tL[4t + 3] link prev (see the file comment);
+   *   tType[t] BT_TYPE_* (0: sentinel or recycled).
+   */
+  private tF: Float64Array;
+  private tL: Int32Array;
   private tType: Uint8Array;
   private tagCap = 0;
   private tagHigh = 1; // tags [1, tagHigh) have been used at least once
@@ -214,7 +217,7 @@ export class Vmem {
   private readonly flHead = new Int32Array(VMEM_MAXORDER);
   private readonly flMap = new Int32Array(FL_WORDS);
 
-  /* busy-tag hash: chained through tLinkNext */
+  /* busy-tag hash: chained through the link-next field */
   private hashBuckets: Int32Array;
   private hashShift: number;
   private nBusy = 0;
@@ -239,6 +242,19 @@ export class Vmem {
   private releaseFn: VmemReleaseFn<any> | null = null;
   private importArg: unknown = undefined;
   private importQuantum: number;
+
+  /* the request being served, and the fit routines' result (see setRequest) */
+  private rqSize = 0;
+  private rqAlign = 0;
+  private rqInvAlign = 0; // 1 / align: exact, as align is a power of two, and cheaper than dividing
+  private rqPhase = 0;
+  private rqNocross = 0;
+  private rqInvNocross = 0;
+  private rqMin = 0;
+  private rqMax = VMEM_ADDR_MAX;
+  private rqSimple = true;
+  private fitLo = 0;
+  private fitAddr = 0;
 
   /* next fit: cursor address and a tag at or before it (a hint) */
   private cursorAddr = 0;
@@ -275,12 +291,8 @@ export class Vmem {
     this.qcCount = new Int32Array(this.qcClasses);
 
     const cap = 64;
-    this.tStart = new Float64Array(cap);
-    this.tSize = new Float64Array(cap);
-    this.tSegNext = new Int32Array(cap);
-    this.tSegPrev = new Int32Array(cap);
-    this.tLinkNext = new Int32Array(cap);
-    this.tLinkPrev = new Int32Array(cap);
+    this.tF = new Float64Array(2 * cap);
+    this.tL = new Int32Array(4 * cap);
     this.tType = new Uint8Array(cap);
     this.tagCap = cap;
 
@@ -303,22 +315,12 @@ export class Vmem {
 
   private growTags(): void {
     const cap = this.tagCap * 2;
-    const f64 = (a: Float64Array) => {
-      const b = new Float64Array(cap);
-      b.set(a);
-      return b;
-    };
-    const i32 = (a: Int32Array) => {
-      const b = new Int32Array(cap);
-      b.set(a);
-      return b;
-    };
-    this.tStart = f64(this.tStart);
-    this.tSize = f64(this.tSize);
-    this.tSegNext = i32(this.tSegNext);
-    this.tSegPrev = i32(this.tSegPrev);
-    this.tLinkNext = i32(this.tLinkNext);
-    this.tLinkPrev = i32(this.tLinkPrev);
+    const f = new Float64Array(2 * cap);
+    f.set(this.tF);
+    this.tF = f;
+    const l = new Int32Array(4 * cap);
+    l.set(this.tL);
+    this.tL = l;
     const ty = new Uint8Array(cap);
     ty.set(this.tType);
     this.tType = ty;
@@ -329,7 +331,7 @@ export class Vmem {
   private newTag(): number {
     const t = this.freeTagHead;
     if (t !== 0) {
-      this.freeTagHead = this.tLinkNext[t];
+      this.freeTagHead = this.tL[(t << 2) | 2];
       this.nFreeTags--;
       return t;
     }
@@ -338,47 +340,47 @@ export class Vmem {
 
   /** Unlinks `t` from the segment list and recycles it; the next-fit hint moves to `heir`. */
   private retireSeg(t: number, heir: number): void {
-    const p = this.tSegPrev[t];
-    const n = this.tSegNext[t];
-    this.tSegNext[p] = n;
-    this.tSegPrev[n] = p;
+    const p = this.tL[(t << 2) | 1];
+    const n = this.tL[t << 2];
+    this.tL[p << 2] = n;
+    this.tL[(n << 2) | 1] = p;
     if (this.cursorTag === t) this.cursorTag = heir;
     this.tType[t] = 0;
-    this.tLinkNext[t] = this.freeTagHead;
+    this.tL[(t << 2) | 2] = this.freeTagHead;
     this.freeTagHead = t;
     this.nFreeTags++;
   }
 
   private segInsertBefore(t: number, before: number): void {
-    const p = this.tSegPrev[before];
-    this.tSegNext[p] = t;
-    this.tSegPrev[t] = p;
-    this.tSegNext[t] = before;
-    this.tSegPrev[before] = t;
+    const p = this.tL[(before << 2) | 1];
+    this.tL[p << 2] = t;
+    this.tL[(t << 2) | 1] = p;
+    this.tL[t << 2] = before;
+    this.tL[(before << 2) | 1] = t;
   }
 
   /* ----------------------------------------------------------- free lists */
 
   private flInsert(t: number, order: number): void {
     const h = this.flHead[order];
-    this.tLinkNext[t] = h;
-    this.tLinkPrev[t] = -1 - order;
-    if (h !== 0) this.tLinkPrev[h] = t;
+    this.tL[(t << 2) | 2] = h;
+    this.tL[(t << 2) | 3] = -1 - order;
+    if (h !== 0) this.tL[(h << 2) | 3] = t;
     else this.flMap[order >>> 5] |= 1 << (order & 31);
     this.flHead[order] = t;
   }
 
   private flRemove(t: number): void {
-    const n = this.tLinkNext[t];
-    const p = this.tLinkPrev[t];
+    const n = this.tL[(t << 2) | 2];
+    const p = this.tL[(t << 2) | 3];
     if (p < 0) {
       const order = -1 - p;
       this.flHead[order] = n;
-      if (n !== 0) this.tLinkPrev[n] = p;
+      if (n !== 0) this.tL[(n << 2) | 3] = p;
       else this.flMap[order >>> 5] &= ~(1 << (order & 31));
     } else {
-      this.tLinkNext[p] = n;
-      if (n !== 0) this.tLinkPrev[n] = p;
+      this.tL[(p << 2) | 2] = n;
+      if (n !== 0) this.tL[(n << 2) | 3] = p;
     }
   }
 
@@ -400,9 +402,9 @@ export class Vmem {
 
   /** Moves free tag `t` to [start, start + size), re-filing it if its order changes. */
   private resizeFree(t: number, start: number, size: number): void {
-    const before = this.orderOf(this.tSize[t]);
-    this.tStart[t] = start;
-    this.tSize[t] = size;
+    const before = this.orderOf(this.tF[(t << 1) | 1]);
+    this.tF[t << 1] = start;
+    this.tF[(t << 1) | 1] = size;
     const after = this.orderOf(size);
     if (after !== before) {
       this.flRemove(t);
@@ -422,13 +424,13 @@ export class Vmem {
   /** Busy tag starting at `addr`, or 0; remembers its chain position for hashRemoveFound. */
   private hashLookup(addr: number): number {
     const b = this.hashIndex(addr);
-    const tStart = this.tStart;
-    const next = this.tLinkNext;
+    const tF = this.tF;
+    const tL = this.tL;
     let prev = 0;
     let t = this.hashBuckets[b];
-    while (t !== 0 && tStart[t] !== addr) {
+    while (t !== 0 && tF[t << 1] !== addr) {
       prev = t;
-      t = next[t];
+      t = tL[(t << 2) | 2];
     }
     this.hashFoundPrev = prev;
     this.hashFoundBucket = b;
@@ -437,15 +439,15 @@ export class Vmem {
 
   /** Unchains the tag just found by hashLookup (bt_rembusy). */
   private hashRemoveFound(t: number): void {
-    const n = this.tLinkNext[t];
+    const n = this.tL[(t << 2) | 2];
     if (this.hashFoundPrev === 0) this.hashBuckets[this.hashFoundBucket] = n;
-    else this.tLinkNext[this.hashFoundPrev] = n;
+    else this.tL[(this.hashFoundPrev << 2) | 2] = n;
     if (--this.nBusy < this.hashShrinkAt) this.rehash(this.hashBuckets.length >>> 1);
   }
 
   private hashInsert(t: number): void {
-    const b = this.hashIndex(this.tStart[t]);
-    this.tLinkNext[t] = this.hashBuckets[b];
+    const b = this.hashIndex(this.tF[t << 1]);
+    this.tL[(t << 2) | 2] = this.hashBuckets[b];
     this.hashBuckets[b] = t;
     if (++this.nBusy > this.hashGrowAt) this.rehash(this.hashBuckets.length * 2);
   }
@@ -456,7 +458,7 @@ export class Vmem {
    */
   private rehash(n: number): void {
     const old = this.hashBuckets;
-    const next = this.tLinkNext;
+    const tL = this.tL;
     this.hashBuckets = new Int32Array(n);
     this.hashShift = 32 - Math.round(Math.log2(n));
     this.hashGrowAt = n;
@@ -464,9 +466,9 @@ export class Vmem {
     for (let b = 0; b < old.length; b++) {
       let t = old[b];
       while (t !== 0) {
-        const following = next[t];
-        const nb = this.hashIndex(this.tStart[t]);
-        next[t] = this.hashBuckets[nb];
+        const following = tL[(t << 2) | 2];
+        const nb = this.hashIndex(this.tF[t << 1]);
+        tL[(t << 2) | 2] = this.hashBuckets[nb];
         this.hashBuckets[nb] = t;
         t = following;
       }
@@ -491,7 +493,7 @@ export class Vmem {
   private spanFind(addr: number): number {
     const i = this.spanUpper(addr) - 1;
     if (i < 0) return -1;
-    return addr < this.spanStart[i] + this.tSize[this.spanTag[i]] ? i : -1;
+    return addr < this.spanStart[i] + this.tF[((this.spanTag[i]) << 1) | 1] ? i : -1;
   }
 
   private spanIndexInsert(i: number, addr: number, tag: number): void {
@@ -536,50 +538,49 @@ export class Vmem {
    */
   private addSpan(addr: number, size: number, type: number): number {
     this.ensureTags(4);
-    const tStart = this.tStart;
-    const tSize = this.tSize;
+    const tF = this.tF;
     const tType = this.tType;
     const i = this.spanUpper(addr);
-    if (i > 0 && this.spanStart[i - 1] + tSize[this.spanTag[i - 1]] > addr) {
+    if (i > 0 && this.spanStart[i - 1] + tF[((this.spanTag[i - 1]) << 1) | 1] > addr) {
       const p = this.spanTag[i - 1];
-      einval(`vmem '${this.name}': span ${hex(addr)}+${hex(size)} overlaps span [${hex(tStart[p])}, ${hex(tStart[p] + tSize[p])})`);
+      einval(`vmem '${this.name}': span ${hex(addr)}+${hex(size)} overlaps span [${hex(tF[p << 1])}, ${hex(tF[p << 1] + tF[(p << 1) | 1])})`);
     }
     if (i < this.nSpans && this.spanStart[i] < addr + size) {
       const n = this.spanTag[i];
-      einval(`vmem '${this.name}': span ${hex(addr)}+${hex(size)} overlaps span [${hex(tStart[n])}, ${hex(tStart[n] + tSize[n])})`);
+      einval(`vmem '${this.name}': span ${hex(addr)}+${hex(size)} overlaps span [${hex(tF[n << 1])}, ${hex(tF[n << 1] + tF[(n << 1) | 1])})`);
     }
     this.total += size;
 
     if (type === BT_TYPE_SPAN_STATIC && this.releaseFn === null) {
       const prevAdj =
-        i > 0 && tType[this.spanTag[i - 1]] === BT_TYPE_SPAN_STATIC && this.spanStart[i - 1] + tSize[this.spanTag[i - 1]] === addr;
+        i > 0 && tType[this.spanTag[i - 1]] === BT_TYPE_SPAN_STATIC && this.spanStart[i - 1] + tF[((this.spanTag[i - 1]) << 1) | 1] === addr;
       const nextAdj = i < this.nSpans && tType[this.spanTag[i]] === BT_TYPE_SPAN_STATIC && this.spanStart[i] === addr + size;
       if (prevAdj) {
         const s = this.spanTag[i - 1];
-        tSize[s] += size;
+        tF[(s << 1) | 1] += size;
         const after = i < this.nSpans ? this.spanTag[i] : 0;
-        const last = this.tSegPrev[after];
+        const last = this.tL[(after << 2) | 1];
         let f: number;
         if (tType[last] === BT_TYPE_FREE) {
           f = last;
-          this.resizeFree(f, tStart[f], tSize[f] + size);
+          this.resizeFree(f, tF[f << 1], tF[(f << 1) | 1] + size);
         } else {
           f = this.newTag();
           tType[f] = BT_TYPE_FREE;
-          tStart[f] = addr;
-          tSize[f] = size;
+          tF[f << 1] = addr;
+          tF[(f << 1) | 1] = size;
           this.segInsertBefore(f, after);
           this.flInsert(f, this.orderOf(size));
         }
         if (nextAdj) {
           const n = this.spanTag[i];
-          tSize[s] += tSize[n];
-          const first = this.tSegNext[n];
+          tF[(s << 1) | 1] += tF[(n << 1) | 1];
+          const first = this.tL[n << 2];
           this.retireSeg(n, f);
           this.spanIndexRemove(i);
           if (tType[first] === BT_TYPE_FREE) {
             this.flRemove(first);
-            this.resizeFree(f, tStart[f], tSize[f] + tSize[first]);
+            this.resizeFree(f, tF[f << 1], tF[(f << 1) | 1] + tF[(first << 1) | 1]);
             this.retireSeg(first, f);
           }
         }
@@ -587,17 +588,17 @@ export class Vmem {
       }
       if (nextAdj) {
         const n = this.spanTag[i];
-        tStart[n] = addr;
-        tSize[n] += size;
+        tF[n << 1] = addr;
+        tF[(n << 1) | 1] += size;
         this.spanStart[i] = addr;
-        const first = this.tSegNext[n];
+        const first = this.tL[n << 2];
         if (tType[first] === BT_TYPE_FREE) {
-          this.resizeFree(first, addr, tSize[first] + size);
+          this.resizeFree(first, addr, tF[(first << 1) | 1] + size);
         } else {
           const f = this.newTag();
           tType[f] = BT_TYPE_FREE;
-          tStart[f] = addr;
-          tSize[f] = size;
+          tF[f << 1] = addr;
+          tF[(f << 1) | 1] = size;
           this.segInsertBefore(f, first);
           this.flInsert(f, this.orderOf(size));
         }
@@ -608,11 +609,11 @@ export class Vmem {
     const s = this.newTag();
     const f = this.newTag();
     tType[s] = type;
-    tStart[s] = addr;
-    tSize[s] = size;
+    tF[s << 1] = addr;
+    tF[(s << 1) | 1] = size;
     tType[f] = BT_TYPE_FREE;
-    tStart[f] = addr;
-    tSize[f] = size;
+    tF[f << 1] = addr;
+    tF[(f << 1) | 1] = size;
     const before = i < this.nSpans ? this.spanTag[i] : 0;
     this.segInsertBefore(s, before);
     this.segInsertBefore(f, before);
@@ -637,9 +638,9 @@ export class Vmem {
    * re-enter vmem (it normally frees to the parent arena).
    */
   private releaseSpan(s: number, f: number): void {
-    const addr = this.tStart[s];
-    const size = this.tSize[s];
-    const heir = this.tSegPrev[s];
+    const addr = this.tF[s << 1];
+    const size = this.tF[(s << 1) | 1];
+    const heir = this.tL[(s << 2) | 1];
     this.retireSeg(f, heir);
     this.retireSeg(s, heir);
     this.spanIndexRemove(this.spanUpper(addr) - 1);
@@ -681,94 +682,154 @@ export class Vmem {
 
   /* ---------------------------------------------------------- allocation */
 
-  /**
-   * vmem_clip: makes [addr, addr + size) of free tag `t` busy and returns
-   * the busy tag. Requires addr and size to lie within t, quantum-aligned.
-   * A free prefix and suffix keep their own tags; the suffix keeps t itself
-   * and stays on its list when its order does not change.
+  /*
+   * Why the request lives in fields: addresses are beyond 2^31, so V8 holds
+   * them as doubles, and a double passed to or returned from a call that is
+   * not inlined is boxed in a fresh heap number. Keeping addresses in fields
+   * (updated in place) and passing only tag indices and small sizes keeps
+   * the allocation paths free of garbage.
    */
-  private clip(t: number, addr: number, size: number): number {
-    const tStart = this.tStart;
-    const tSize = this.tSize;
-    const segStart = tStart[t];
-    const segSize = tSize[t];
-    const oldOrder = vmemSizeToOrder(segSize * this.invQuantum);
-    let rest = segSize;
+
+  /** Sets the request for the fit routines (sizes rounded, constraints validated). */
+  private setRequest(size: number, align: number, phase: number, nocross: number, minaddr: number, maxaddr: number): void {
+    this.rqSize = size;
+    this.rqAlign = align;
+    this.rqInvAlign = 1 / align;
+    this.rqPhase = phase;
+    this.rqNocross = nocross;
+    this.rqInvNocross = nocross === 0 ? 0 : 1 / nocross;
+    this.rqMin = minaddr;
+    this.rqMax = maxaddr;
+    this.rqSimple = align === this.quantum && phase === 0 && nocross === 0 && minaddr === 0 && maxaddr === VMEM_ADDR_MAX;
+  }
+
+  /**
+   * vmem_clip: makes [fitAddr, fitAddr + size) of free tag `t` busy and
+   * returns the busy tag. Requires that range within t, quantum-aligned,
+   * and ensureTags(2). A free prefix gets a tag of its own; see clipHead.
+   */
+  private clip(t: number, size: number): number {
+    const tF = this.tF;
+    const addr = this.fitAddr;
+    const segStart = tF[t << 1];
     if (addr !== segStart) {
       const p = this.newTag();
       const ps = addr - segStart;
+      const oldOrder = vmemSizeToOrder(tF[(t << 1) | 1] * this.invQuantum);
       this.tType[p] = BT_TYPE_FREE;
-      tStart[p] = segStart;
-      tSize[p] = ps;
+      tF[p << 1] = segStart;
+      tF[(p << 1) | 1] = ps;
       this.segInsertBefore(p, t);
       this.flInsert(p, vmemSizeToOrder(ps * this.invQuantum));
-      rest -= ps;
+      tF[t << 1] = addr;
+      tF[(t << 1) | 1] -= ps;
+      const newOrder = vmemSizeToOrder(tF[(t << 1) | 1] * this.invQuantum);
+      if (newOrder !== oldOrder) {
+        this.flRemove(t);
+        this.flInsert(t, newOrder);
+      }
     }
+    return this.clipHead(t, size);
+  }
+
+  /**
+   * vmem_clip at the start of free tag `t`: makes its first `size` bytes
+   * busy and returns the busy tag. Requires size <= t's size, a quantum
+   * multiple, and ensureTags(1). The free rest keeps t itself, and stays
+   * on its list when its order does not change.
+   */
+  private clipHead(t: number, size: number): number {
+    const tF = this.tF;
+    const segSize = tF[(t << 1) | 1];
     this.inuse += size;
-    if (rest !== size) {
+    if (segSize !== size) {
       const b = this.newTag();
+      const addr = tF[t << 1];
       this.tType[b] = BT_TYPE_BUSY;
-      tStart[b] = addr;
-      tSize[b] = size;
+      tF[b << 1] = addr;
+      tF[(b << 1) | 1] = size;
       this.segInsertBefore(b, t);
-      tStart[t] = addr + size;
-      tSize[t] = rest - size;
-      const newOrder = vmemSizeToOrder((rest - size) * this.invQuantum);
+      tF[t << 1] = addr + size;
+      tF[(t << 1) | 1] = segSize - size;
+      const oldOrder = vmemSizeToOrder(segSize * this.invQuantum);
+      const newOrder = vmemSizeToOrder((segSize - size) * this.invQuantum);
       if (newOrder !== oldOrder) {
         this.flRemove(t);
         this.flInsert(t, newOrder);
       }
       this.hashInsert(b);
-      this.tLinkPrev[b] = importingArena;
+      this.tL[(b << 2) | 3] = importingArena;
       return b;
     }
     this.flRemove(t);
-    tStart[t] = addr;
-    tSize[t] = size;
     this.tType[t] = BT_TYPE_BUSY;
     this.hashInsert(t);
-    this.tLinkPrev[t] = importingArena;
+    this.tL[(t << 2) | 3] = importingArena;
     return t;
   }
 
-  private fitTag(t: number, size: number, align: number, phase: number, nocross: number, minaddr: number, maxaddr: number): number {
-    const start = this.tStart[t];
-    const last = start + this.tSize[t] - 1;
-    return fitRange(start > minaddr ? start : minaddr, last < maxaddr ? last : maxaddr, size, align, phase, nocross);
+  /**
+   * vmem_fit on free tag `t` for the current request, with fitLo as the
+   * lower bound: true, with the lowest fitting address in fitAddr, or false.
+   */
+  private fitTag(t: number): boolean {
+    const tF = this.tF;
+    const size = this.rqSize;
+    let lo = tF[t << 1];
+    let hi = lo + tF[(t << 1) | 1] - 1;
+    if (lo < this.fitLo) lo = this.fitLo;
+    if (hi > this.rqMax) hi = this.rqMax;
+    if (lo > hi) return false;
+    const align = this.rqAlign;
+    const phase = this.rqPhase;
+    const nocross = this.rqNocross;
+    let a = Math.ceil((lo - phase) * this.rqInvAlign) * align + phase;
+    if (nocross !== 0) {
+      const inv = this.rqInvNocross;
+      if (Math.floor(a * inv) !== Math.floor((a + size - 1) * inv)) a = Math.ceil((a - phase) * inv) * nocross + phase; // see fitRange
+    }
+    if (a <= hi && hi - a >= size - 1) {
+      this.fitAddr = a;
+      return true;
+    }
+    return false;
   }
 
   /**
    * Instant fit or best fit over the free lists (the list loop of
-   * vmem_xalloc). Returns the busy tag or 0. Requires validated
-   * constraints, size a multiple of quantum, and ensureTags(2) done.
+   * vmem_xalloc) for the current request. Returns the busy tag or 0.
+   * Requires ensureTags(2).
    *
    * Instant fit looks only at the head of each list from the first list
    * whose every segment is big enough: O(1) without constraints. If that
    * fails (constraints), it falls back to best fit, which scans every
-   * segment of every list from the one that may hold `size`, and so finds
-   * a place whenever one exists in the arena.
+   * segment of every list from the one that may hold the size, and so
+   * finds a place whenever one exists in the arena. Best fit takes the
+   * first fitting segment of the lowest such list, as FreeBSD: exact below
+   * 32 quanta; above, its cost grows with the too-small segments sharing
+   * the request's list.
    */
-  private listFit(size: number, align: number, phase: number, nocross: number, minaddr: number, maxaddr: number, strat: number): number {
+  private listFit(strat: number): number {
+    const size = this.rqSize;
     const q = size * this.invQuantum;
     const order = vmemSizeToOrder(q);
-    const simple = align === this.quantum && phase === 0 && nocross === 0 && minaddr === 0 && maxaddr === VMEM_ADDR_MAX;
+    const simple = this.rqSimple;
     const flHead = this.flHead;
+    const tF = this.tF;
+    this.fitLo = this.rqMin;
     if (strat !== M_BESTFIT) {
       for (let l = this.flFirst(ORDER_SIZE[order] === q ? order : order + 1); l >= 0; l = this.flFirst(l + 1)) {
         const t = flHead[l];
-        if (simple) return this.clip(t, this.tStart[t], size);
-        const a = this.fitTag(t, size, align, phase, nocross, minaddr, maxaddr);
-        if (a >= 0) return this.clip(t, a, size);
+        if (simple) return this.clipHead(t, size);
+        if (this.fitTag(t)) return this.clip(t, size);
       }
     }
-    const tSize = this.tSize;
-    const next = this.tLinkNext;
+    const tL = this.tL;
     for (let l = this.flFirst(order); l >= 0; l = this.flFirst(l + 1)) {
-      for (let t = flHead[l]; t !== 0; t = next[t]) {
-        if (tSize[t] >= size) {
-          if (simple) return this.clip(t, this.tStart[t], size);
-          const a = this.fitTag(t, size, align, phase, nocross, minaddr, maxaddr);
-          if (a >= 0) return this.clip(t, a, size);
+      for (let t = flHead[l]; t !== 0; t = tL[(t << 2) | 2]) {
+        if (tF[(t << 1) | 1] >= size) {
+          if (simple) return this.clipHead(t, size);
+          if (this.fitTag(t)) return this.clip(t, size);
         }
       }
     }
@@ -776,73 +837,76 @@ export class Vmem {
   }
 
   /**
-   * Next fit: the lowest fitting address at or after the cursor, else the
-   * lowest one before it (wrap-around). Walks the address-ordered segment
-   * list from a hint tag kept at or before the cursor. Returns the busy
-   * tag or 0 and advances the cursor past the allocation.
+   * Next fit for the current request: the lowest fitting address at or
+   * after the cursor, else the lowest one before it (wrap-around). Walks
+   * the address-ordered segment list from a hint tag kept at or before the
+   * cursor. Returns the busy tag or 0; advances the cursor past the
+   * allocation. Requires ensureTags(2).
    */
-  private nextFit(size: number, align: number, phase: number, nocross: number, minaddr: number, maxaddr: number): number {
-    const tStart = this.tStart;
-    const tSize = this.tSize;
+  private nextFit(): number {
+    const tF = this.tF;
     const tType = this.tType;
-    const segNext = this.tSegNext;
+    const tL = this.tL;
+    const size = this.rqSize;
     const cur = this.cursorAddr;
     let t = this.cursorTag;
     // The hint may have been clipped past the cursor; step back to cover it.
-    while (t !== 0 && tStart[t] > cur) t = this.tSegPrev[t];
-    if (t === 0) t = segNext[0];
-    const lo = minaddr > cur ? minaddr : cur;
-    let a = -1;
-    for (; t !== 0; t = segNext[t]) {
-      if (tType[t] === BT_TYPE_FREE && tSize[t] >= size && (a = this.fitTag(t, size, align, phase, nocross, lo, maxaddr)) >= 0) break;
-    }
-    if (a < 0) {
-      for (t = segNext[0]; t !== 0 && tStart[t] < cur; t = segNext[t]) {
-        if (tType[t] === BT_TYPE_FREE && tSize[t] >= size && (a = this.fitTag(t, size, align, phase, nocross, minaddr, maxaddr)) >= 0) break;
+    while (t !== 0 && tF[t << 1] > cur) t = tL[(t << 2) | 1];
+    if (t === 0) t = tL[0];
+    this.fitLo = this.rqMin > cur ? this.rqMin : cur;
+    let found = false;
+    for (; t !== 0; t = tL[t << 2]) {
+      if (tType[t] === BT_TYPE_FREE && tF[(t << 1) | 1] >= size && this.fitTag(t)) {
+        found = true;
+        break;
       }
-      if (a < 0) return 0;
     }
-    const b = this.clip(t, a, size);
-    this.cursorAddr = a + size;
+    if (!found) {
+      this.fitLo = this.rqMin;
+      for (t = tL[0]; t !== 0 && tF[t << 1] < cur; t = tL[t << 2]) {
+        if (tType[t] === BT_TYPE_FREE && tF[(t << 1) | 1] >= size && this.fitTag(t)) {
+          found = true;
+          break;
+        }
+      }
+      if (!found) return 0;
+    }
+    this.cursorAddr = this.fitAddr + size;
+    const b = this.clip(t, size);
     this.cursorTag = b;
     return b;
   }
 
+  private search(strat: number): number {
+    this.ensureTags(4);
+    return strat === M_NEXTFIT ? this.nextFit() : this.listFit(strat);
+  }
+
   /**
-   * The body of vmem_xalloc on validated arguments: search, then import
+   * The body of vmem_xalloc for the current request: search, then import
    * from the source and search again, then drain the quantum caches and
    * search again (vmem_try_fetch without sleeping). Returns the busy tag
    * or 0. An import that still leaves the request unsatisfied is released
    * at once rather than kept.
    */
-  private xallocTag(
-    size: number,
-    align: number,
-    phase: number,
-    nocross: number,
-    minaddr: number,
-    maxaddr: number,
-    strat: number,
-    flags: number,
-    mayDrain: boolean,
-  ): number {
-    this.ensureTags(4);
-    let t =
-      strat === M_NEXTFIT
-        ? this.nextFit(size, align, phase, nocross, minaddr, maxaddr)
-        : this.listFit(size, align, phase, nocross, minaddr, maxaddr, strat);
+  private xallocTag(strat: number, flags: number, mayDrain: boolean): number {
+    let t = this.search(strat);
     if (t !== 0) return t;
+    // Import and release callbacks may re-enter vmem; keep our request.
+    const size = this.rqSize;
+    const align = this.rqAlign;
+    const phase = this.rqPhase;
+    const nocross = this.rqNocross;
+    const minaddr = this.rqMin;
+    const maxaddr = this.rqMax;
     if (this.importFn !== null) {
       const s = this.importSpan(size, align, flags);
       if (s !== 0) {
-        this.ensureTags(4);
-        t =
-          strat === M_NEXTFIT
-            ? this.nextFit(size, align, phase, nocross, minaddr, maxaddr)
-            : this.listFit(size, align, phase, nocross, minaddr, maxaddr, strat);
+        this.setRequest(size, align, phase, nocross, minaddr, maxaddr);
+        t = this.search(strat);
         if (t !== 0) return t;
-        const f = this.tSegNext[s];
-        if (this.releaseFn !== null && this.tType[s] === BT_TYPE_SPAN && this.tType[f] === BT_TYPE_FREE && this.tSize[f] === this.tSize[s]) {
+        const f = this.tL[s << 2];
+        if (this.releaseFn !== null && this.tType[s] === BT_TYPE_SPAN && this.tType[f] === BT_TYPE_FREE && this.tF[(f << 1) | 1] === this.tF[(s << 1) | 1]) {
           this.flRemove(f);
           this.releaseSpan(s, f);
         }
@@ -850,11 +914,8 @@ export class Vmem {
     }
     if (mayDrain && this.qcTotal !== 0) {
       this.qcDrain();
-      this.ensureTags(4);
-      t =
-        strat === M_NEXTFIT
-          ? this.nextFit(size, align, phase, nocross, minaddr, maxaddr)
-          : this.listFit(size, align, phase, nocross, minaddr, maxaddr, strat);
+      this.setRequest(size, align, phase, nocross, minaddr, maxaddr);
+      t = this.search(strat);
     }
     return t;
   }
@@ -891,14 +952,16 @@ export class Vmem {
    */
   alloc(size: number, flags = M_FIRSTFIT): number {
     if (!(size > 0 && size <= TWO53 && Number.isInteger(size))) this.checkSizeArg('vmem_alloc', size);
-    if (size <= this.qcacheMax) return this.qcAlloc(size, flags);
-    const rsize = Math.ceil(size * this.invQuantum) * this.quantum;
-    const fit = flags & VMEM_FITMASK;
-    if (fit === M_FIRSTFIT || fit === 0) {
-      const t = this.instantFit(rsize);
-      if (t !== 0) return this.tStart[t];
+    let t: number;
+    if (size <= this.qcacheMax) {
+      t = this.qcAllocTag(size, flags);
+    } else {
+      const rsize = Math.ceil(size * this.invQuantum) * this.quantum;
+      const fit = flags & VMEM_FITMASK;
+      t = fit === M_FIRSTFIT || fit === 0 ? this.instantFit(rsize) : 0;
+      if (t === 0) t = this.allocSlow(rsize, flags);
     }
-    return this.allocSlow(rsize, flags);
+    return t === 0 ? VMEM_FAILED : this.tF[t << 1];
   }
 
   /**
@@ -906,9 +969,9 @@ export class Vmem {
    * checks. Requires size a positive multiple of the quantum below 2^53.
    */
   allocUnsafe(size: number): number {
-    const t = this.instantFit(size);
-    if (t !== 0) return this.tStart[t];
-    return this.allocSlow(size, M_FIRSTFIT);
+    let t = this.instantFit(size);
+    if (t === 0) t = this.allocSlow(size, M_FIRSTFIT);
+    return t === 0 ? VMEM_FAILED : this.tF[t << 1];
   }
 
   /**
@@ -923,19 +986,22 @@ export class Vmem {
     const order = vmemSizeToOrder(q);
     const l = this.flFirst(ORDER_SIZE[order] === q ? order : order + 1);
     if (l < 0) return 0;
-    const t = this.flHead[l];
-    return this.clip(t, this.tStart[t], size);
+    return this.clipHead(this.flHead[l], size);
   }
 
-  /** vmem_alloc past the instant-fit fast path: any fit, import, drain. */
+  /** vmem_alloc past the instant-fit fast path: any fit, import, drain. Returns the tag or 0. */
   private allocSlow(rsize: number, flags: number): number {
     const strat = this.fitOf(flags, 'vmem_alloc');
-    const t = this.xallocTag(rsize, this.quantum, 0, 0, VMEM_ADDR_MIN, VMEM_ADDR_MAX, strat, flags, true);
-    return t === 0 ? VMEM_FAILED : this.tStart[t];
+    this.setRequest(rsize, this.quantum, 0, 0, VMEM_ADDR_MIN, VMEM_ADDR_MAX);
+    return this.xallocTag(strat, flags, true);
   }
 
-  /** vmem_alloc from quantum cache class of `size` (uma_zalloc on qc_cache), else the arena. */
-  private qcAlloc(size: number, flags: number): number {
+  /**
+   * vmem_alloc from the quantum cache of `size`'s class (uma_zalloc on
+   * qc_cache), refilling it from the arena, else from the arena directly.
+   * Returns the tag or 0.
+   */
+  private qcAllocTag(size: number, flags: number): number {
     const strat = this.fitOf(flags, 'vmem_alloc');
     const c = Math.ceil(size * this.invQuantum) - 1;
     let n = this.qcCount[c];
@@ -945,12 +1011,12 @@ export class Vmem {
       this.qcCount[c] = n - 1;
       this.qcTotal--;
       this.tType[t] = BT_TYPE_BUSY;
-      this.tLinkPrev[t] = importingArena;
-      this.cachedBytes -= this.tSize[t];
-      return this.tStart[t];
+      this.tL[(t << 2) | 3] = importingArena;
+      this.cachedBytes -= this.tF[(t << 1) | 1];
+      return t;
     }
-    const t = this.xallocTag((c + 1) * this.quantum, this.quantum, 0, 0, VMEM_ADDR_MIN, VMEM_ADDR_MAX, strat, flags, true);
-    return t === 0 ? VMEM_FAILED : this.tStart[t];
+    this.setRequest((c + 1) * this.quantum, this.quantum, 0, 0, VMEM_ADDR_MIN, VMEM_ADDR_MAX);
+    return this.xallocTag(strat, flags, true);
   }
 
   /**
@@ -1007,8 +1073,9 @@ export class Vmem {
           `align ${hex(align)} phase ${hex(phase)} nocross ${hex(nocross)}`,
       );
     }
-    const t = this.xallocTag(rsize, align, phase, nocross, minaddr, maxaddr, strat, flags, true);
-    return t === 0 ? VMEM_FAILED : this.tStart[t];
+    this.setRequest(rsize, align, phase, nocross, minaddr, maxaddr);
+    const t = this.xallocTag(strat, flags, true);
+    return t === 0 ? VMEM_FAILED : this.tF[t << 1];
   }
 
   /* ------------------------------------------------------------ freeing */
@@ -1020,43 +1087,42 @@ export class Vmem {
    * the span to the source when the result covers a whole imported span.
    */
   private freeTag(t: number): void {
-    const tStart = this.tStart;
-    const tSize = this.tSize;
+    const tF = this.tF;
     const tType = this.tType;
-    const size = tSize[t];
+    const size = tF[(t << 1) | 1];
     this.inuse -= size;
-    const p = this.tSegPrev[t];
-    const n = this.tSegNext[t];
+    const p = this.tL[(t << 2) | 1];
+    const n = this.tL[t << 2];
     let s: number;
     let oldOrder: number;
     if (tType[p] === BT_TYPE_FREE) {
       s = p;
-      oldOrder = this.orderOf(tSize[p]);
-      tSize[p] += size;
+      oldOrder = this.orderOf(tF[(p << 1) | 1]);
+      tF[(p << 1) | 1] += size;
       this.retireSeg(t, p);
       if (tType[n] === BT_TYPE_FREE) {
-        tSize[p] += tSize[n];
+        tF[(p << 1) | 1] += tF[(n << 1) | 1];
         this.flRemove(n);
         this.retireSeg(n, p);
       }
     } else if (tType[n] === BT_TYPE_FREE) {
       s = n;
-      oldOrder = this.orderOf(tSize[n]);
-      tStart[n] = tStart[t];
-      tSize[n] += size;
+      oldOrder = this.orderOf(tF[(n << 1) | 1]);
+      tF[n << 1] = tF[t << 1];
+      tF[(n << 1) | 1] += size;
       this.retireSeg(t, n);
     } else {
       s = t;
       oldOrder = -1;
       tType[t] = BT_TYPE_FREE;
     }
-    const sp = this.tSegPrev[s];
-    if (tType[sp] === BT_TYPE_SPAN && tSize[sp] === tSize[s] && this.releaseFn !== null) {
+    const sp = this.tL[(s << 2) | 1];
+    if (tType[sp] === BT_TYPE_SPAN && tF[(sp << 1) | 1] === tF[(s << 1) | 1] && this.releaseFn !== null) {
       if (oldOrder >= 0) this.flRemove(s);
       this.releaseSpan(sp, s);
       return;
     }
-    const newOrder = this.orderOf(tSize[s]);
+    const newOrder = this.orderOf(tF[(s << 1) | 1]);
     if (newOrder !== oldOrder) {
       if (oldOrder >= 0) this.flRemove(s);
       this.flInsert(s, newOrder);
@@ -1075,8 +1141,8 @@ export class Vmem {
     if (
       t === 0 ||
       this.tType[t] !== BT_TYPE_BUSY ||
-      (this.tSize[t] !== size && (this.tSize[t] !== Math.ceil(size * this.invQuantum) * this.quantum || !Number.isInteger(size))) ||
-      (this.tLinkPrev[t] !== 0 && this.tLinkPrev[t] !== releasingArena)
+      (this.tF[(t << 1) | 1] !== size && (this.tF[(t << 1) | 1] !== Math.ceil(size * this.invQuantum) * this.quantum || !Number.isInteger(size))) ||
+      (this.tL[(t << 2) | 3] !== 0 && this.tL[(t << 2) | 3] !== releasingArena)
     ) {
       this.freeError('vmem_xfree', addr, size);
     }
@@ -1096,14 +1162,14 @@ export class Vmem {
     }
     const rsize = Math.ceil(size * this.invQuantum) * this.quantum;
     const t = this.hashLookup(addr);
-    if (!Number.isInteger(size) || t === 0 || this.tType[t] !== BT_TYPE_BUSY || this.tSize[t] !== rsize || (this.tLinkPrev[t] !== 0 && this.tLinkPrev[t] !== releasingArena)) {
+    if (!Number.isInteger(size) || t === 0 || this.tType[t] !== BT_TYPE_BUSY || this.tF[(t << 1) | 1] !== rsize || (this.tL[(t << 2) | 3] !== 0 && this.tL[(t << 2) | 3] !== releasingArena)) {
       this.freeError('vmem_free', addr, size);
     }
     const c = rsize * this.invQuantum - 1;
     let n = this.qcCount[c];
     if (n === QC_CAP) n = this.qcFlush(c, QC_BATCH);
     this.tType[t] = BT_TYPE_QCACHE;
-    this.tLinkPrev[t] = 0;
+    this.tL[(t << 2) | 3] = 0;
     this.qcStack[c * QC_CAP + n] = t;
     this.qcCount[c] = n + 1;
     this.qcTotal++;
@@ -1127,13 +1193,13 @@ export class Vmem {
       );
     }
     const t = this.segmentAt(addr);
-    const start = this.tStart[t];
-    const end = start + this.tSize[t];
+    const start = this.tF[t << 1];
+    const end = start + this.tF[(t << 1) | 1];
     const type = this.tType[t];
     if (type === BT_TYPE_FREE) {
       throw new PagelabError('EDOUBLEFREE', `${where} is already free (free segment [${hex(start)}, ${hex(end)})): double free?`);
     }
-    const owner = this.tLinkPrev[t];
+    const owner = this.tL[(t << 2) | 3];
     const imported = owner !== 0 ? ` (a span imported by arena '${arenaName(owner)}')` : '';
     if (start !== addr) {
       throw new PagelabError(
@@ -1152,7 +1218,7 @@ export class Vmem {
     }
     throw new PagelabError(
       'ENOTALLOC',
-      `${where} with size ${hex(size)}, but it was allocated with size ${hex(this.tSize[t])}`,
+      `${where} with size ${hex(size)}, but it was allocated with size ${hex(this.tF[(t << 1) | 1])}`,
     );
   }
 
@@ -1163,14 +1229,14 @@ export class Vmem {
    */
   holdsDirectly(addr: number): boolean {
     const t = this.segmentAt(addr);
-    return this.tType[t] === BT_TYPE_FREE || this.tLinkPrev[t] === 0;
+    return this.tType[t] === BT_TYPE_FREE || this.tL[(t << 2) | 3] === 0;
   }
 
   /** The segment tag containing addr. Requires addr inside some span. O(segments in that span). */
   private segmentAt(addr: number): number {
     const si = this.spanFind(addr);
-    let t = this.tSegNext[this.spanTag[si]];
-    while (this.tStart[t] + this.tSize[t] <= addr) t = this.tSegNext[t];
+    let t = this.tL[(this.spanTag[si]) << 2];
+    while (this.tF[t << 1] + this.tF[(t << 1) | 1] <= addr) t = this.tL[t << 2];
     return t;
   }
 
@@ -1187,10 +1253,11 @@ export class Vmem {
     let n = 0;
     try {
       while (n < QC_BATCH) {
-        const t = this.xallocTag(size, this.quantum, 0, 0, VMEM_ADDR_MIN, VMEM_ADDR_MAX, strat, flags, false);
+        this.setRequest(size, this.quantum, 0, 0, VMEM_ADDR_MIN, VMEM_ADDR_MAX);
+        const t = this.xallocTag(strat, flags, false);
         if (t === 0) break;
         this.tType[t] = BT_TYPE_QCACHE;
-        this.tLinkPrev[t] = 0;
+        this.tL[(t << 2) | 3] = 0;
         this.qcStack[c * QC_CAP + n] = t;
         n++;
       }
@@ -1216,8 +1283,8 @@ export class Vmem {
       const t = this.qcStack[base + n];
       this.qcCount[c] = n;
       this.qcTotal--;
-      this.cachedBytes -= this.tSize[t];
-      this.hashLookup(this.tStart[t]);
+      this.cachedBytes -= this.tF[(t << 1) | 1];
+      this.hashLookup(this.tF[t << 1]);
       this.hashRemoveFound(t);
       this.freeTag(t);
     }
@@ -1288,7 +1355,7 @@ export class Vmem {
       case VMEM_MAXFREE: {
         let best = 0;
         for (let l = VMEM_MAXORDER - 1; l >= 0 && best === 0; l--) {
-          for (let t = this.flHead[l]; t !== 0; t = this.tLinkNext[t]) if (this.tSize[t] > best) best = this.tSize[t];
+          for (let t = this.flHead[l]; t !== 0; t = this.tL[(t << 2) | 2]) if (this.tF[(t << 1) | 1] > best) best = this.tF[(t << 1) | 1];
         }
         return best;
       }
@@ -1315,7 +1382,7 @@ export class Vmem {
 
   /** Calls fn for every tag in address order (each span tag before its segments). */
   walk(fn: (start: number, size: number, type: number) => void): void {
-    for (let t = this.tSegNext[0]; t !== 0; t = this.tSegNext[t]) fn(this.tStart[t], this.tSize[t], this.tType[t]);
+    for (let t = this.tL[0 << 2]; t !== 0; t = this.tL[t << 2]) fn(this.tF[t << 1], this.tF[(t << 1) | 1], this.tType[t]);
   }
 
   segments(): VmemSegment[] {
@@ -1335,7 +1402,7 @@ export class Vmem {
     const t = this.segmentAt(addr);
     const type = this.tType[t];
     const state = type === BT_TYPE_FREE ? 'free' : type === BT_TYPE_QCACHE ? 'cached' : 'allocated';
-    return `${hex(addr)} is ${hex(this.tStart[t])}+${hex(addr - this.tStart[t])} in vmem '${this.name}' (${state})`;
+    return `${hex(addr)} is ${hex(this.tF[t << 1])}+${hex(addr - this.tF[t << 1])} in vmem '${this.name}' (${state})`;
   }
 
   /* ------------------------------------------------------------- checker */
@@ -1357,8 +1424,7 @@ export class Vmem {
   check(): void {
     const name = `vmem '${this.name}'`;
     const q = this.quantum;
-    const tStart = this.tStart;
-    const tSize = this.tSize;
+    const tF = this.tF;
     const tType = this.tType;
     const onSeg = new Uint8Array(this.tagHigh);
     let prev = 0;
@@ -1379,18 +1445,18 @@ export class Vmem {
     let nCached = 0;
     const closeSpan = (): void => {
       if (spanEnd < 0) return;
-      kassert(expect === spanEnd, () => `${name}: segments cover [${hex(tStart[spanTagOf])}, ${hex(expect)}) of span ending at ${hex(spanEnd)}`);
-      kassert(segsInSpan > 0, () => `${name}: span at ${hex(tStart[spanTagOf])} has no segments`);
+      kassert(expect === spanEnd, () => `${name}: segments cover [${hex(tF[spanTagOf << 1])}, ${hex(expect)}) of span ending at ${hex(spanEnd)}`);
+      kassert(segsInSpan > 0, () => `${name}: span at ${hex(tF[spanTagOf << 1])} has no segments`);
     };
-    for (let t = this.tSegNext[0]; t !== 0; t = this.tSegNext[t]) {
+    for (let t = this.tL[0 << 2]; t !== 0; t = this.tL[t << 2]) {
       kassert(t > 0 && t < this.tagHigh && onSeg[t] === 0, () => `${name}: segment list is not a simple cycle at tag ${t}`);
-      kassert(this.tSegPrev[t] === prev, () => `${name}: back link of tag at ${hex(tStart[t])} is wrong`);
+      kassert(this.tL[(t << 2) | 1] === prev, () => `${name}: back link of tag at ${hex(tF[t << 1])} is wrong`);
       onSeg[t] = 1;
       nSeg++;
       prev = t;
       const type = tType[t];
-      const start = tStart[t];
-      const size = tSize[t];
+      const start = tF[t << 1];
+      const size = tF[(t << 1) | 1];
       kassert(
         size > 0 && start % q === 0 && size % q === 0 && start + size <= TWO53,
         () => `${name}: tag ${hex(start)}+${hex(size)} is empty, unaligned to ${hex(q)} or past 2^53`,
@@ -1421,7 +1487,7 @@ export class Vmem {
       if (type === BT_TYPE_FREE) {
         kassert(!prevFree, () => `${name}: adjacent free segments at ${hex(start)} were not merged`);
         kassert(
-          !(spanType === BT_TYPE_SPAN && this.releaseFn !== null && size === tSize[spanTagOf]),
+          !(spanType === BT_TYPE_SPAN && this.releaseFn !== null && size === tF[(spanTagOf << 1) | 1]),
           () => `${name}: imported span at ${hex(start)} is wholly free but was not released`,
         );
         prevFree = true;
@@ -1440,7 +1506,7 @@ export class Vmem {
       }
     }
     closeSpan();
-    kassert(this.tSegPrev[0] === prev, () => `${name}: segment list tail link is wrong`);
+    kassert(this.tL[(0 << 2) | 1] === prev, () => `${name}: segment list tail link is wrong`);
     kassert(spanIdx === this.nSpans, () => `${name}: span index has ${this.nSpans} spans, segment list ${spanIdx}`);
     kassert(total === this.total, () => `${name}: spans add up to ${hex(total)}, arena says ${hex(this.total)}`);
     kassert(inuse === this.inuse, () => `${name}: busy segments add up to ${hex(inuse)}, arena says ${hex(this.inuse)}`);
@@ -1454,12 +1520,12 @@ export class Vmem {
       const bit = (this.flMap[l >>> 5] >>> (l & 31)) & 1;
       kassert(bit === (head !== 0 ? 1 : 0), () => `${name}: free-list bitmap bit ${l} is ${bit} but the list is ${head ? 'non-empty' : 'empty'}`);
       let p = -1 - l;
-      for (let t = head; t !== 0; t = this.tLinkNext[t]) {
+      for (let t = head; t !== 0; t = this.tL[(t << 2) | 2]) {
         kassert(t > 0 && t < this.tagHigh && seen[t] === 0, () => `${name}: free list ${l} loops or holds a bad tag`);
         seen[t] = 1;
-        kassert(onSeg[t] === 1 && tType[t] === BT_TYPE_FREE, () => `${name}: free list ${l} holds non-free tag at ${hex(tStart[t])}`);
-        kassert(this.orderOf(tSize[t]) === l, () => `${name}: free segment ${hex(tStart[t])}+${hex(tSize[t])} is on list ${l}`);
-        kassert(this.tLinkPrev[t] === p, () => `${name}: free list ${l} back link wrong at ${hex(tStart[t])}`);
+        kassert(onSeg[t] === 1 && tType[t] === BT_TYPE_FREE, () => `${name}: free list ${l} holds non-free tag at ${hex(tF[t << 1])}`);
+        kassert(this.orderOf(tF[(t << 1) | 1]) === l, () => `${name}: free segment ${hex(tF[t << 1])}+${hex(tF[(t << 1) | 1])} is on list ${l}`);
+        kassert(this.tL[(t << 2) | 3] === p, () => `${name}: free list ${l} back link wrong at ${hex(tF[t << 1])}`);
         p = t;
         onLists++;
       }
@@ -1470,14 +1536,14 @@ export class Vmem {
     let inHash = 0;
     const hseen = new Uint8Array(this.tagHigh);
     for (let b = 0; b < this.hashBuckets.length; b++) {
-      for (let t = this.hashBuckets[b]; t !== 0; t = this.tLinkNext[t]) {
+      for (let t = this.hashBuckets[b]; t !== 0; t = this.tL[(t << 2) | 2]) {
         kassert(t > 0 && t < this.tagHigh && hseen[t] === 0, () => `${name}: hash bucket ${b} loops or holds a bad tag`);
         hseen[t] = 1;
         kassert(
           onSeg[t] === 1 && (tType[t] === BT_TYPE_BUSY || tType[t] === BT_TYPE_QCACHE),
-          () => `${name}: hash holds non-busy tag at ${hex(tStart[t])}`,
+          () => `${name}: hash holds non-busy tag at ${hex(tF[t << 1])}`,
         );
-        kassert(this.hashIndex(tStart[t]) === b, () => `${name}: busy tag at ${hex(tStart[t])} is in the wrong bucket`);
+        kassert(this.hashIndex(tF[t << 1]) === b, () => `${name}: busy tag at ${hex(tF[t << 1])} is in the wrong bucket`);
         inHash++;
       }
     }
@@ -1493,7 +1559,7 @@ export class Vmem {
           t > 0 && t < this.tagHigh && cseen[t] === 0 && onSeg[t] === 1 && tType[t] === BT_TYPE_QCACHE,
           () => `${name}: quantum cache ${c} holds a bad or repeated tag (${t})`,
         );
-        kassert(tSize[t] === (c + 1) * q, () => `${name}: quantum cache ${c} holds segment ${hex(tStart[t])}+${hex(tSize[t])}`);
+        kassert(tF[(t << 1) | 1] === (c + 1) * q, () => `${name}: quantum cache ${c} holds segment ${hex(tF[t << 1])}+${hex(tF[(t << 1) | 1])}`);
         cseen[t] = 1;
         inCaches++;
       }
@@ -1502,7 +1568,7 @@ export class Vmem {
 
     // Tag accounting.
     let nRecycled = 0;
-    for (let t = this.freeTagHead; t !== 0; t = this.tLinkNext[t]) {
+    for (let t = this.freeTagHead; t !== 0; t = this.tL[(t << 2) | 2]) {
       kassert(t > 0 && t < this.tagHigh && onSeg[t] === 0 && tType[t] === 0 && nRecycled <= this.nFreeTags, () => `${name}: free-tag stack is corrupt`);
       nRecycled++;
     }
