@@ -20,7 +20,7 @@ const PAGE = 4096;
 const BASE = 0x1000_0000_0000;
 const SPAN = 2 ** 44;
 const LIVE = [1_000, 1_000_000];
-const OPS = 1_000_000; // pairs per timed run
+const RUN_NS = 80e6; // aim for timed runs of about 80 ms
 
 const FITS: [string, number][] = [
   ['instant fit', M_INSTANTFIT],
@@ -66,69 +66,85 @@ function build(live: number, fit: number, qcacheMax: number, sizes: Float64Array
   return { vm, addr, size };
 }
 
+/**
+ * A case that performs `body(n)` pairs per run, with n calibrated so that
+ * a run takes about RUN_NS (slow cases get fewer pairs, not minutes).
+ */
+function calibrated(name: string, body: (n: number) => number): BenchCase {
+  let n = 1000;
+  for (;;) {
+    const t0 = process.hrtime.bigint();
+    sink(body(n));
+    const dt = Number(process.hrtime.bigint() - t0);
+    if (dt > RUN_NS / 8 || n >= 1 << 24) {
+      n = Math.max(1000, Math.min(1 << 24, Math.round((n * RUN_NS) / dt)));
+      break;
+    }
+    n *= 4;
+  }
+  return {
+    name,
+    run: () => {
+      sink(body(n));
+      return n;
+    },
+  };
+}
+
 /** alloc one page, free it; `unsafe` uses the unchecked instant-fit twin and xfree. */
 function pairCase(name: string, a: Arena, fit: number, how: 'checked' | 'unsafe' | 'qcache'): BenchCase {
   const vm = a.vm;
-  let run: () => number;
   if (how === 'unsafe') {
-    run = () => {
+    return calibrated(name, (n) => {
       let s = 0;
-      for (let i = 0; i < OPS; i++) {
+      for (let i = 0; i < n; i++) {
         const x = vm.allocUnsafe(PAGE);
         vm.xfree(x, PAGE);
         s += x;
       }
-      sink(s);
-      return OPS;
-    };
-  } else if (how === 'qcache') {
-    run = () => {
+      return s;
+    });
+  }
+  if (how === 'qcache') {
+    return calibrated(name, (n) => {
       let s = 0;
-      for (let i = 0; i < OPS; i++) {
+      for (let i = 0; i < n; i++) {
         const x = vm.alloc(PAGE, fit);
         vm.free(x, PAGE);
         s += x;
       }
-      sink(s);
-      return OPS;
-    };
-  } else {
-    run = () => {
-      let s = 0;
-      for (let i = 0; i < OPS; i++) {
-        const x = vm.alloc(PAGE, fit);
-        vm.xfree(x, PAGE);
-        s += x;
-      }
-      sink(s);
-      return OPS;
-    };
+      return s;
+    });
   }
-  return { name, run };
+  return calibrated(name, (n) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const x = vm.alloc(PAGE, fit);
+      vm.xfree(x, PAGE);
+      s += x;
+    }
+    return s;
+  });
 }
 
 /** Free a random live allocation, allocate a new size into its slot. */
 function churnCase(name: string, a: Arena, fit: number, slots: Int32Array, newSizes: Float64Array): BenchCase {
   const { vm, addr, size } = a;
   let k = 0;
-  return {
-    name,
-    run: () => {
-      let s = 0;
-      for (let i = 0; i < OPS; i++) {
-        const j = slots[k];
-        const z = newSizes[k];
-        if (++k === slots.length) k = 0;
-        vm.xfree(addr[j], size[j]);
-        const x = vm.alloc(z, fit);
-        addr[j] = x;
-        size[j] = z;
-        s += x;
-      }
-      sink(s);
-      return OPS;
-    },
-  };
+  return calibrated(name, (n) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const j = slots[k];
+      const z = newSizes[k];
+      if (++k === slots.length) k = 0;
+      vm.xfree(addr[j], size[j]);
+      const x = vm.alloc(z, fit);
+      addr[j] = x;
+      size[j] = z;
+      s += x;
+    }
+    return s;
+  });
 }
 
 function gc(): void {
@@ -189,7 +205,7 @@ export default async function run(): Promise<string> {
     '## vmem',
     '',
     'Alloc+free pairs per second in one arena (2^44 bytes, 4 KB quantum), with 1 thousand and 1 million live',
-    'allocations; the 1k and 1M runs of each row pair ran interleaved (median of 7 runs of 1M pairs).',
+    'allocations; the 1k and 1M runs of each row pair ran interleaved (median of 7 runs of ~80 ms each).',
     'The live set was built by allocating twice as many and freeing every other one, so it is fragmented.',
     '',
     '### Page-sized pairs: allocate one page, free it at once',

@@ -174,7 +174,7 @@ describe('arena basics', () => {
     // extending a span whose edge is busy adds a free segment next to it
     assert.equal(vm.alloc(12 * PAGE), 0);
     vm.add(12 * PAGE, PAGE);
-    vm.add(-PAGE + PAGE * 20, PAGE);
+    vm.add(19 * PAGE, PAGE); // not adjacent: a second span
     vm.check();
     assert.equal(vm.stats().spans, 2);
     vm.free(0, 12 * PAGE);
@@ -612,7 +612,7 @@ describe('imported spans and stacked arenas', () => {
       const base = 0x3000_0000_0000 + domainsMade++ * 2 ** 36;
       const kernel = [0, 1].map((d) => new Vmem(`kernel${d}`, base + d * 2 ** 32, 2 ** 30, PAGE, 4 * PAGE));
       const kstack = [0, 1].map((d) => {
-        // kstack quantum is not a power of two in FreeBSD either; model it in pages
+        // quantum is the page; a stack is KSTACK_PAGES + guard pages
         const ks = new Vmem(`kstack${d}`, 0, 0, PAGE);
         ks.setImport(
           (k: Vmem, size: number, flags: number) => k.xalloc(size, KSTACK_ALIGN, 0, 0, 0, VMEM_ADDR_MAX, flags),
