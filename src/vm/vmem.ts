@@ -1134,7 +1134,9 @@ export class Vmem {
    * Throws (without changing the arena) ENOTALLOC when addr is not the
    * start of an allocation or size is not its size, EDOUBLEFREE when addr
    * is already free, EWRONGARENA when the arena does not own addr or addr
-   * is a span this arena handed to an importing arena.
+   * is a span this arena handed to an importing arena. An error thrown by
+   * the release function (a span going back to the source) propagates
+   * after this free has taken effect.
    */
   xfree(addr: number, size: number): void {
     const t = this.hashLookup(addr);
