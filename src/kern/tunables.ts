@@ -53,6 +53,20 @@ export const TUNABLES: readonly TunableDef[] = [
     description: 'Treat the machine as a single NUMA domain',
   },
   {
+    name: 'vm.backed',
+    type: 'bool',
+    default: 0,
+    description: 'Back RAM with real bytes (shared WebAssembly memories): zeroing, write and verify act on memory',
+  },
+  {
+    name: 'vm.zero.workers',
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: 64,
+    description: 'Worker threads that pre-zero free pages in the background (0: zero inline); needs vm.backed=1 to zero real bytes',
+  },
+  {
     name: 'debug.invariants',
     type: 'bool',
     default: 0,

@@ -9,13 +9,17 @@ import { resolveMachine } from '../machine/index.js';
 import type { MemoryMap } from '../machine/types.js';
 import { hex, parseSize } from '../util/units.js';
 import { freeQueueTable, type FreeQueueRow } from '../vm/buddyinfo.js';
-import { PAGE_SIZE, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT } from '../vm/param.js';
+import { Work } from '../vm/counters.js';
+import { PAGE_SIZE, VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT } from '../vm/param.js';
 import { Vm } from '../vm/vm.js';
 
 export type TraceOp =
-  | { op: 'alloc'; line: number; tag: string; order: number; pool: number; domain: number }
-  | { op: 'free'; line: number; tag: string }
-  | { op: 'contig'; line: number; tag: string; npages: number; low: number; high: number; align: number; boundary: number; domain: number }
+  | { op: 'alloc'; line: number; tag: string; order: number; pool: number; domain: number; zero: boolean }
+  | { op: 'free'; line: number; tag: string; zero: boolean }
+  | { op: 'contig'; line: number; tag: string; npages: number; low: number; high: number; align: number; boundary: number; domain: number; zero: boolean }
+  | { op: 'write'; line: number; tag: string; pattern: number | null }
+  | { op: 'verify'; line: number; tag: string; pattern: number | null }
+  | { op: 'zeroidle'; line: number; domain: number | null; pages: number }
   | { op: 'unfree'; line: number; pa: number }
   | { op: 'drain'; line: number; domain: number | null };
 
@@ -39,6 +43,17 @@ export interface ReplayEvent {
   note?: string;
 }
 
+export interface ZeroReport {
+  /** Bytes zeroed on the allocation path (VM_ALLOC_ZERO on pages not PG_ZERO). */
+  bytes_zeroed_sync: number;
+  /** Bytes zeroed off the allocation path (zeroidle). */
+  bytes_zeroed_background: number;
+  /** Pages whose zeroing was skipped because they were PG_ZERO. */
+  pages_zero_skipped: number;
+  /** Free pages known to be zero at the end. */
+  free_pages_pg_zero: number;
+}
+
 export interface ReplayResult {
   machine: string;
   tunables: Record<string, number | string>;
@@ -47,8 +62,30 @@ export interface ReplayResult {
   skipped_frees: number[];
   free_pages: number;
   lazy_pending_pages: number;
+  /** Whether RAM had real bytes (vm.backed=1); write/verify need it. */
+  backed: boolean;
+  zero: ZeroReport;
+  /** Zeroed allocations that did not read all zero (backed only): line and first non-zero address. */
+  zero_failures: Array<{ line: number; tag: string; pa: string }>;
+  /** verify lines whose contents differed: line and first differing address. */
+  verify_failures: Array<{ line: number; tag: string; pa: string }>;
   buddyinfo: FreeQueueRow[];
   events?: ReplayEvent[];
+}
+
+/* Removes a bare keyword (such as `zero`) from the positional words; true if it was there. */
+function takeKeyword(positional: string[], word: string): boolean {
+  const i = positional.indexOf(word);
+  if (i < 0) return false;
+  positional.splice(i, 1);
+  return true;
+}
+
+/* The pattern `write TAG` uses when none is given: FNV-1a of the tag, so `verify TAG` can find it. */
+export function tagPattern(tag: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < tag.length; i++) h = Math.imul(h ^ tag.charCodeAt(i), 0x01000193) >>> 0;
+  return h >>> 0;
 }
 
 function traceError(file: string, line: number, msg: string): never {
@@ -120,7 +157,8 @@ export function parseTrace(text: string, file = 'trace'): Trace {
       }
       case 'alloc': {
         sawOp = true;
-        nPos(2, 'alloc TAG ORDER [pool=default|direct] [domain=N]');
+        const zero = takeKeyword(positional, 'zero');
+        nPos(2, 'alloc TAG ORDER [zero] [pool=default|direct] [domain=N]');
         allow('pool', 'domain');
         const poolName = (kv.get('pool') ?? 'default').toLowerCase();
         if (poolName !== 'default' && poolName !== 'direct') traceError(file, lineNo, `alloc: pool "${poolName}" is not default or direct`);
@@ -131,18 +169,42 @@ export function parseTrace(text: string, file = 'trace'): Trace {
           order: int(positional[1], 'order', 0),
           pool: poolName === 'direct' ? VM_FREEPOOL_DIRECT : VM_FREEPOOL_DEFAULT,
           domain: int(kv.get('domain'), 'domain', 0),
+          zero,
         });
         break;
       }
-      case 'free':
+      case 'free': {
         sawOp = true;
-        nPos(1, 'free TAG');
+        const zero = takeKeyword(positional, 'zero');
+        nPos(1, 'free TAG [zero]');
         allow();
-        trace.ops.push({ op: 'free', line: lineNo, tag: tag(positional[0]) });
+        trace.ops.push({ op: 'free', line: lineNo, tag: tag(positional[0]), zero });
+        break;
+      }
+      case 'write':
+      case 'verify': {
+        sawOp = true;
+        if (positional.length < 1 || positional.length > 2) traceError(file, lineNo, `${verb}: expected "${verb} TAG [PATTERN]"`);
+        allow();
+        let pattern: number | null = null;
+        if (positional.length === 2) {
+          const v = size(positional[1], 'pattern');
+          if (v > 0xffffffff) traceError(file, lineNo, `${verb}: pattern ${positional[1]} is wider than 32 bits`);
+          pattern = v;
+        }
+        trace.ops.push({ op: verb, line: lineNo, tag: tag(positional[0]), pattern });
+        break;
+      }
+      case 'zeroidle':
+        sawOp = true;
+        nPos(0, 'zeroidle [domain=N] [pages=N]');
+        allow('domain', 'pages');
+        trace.ops.push({ op: 'zeroidle', line: lineNo, domain: kv.has('domain') ? int(kv.get('domain'), 'domain', 0) : null, pages: kv.has('pages') ? int(kv.get('pages'), 'pages', 0) : Infinity });
         break;
       case 'contig': {
         sawOp = true;
-        nPos(2, 'contig TAG NPAGES [low=…] [high=…] [align=…] [boundary=…] [domain=…]');
+        const zero = takeKeyword(positional, 'zero');
+        nPos(2, 'contig TAG NPAGES [zero] [low=…] [high=…] [align=…] [boundary=…] [domain=…]');
         allow('low', 'high', 'align', 'boundary', 'domain');
         const npages = int(positional[1], 'npages', 0);
         if (npages === 0) traceError(file, lineNo, 'contig: npages must be at least 1');
@@ -156,6 +218,7 @@ export function parseTrace(text: string, file = 'trace'): Trace {
           align: kv.has('align') ? size(kv.get('align') as string, 'align') : PAGE_SIZE,
           boundary: kv.has('boundary') ? size(kv.get('boundary') as string, 'boundary') : 0,
           domain: int(kv.get('domain'), 'domain', 0),
+          zero,
         });
         break;
       }
@@ -172,7 +235,7 @@ export function parseTrace(text: string, file = 'trace'): Trace {
         trace.ops.push({ op: 'drain', line: lineNo, domain: kv.has('domain') ? int(kv.get('domain'), 'domain', 0) : null });
         break;
       default:
-        traceError(file, lineNo, `unknown operation "${verb}" (machine, set, alloc, free, contig, unfree, drain)`);
+        traceError(file, lineNo, `unknown operation "${verb}" (machine, set, alloc, free, contig, unfree, drain, write, verify, zeroidle)`);
     }
   }
   return trace;
@@ -213,6 +276,8 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
   const failedTags = new Set<string>();
   const failed: number[] = [];
   const skipped: number[] = [];
+  const zeroFailures: ReplayResult['zero_failures'] = [];
+  const verifyFailures: ReplayResult['verify_failures'] = [];
   const events: ReplayEvent[] = [];
   const record = (e: ReplayEvent): void => {
     if (opts.events) events.push(e);
@@ -228,13 +293,14 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
         domainOk(op.domain, op.line);
         let m: number;
         let pages: number;
+        const req = op.zero ? VM_ALLOC_ZERO : 0;
         if (op.op === 'alloc') {
           if (op.order > phys.maxOrder) traceError(file, op.line, `alloc: order ${op.order} is out of range (0..${phys.maxOrder})`);
-          m = phys.allocPages(op.domain, op.pool, op.order);
+          m = phys.allocPages(op.domain, op.pool, op.order, req);
           pages = 2 ** op.order;
         } else {
           try {
-            m = phys.allocContig(op.domain, op.npages, op.low, op.high, op.align, op.boundary);
+            m = phys.allocContig(op.domain, op.npages, op.low, op.high, op.align, op.boundary, req);
           } catch (e) {
             return traceError(file, op.line, (e as Error).message);
           }
@@ -247,7 +313,16 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
         } else {
           failedTags.delete(op.tag);
           live.set(op.tag, { m, pages, order: op.op === 'alloc' ? op.order : -1, pool: op.op === 'alloc' ? op.pool : VM_FREEPOOL_DEFAULT, contig: op.op === 'contig' });
-          record({ line: op.line, op: op.op, tag: op.tag, pa: hex(phys.pageToPa(m)), pages, ok: true });
+          const pa = phys.pageToPa(m);
+          if (op.zero && vm.backing !== null) {
+            const off = vm.backing.firstNonZero(pa, pages * PAGE_SIZE);
+            if (off >= 0) {
+              zeroFailures.push({ line: op.line, tag: op.tag, pa: hex(pa + off) });
+              record({ line: op.line, op: op.op, tag: op.tag, pa: hex(pa), pages, ok: false, note: `not zero at ${hex(pa + off)}` });
+              break;
+            }
+          }
+          record({ line: op.line, op: op.op, tag: op.tag, pa: hex(pa), pages, ok: true });
         }
         break;
       }
@@ -261,8 +336,13 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
           }
           traceError(file, op.line, `free: tag "${op.tag}" was never allocated`);
         }
-        if (a.contig) phys.freeContig(a.m, a.pages);
-        else phys.freePages(a.m, a.order, a.pool);
+        if (op.zero && vm.backing !== null && !vm.backing.isZero(phys.pageToPa(a.m), a.pages * PAGE_SIZE)) {
+          traceError(file, op.line, `free ${op.tag} zero: the memory at ${hex(phys.pageToPa(a.m))} is not zero`);
+        }
+        if (a.contig || op.zero) {
+          if (op.zero && !a.contig) phys.freePages(a.m, a.order, a.pool, true);
+          else phys.freeContig(a.m, a.pages);
+        } else phys.freePages(a.m, a.order, a.pool);
         live.delete(op.tag);
         record({ line: op.line, op: 'free', tag: op.tag, pa: hex(phys.pageToPa(a.m)), pages: a.pages, ok: true });
         break;
@@ -275,6 +355,45 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
           return traceError(file, op.line, (e as Error).message);
         }
         record({ line: op.line, op: 'unfree', pa: hex(op.pa), pages: 1, ok, note: ok ? undefined : 'page was not free' });
+        break;
+      }
+      case 'write':
+      case 'verify': {
+        const a = live.get(op.tag);
+        if (a === undefined) {
+          if (failedTags.has(op.tag)) {
+            skipped.push(op.line);
+            record({ line: op.line, op: op.op, tag: op.tag, ok: false, note: 'skipped: its allocation failed' });
+            break;
+          }
+          traceError(file, op.line, `${op.op}: tag "${op.tag}" is not allocated`);
+        }
+        if (vm.backing === null) traceError(file, op.line, `${op.op} needs backing memory (set vm.backed=1)`);
+        const pa = phys.pageToPa(a.m);
+        const bytes = a.pages * PAGE_SIZE;
+        const pattern = op.pattern ?? tagPattern(op.tag);
+        if (op.op === 'write') {
+          vm.backing.fillPattern(pa, bytes, pattern);
+          record({ line: op.line, op: 'write', tag: op.tag, pa: hex(pa), pages: a.pages, ok: true });
+        } else {
+          const off = vm.backing.checkPattern(pa, bytes, pattern);
+          if (off >= 0) verifyFailures.push({ line: op.line, tag: op.tag, pa: hex(pa + off) });
+          record({ line: op.line, op: 'verify', tag: op.tag, pa: hex(pa), pages: a.pages, ok: off < 0, note: off < 0 ? undefined : `differs at ${hex(pa + off)}` });
+        }
+        break;
+      }
+      case 'zeroidle': {
+        let pages = 0;
+        const domains = op.domain === null ? [...Array(phys.ndomains).keys()] : [op.domain];
+        for (const d of domains) {
+          domainOk(d, op.line);
+          pages += op.pages === Infinity ? vm.prezero.runToCompletion(d) : vm.prezero.submit(d, op.pages);
+        }
+        if (vm.zeroEngine !== null) {
+          vm.zeroEngine.waitAll();
+          vm.prezero.reap();
+        }
+        record({ line: op.line, op: 'zeroidle', pages, ok: true });
         break;
       }
       case 'drain': {
@@ -306,8 +425,18 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
     skipped_frees: skipped,
     free_pages: phys.totalFree(),
     lazy_pending_pages: phys.lazyPending(),
+    backed: vm.backing !== null,
+    zero: {
+      bytes_zeroed_sync: phys.work[Work.ZeroBytesSync],
+      bytes_zeroed_background: phys.work[Work.ZeroBytesBackground],
+      pages_zero_skipped: phys.work[Work.ZeroSkipped],
+      free_pages_pg_zero: phys.zeroFreePages(),
+    },
+    zero_failures: zeroFailures,
+    verify_failures: verifyFailures,
     buddyinfo: freeQueueTable(phys),
   };
+  void vm.shutdown();
   if (opts.events) result.events = events;
   return result;
 }

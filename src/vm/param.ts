@@ -48,6 +48,15 @@ export const PG_ZERO = 0x08;
 export const PG_MARKER = 0x10;
 export const PG_NODUMP = 0x80;
 
+/** Allocation request flags (VM_ALLOC_*), FreeBSD values. */
+export const VM_ALLOC_ZERO = 0x0040;
+
+/** Page allocation states (page array `astate`). */
+export const ASTATE_FREE = 0;
+export const ASTATE_ALLOCATED = 1;
+/** Taken off the free queues by the pre-zeroer; never handed out while so. */
+export const ASTATE_ZEROING = 2;
+
 /** "No page" in index-linked lists and return values. */
 export const NIL = 0xffffffff;
 /** "No object" in the object slot. */

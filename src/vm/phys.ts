@@ -37,6 +37,9 @@ import {
   VM_NFREEORDER_MAX,
   VM_NFREEPOOL,
   VM_PHYSSEG_MAX,
+  PG_ZERO,
+  VM_ALLOC_ZERO,
+  ASTATE_ZEROING,
 } from './param.js';
 
 export interface PhysOptions {
@@ -167,6 +170,14 @@ export class Phys {
   readonly qCount: Float64Array;
   /** Free pages per domain, lazy pool included. */
   readonly freeCount: Float64Array;
+
+  /**
+   * Zeroes physical memory [pa, pa + bytes) for VM_ALLOC_ZERO; null on a
+   * machine without backing memory, where zeroing is only counted.
+   */
+  zeroHook: ((pa: number, bytes: number) => void) | null = null;
+  /** INVARIANTS: is [pa, pa + bytes) all zero? (debug.vm_check_pg_zero); null without backing. */
+  isZeroHook: ((pa: number, bytes: number) => boolean) | null = null;
 
   /** vm_default_freepool: where fallback searches across pools start. */
   defaultFreepool: number = VM_FREEPOOL_DEFAULT;
@@ -593,12 +604,43 @@ export class Phys {
    * `domain`, trying the free lists DEFAULT, DMA32, LOWMEM in turn.
    * Returns the head page, or -1 when no block is free.
    */
-  allocPages(domain: number, pool: number, order: number): number {
+  allocPages(domain: number, pool: number, order: number, req = 0): number {
     this.checkDomain(domain);
     this.checkPool(pool);
     this.checkOrder(order);
     this.work[Work.Lock]++;
-    return this.allocPagesUnsafe(domain, pool, order);
+    const m = this.allocPagesUnsafe(domain, pool, order);
+    if (m >= 0 && (req & VM_ALLOC_ZERO) !== 0) this.zeroPages(m, 1 << order);
+    return m;
+  }
+
+  /*
+   * VM_ALLOC_ZERO on [m, m + n): zero every page that is not PG_ZERO (in
+   * runs, on the allocating thread) and skip those that are. INVARIANTS
+   * verifies that a PG_ZERO page really is zero, as debug.vm_check_pg_zero.
+   * Guarantees: with backing memory, the range reads as zero.
+   */
+  zeroPages(m: number, n: number): void {
+    const flags = this.pages.flags;
+    const end = m + n;
+    let i = m;
+    while (i < end) {
+      if ((flags[i] & PG_ZERO) !== 0) {
+        this.work[Work.ZeroSkipped]++;
+        if (this.invariants && this.isZeroHook !== null) {
+          const pa = this.pageToPa(i);
+          if (!this.isZeroHook(pa, PAGE_SIZE)) throw new PagelabError('ENOTZERO', `PG_ZERO page ${hex(pa)} is not zero`);
+        }
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < end && (flags[j] & PG_ZERO) === 0) j++;
+      if (this.zeroHook !== null) this.zeroHook(this.pageToPa(i), (j - i) * PAGE_SIZE);
+      this.work[Work.ZeroBytesSync] += (j - i) * PAGE_SIZE;
+      for (let k = i; k < j; k++) flags[k] |= PG_ZERO;
+      i = j;
+    }
   }
 
   /*
@@ -622,9 +664,16 @@ export class Phys {
    * freePages without validation: the hot-path twin. Requires: [m, m + 2^order)
    * was allocated and is wholly owned by the caller.
    */
-  freePagesFast(m: number, order: number, pool: number = VM_FREEPOOL_DEFAULT): void {
-    if (order === 0) this.pages.astate[m] = 0;
-    else this.pages.astate.fill(0, m, m + (1 << order));
+  freePagesFast(m: number, order: number, pool: number = VM_FREEPOOL_DEFAULT, knownZero = false): void {
+    const p = this.pages;
+    if (order === 0) {
+      p.astate[m] = 0;
+      p.flags[m] = knownZero ? p.flags[m] | PG_ZERO : p.flags[m] & ~PG_ZERO;
+    } else {
+      const end = m + (1 << order);
+      p.astate.fill(0, m, end);
+      for (let i = m; i < end; i++) p.flags[i] = knownZero ? p.flags[i] | PG_ZERO : p.flags[i] & ~PG_ZERO;
+    }
     this.freePagesUnsafe(m, pool, order);
   }
 
@@ -771,13 +820,25 @@ export class Phys {
    * free, never initialised or outside the machine is an error naming its
    * address, and nothing is changed.
    */
-  freePages(m: number, order: number, pool: number = VM_FREEPOOL_DEFAULT): void {
+  freePages(m: number, order: number, pool: number = VM_FREEPOOL_DEFAULT, knownZero = false): void {
     this.checkOrder(order);
     this.checkPool(pool);
     // An allocated single page is the common case: validate it without the range walk.
     if (!(order === 0 && m >= 0 && m < this.npages && this.pages.astate[m] === 1)) this.checkAllocatedRange(m, 2 ** order, 'freePages');
     this.work[Work.Lock]++;
-    this.freePagesFast(m, order, pool);
+    if (knownZero) this.markZero(m, 1 << order);
+    this.freePagesFast(m, order, pool, knownZero);
+  }
+
+  /*
+   * vm_page_free_zero: the caller vouches that the pages are zero. Under
+   * INVARIANTS with backing memory, the claim is checked here.
+   */
+  private markZero(m: number, n: number): void {
+    if (this.invariants && this.isZeroHook !== null) {
+      const pa = this.pageToPa(m);
+      if (!this.isZeroHook(pa, n * PAGE_SIZE)) throw new PagelabError('ENOTZERO', `freed as zero, but [${hex(pa)}, ${hex(pa + n * PAGE_SIZE)}) is not zero`);
+    }
   }
 
   /* Every page of [m, m + n) is allocated and in one segment, or a typed error. */
@@ -848,6 +909,8 @@ export class Phys {
     this.checkAllocatedRange(m, npages, 'freeContig');
     this.work[Work.Lock]++;
     this.pages.astate.fill(0, m, m + npages);
+    const flags = this.pages.flags;
+    for (let i = m; i < m + npages; i++) flags[i] &= ~PG_ZERO;
     this.freeContigUnsafe(m, npages, pool);
   }
 
@@ -877,7 +940,7 @@ export class Phys {
    * Drains the domain's LAZYINIT pool first, as the core issue asks (FreeBSD
    * itself searches lazy heads directly). Returns the first page or -1.
    */
-  allocContig(domain: number, npages: number, low = 0, high = Number.MAX_SAFE_INTEGER, alignment = PAGE_SIZE, boundary = 0): number {
+  allocContig(domain: number, npages: number, low = 0, high = Number.MAX_SAFE_INTEGER, alignment = PAGE_SIZE, boundary = 0, req = 0): number {
     this.checkDomain(domain);
     if (!Number.isInteger(npages) || npages <= 0) throw new PagelabError('EINVAL', `allocContig: npages ${npages} must be a positive integer`);
     if (!isPow2(alignment)) throw new PagelabError('EINVAL', `allocContig: alignment ${hex(alignment)} is not a power of 2`);
@@ -911,6 +974,7 @@ export class Phys {
     }
     if (m > runEnd) this.enqRange(runEnd, m - runEnd, queuesBase + VM_FREEPOOL_DEFAULT * nfo, VM_FREEPOOL_DEFAULT, false);
     this.markAllocated(run, npages);
+    if ((req & VM_ALLOC_ZERO) !== 0) this.zeroPages(run, npages);
     const pa = this.pageToPa(run);
     kassert(low <= pa && pa + npages * PAGE_SIZE <= high && addrOk(pa, npages * PAGE_SIZE, alignment, boundary), () => `allocContig: run at ${hex(pa)} violates its constraints`);
     return run;
@@ -1043,6 +1107,71 @@ export class Phys {
       }
     }
     return -1;
+  }
+
+  // ------------------------------------------------------------ pre-zeroing
+
+  /*
+   * For the pre-zeroer: take off the free queues the first free block (of
+   * DEFAULT or DIRECT, largest order first, domain `domain`) that has a page
+   * not known to be zero, scanning at most `maxScan` blocks. Its pages are
+   * marked ASTATE_ZEROING, so they can be neither handed out nor freed until
+   * returnZeroedBlock. Returns the head or -1; the order and pool are written
+   * to out[0], out[1].
+   */
+  takeBlockForZeroing(domain: number, maxScan: number, out: Int32Array): number {
+    this.checkDomain(domain);
+    const p = this.pages;
+    let scanned = 0;
+    for (let fl = 0; fl < this.nfreelists; fl++) {
+      for (let o = this.maxOrder; o >= 0; o--) {
+        for (let pool = VM_FREEPOOL_DEFAULT; pool < VM_NFREEPOOL; pool++) {
+          const q = this.queueIndex(domain, fl, pool, o);
+          for (let m = this.qHead[q]; m !== NIL; m = p.next[m]) {
+            if (++scanned > maxScan) return -1;
+            const n = 1 << o;
+            let i = m;
+            while (i < m + n && (p.flags[i] & PG_ZERO) !== 0) i++;
+            if (i === m + n) continue;
+            this.work[Work.Lock]++;
+            this.freelistRem(q, m, o);
+            p.astate.fill(ASTATE_ZEROING, m, m + n);
+            out[0] = o;
+            out[1] = pool;
+            return m;
+          }
+        }
+      }
+    }
+    return -1;
+  }
+
+  /*
+   * The pre-zeroer's block is zero: mark every page PG_ZERO and free the
+   * block back to `pool`, merging as any free does.
+   * Requires: [m, m + 2^order) was taken by takeBlockForZeroing.
+   */
+  returnZeroedBlock(m: number, order: number, pool: number): void {
+    const p = this.pages;
+    const n = 1 << order;
+    for (let i = m; i < m + n; i++) {
+      kassert(p.astate[i] === ASTATE_ZEROING, () => `returnZeroedBlock: page ${hex(this.pageToPa(i))} was not taken for zeroing`);
+      p.astate[i] = 0;
+      p.flags[i] |= PG_ZERO;
+    }
+    this.work[Work.Lock]++;
+    this.freePagesUnsafe(m, pool, order);
+  }
+
+  /** Free pages known to be zero (PG_ZERO), lazy pages excluded. */
+  zeroFreePages(): number {
+    let n = 0;
+    const f = this.pages.flags;
+    this.forEachFreeBlock((m, o, pool) => {
+      if (pool === VM_FREEPOOL_LAZYINIT) return;
+      for (let i = m; i < m + (1 << o); i++) if ((f[i] & PG_ZERO) !== 0) n++;
+    });
+    return n;
   }
 
   // ------------------------------------------------------------ views

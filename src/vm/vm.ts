@@ -3,18 +3,27 @@
  * what boot did. The entry point of the library for most users.
  */
 import { Tunables } from '../kern/tunables.js';
+import { BackingStore } from '../machine/backing.js';
 import type { MemoryMap } from '../machine/types.js';
 import { checkPhys } from './checker.js';
 import { DomainSet } from './domainset.js';
 import { VM_FREEPOOL_DEFAULT } from './param.js';
 import { Phys } from './phys.js';
+import { PreZeroer } from './prezero.js';
 import { vmPageStartup, type BootStats } from './startup.js';
+import { ZeroEngine } from './zeroidle.js';
 
 export class Vm {
   readonly map: MemoryMap;
   readonly tunables: Tunables;
   readonly phys: Phys;
   readonly boot: BootStats;
+  /** The machine's RAM contents when vm.backed=1, else null. */
+  readonly backing: BackingStore | null;
+  /** Zeroing engine over the backing (workers from vm.zero.workers), else null. */
+  readonly zeroEngine: ZeroEngine | null;
+  /** Background pre-zeroing of free pages (PG_ZERO). */
+  readonly prezero: PreZeroer;
   private readonly domainOrder: Int32Array;
 
   /*
@@ -34,6 +43,22 @@ export class Vm {
       pageInit: this.tunables.str('vm.page_init') as 'fields' | 'bzero',
     });
     this.domainOrder = new Int32Array(this.phys.ndomains);
+    if (this.tunables.num('vm.backed') === 1) {
+      const backing = new BackingStore(map);
+      this.backing = backing;
+      this.phys.zeroHook = (pa, bytes) => backing.zero(pa, bytes);
+      this.phys.isZeroHook = (pa, bytes) => backing.isZero(pa, bytes);
+      this.zeroEngine = new ZeroEngine(backing, { workers: this.tunables.num('vm.zero.workers') });
+    } else {
+      this.backing = null;
+      this.zeroEngine = null;
+    }
+    this.prezero = new PreZeroer(this.phys, this.zeroEngine);
+  }
+
+  /** Stops the zeroing workers, if any; the process can then exit by itself. */
+  async shutdown(): Promise<void> {
+    if (this.zeroEngine !== null) await this.zeroEngine.shutdown();
   }
 
   static boot(map: MemoryMap, tunables?: Tunables | Record<string, string | number | boolean>): Vm {
