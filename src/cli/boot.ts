@@ -41,11 +41,12 @@ function bootJson(r: BootRun): Record<string, unknown> {
       work: workToObject(vm.boot.work),
     },
     free_queues: freeQueueTable(vm.phys),
+    backing: vm.backing === null ? null : { memories: vm.backing.memories().map((m) => ({ ...m, startPa: hex(m.startPa), endPa: hex(m.endPa) })), materialised_bytes: vm.backing.materialisedBytes() },
   };
 }
 
 export function bootCommand(argv: string[], out: (s: string) => void): number {
-  const a = parseArgs(argv, ['--json', '--compare'], 'boot');
+  const a = parseArgs(argv, ['--json', '--compare', '--backed'], 'boot');
   if (a.positional.length > 0) throw new PagelabError('EUSAGE', `boot: unexpected argument "${a.positional[0]}"`);
   if (a.machine.preset === 'help' || a.machine.preset === 'list') {
     out(formatTable(['preset', 'description'], PRESETS.map((p) => [p.name, p.description])) + '\n');
@@ -53,6 +54,7 @@ export function bootCommand(argv: string[], out: (s: string) => void): number {
   }
   const map = resolveMachine(a.machine);
   const tunables = new Tunables();
+  if (a.flags.has('--backed')) tunables.set('vm.backed', 1);
   for (const t of a.tunables) tunables.setFromString(t);
   const runs: BootRun[] = [];
   if (a.flags.has('--compare')) {
@@ -84,6 +86,14 @@ export function bootCommand(argv: string[], out: (s: string) => void): number {
     const label = Object.keys(changed).length ? Object.entries(changed).map(([k, v]) => `${k}=${v}`).join(' ') : 'defaults';
     out(`free queues after boot (${label}; counts of blocks per order)\n`);
     out(formatFreeQueueTable(freeQueueTable(vm.phys)) + '\n\n');
+  }
+  for (const r of runs) {
+    const b = r.vm.backing;
+    if (b === null) continue;
+    out('backing memory (vm.backed=1): shared WebAssembly memories, materialised on first touch\n');
+    out(formatTable(['memory', 'physical start', 'physical end', 'size', 'materialised'], b.memories().map((m) => [String(m.index), hex(m.startPa), hex(m.endPa), formatSize(m.bytes), m.materialised ? 'yes' : 'no'])) + '\n');
+    out(`materialised: ${formatSize(b.materialisedBytes())}\n\n`);
+    break;
   }
   const summary = runs.map((r) => {
     const b = r.vm.boot;

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 const USAGE = `usage: pagelab <command> [options]
 
 commands:
-  boot     [machine options] [-o name=value]... [--compare] [--json]
+  boot     [machine options] [-o name=value]... [--compare] [--backed] [--json]
            boot a machine and show its memory map, free queues and boot work
   replay   TRACE [--check] [--events] [--json] [machine options] [-o name=value]...
            run a trace of allocator operations (docs/trace-format.md)
