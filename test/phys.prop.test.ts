@@ -123,7 +123,7 @@ function run(map: MemoryMap, tunables: Record<string, number>, ops: Op[], checkE
       }
       case 'npages': {
         const d = op.domain % nd;
-        const freeInDomain = phys.freeCount[d];
+        const freeInDomain = phys.domainFreePages(d);
         const want = Math.min(op.n, 2 ** phys.maxOrder);
         const got = phys.allocNpages(d, VM_FREEPOOL_DEFAULT, want, out);
         assert.equal(got, Math.min(want, freeInDomain));

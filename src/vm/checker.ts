@@ -67,7 +67,7 @@ export function checkPhys(phys: Phys): void {
   }
 
   for (let d = 0; d < phys.ndomains; d++) {
-    if (freeByDomain[d] !== phys.freeCount[d]) fail(`domain ${d} free count ${phys.freeCount[d]} but its queues hold ${freeByDomain[d]} pages`);
+    if (freeByDomain[d] !== phys.domainFreePages(d)) fail(`domain ${d} free count ${phys.domainFreePages(d)} but its queues hold ${freeByDomain[d]} pages`);
   }
   if (lazyPages !== phys.lazyPending()) fail(`lazy pending ${phys.lazyPending()} but lazy queues hold ${lazyPages} pages`);
   if (lazyPages > 0 && phys.defaultFreepool !== VM_FREEPOOL_LAZYINIT) fail(`lazy blocks remain but vm_default_freepool is ${phys.defaultFreepool}`);

@@ -168,8 +168,6 @@ export class Phys {
   private readonly qHead: Uint32Array;
   private readonly qTail: Uint32Array;
   readonly qCount: Float64Array;
-  /** Free pages per domain, lazy pool included. */
-  readonly freeCount: Float64Array;
 
   /**
    * Zeroes physical memory [pa, pa + bytes) for VM_ALLOC_ZERO; null on a
@@ -237,7 +235,6 @@ export class Phys {
     this.qHead = new Uint32Array(nq).fill(NIL);
     this.qTail = new Uint32Array(nq).fill(NIL);
     this.qCount = new Float64Array(nq);
-    this.freeCount = new Float64Array(this.ndomains);
     this.lazyPendingPages = new Float64Array(this.ndomains);
     this.chunkShift = this.maxOrder;
     this.chunkFirst = new Int32Array(Math.floor(npages / 2 ** this.chunkShift) + 1).fill(-1);
@@ -345,7 +342,6 @@ export class Phys {
       this.qHead[q] = m;
     }
     this.qCount[q]++;
-    this.freeCount[this.segDomainArr[p.segind[m]]] += 1 << order;
     this.work[Work.QueueInsert]++;
   }
 
@@ -362,7 +358,6 @@ export class Phys {
     p.prev[m] = NIL;
     p.order[m] = this.nfreeorder;
     this.qCount[q]--;
-    this.freeCount[this.segDomainArr[p.segind[m]]] -= 1 << order;
     this.work[Work.QueueRemove]++;
   }
 
@@ -410,7 +405,6 @@ export class Phys {
     this.chunkFirst[c] = id;
     this.lazyLive++;
     const d = this.segDomainArr[seg];
-    this.freeCount[d] += 1 << order;
     this.lazyPendingPages[d] += 1 << order;
     this.work[Work.QueueInsert]++;
   }
@@ -428,7 +422,6 @@ export class Phys {
     this.lazyLive--;
     const order = this.lbOrder[id];
     const d = this.domainOf(this.lbHead[id]);
-    this.freeCount[d] -= 2 ** order;
     this.lazyPendingPages[d] -= 2 ** order;
     this.work[Work.QueueRemove]++;
   }
@@ -1181,10 +1174,22 @@ export class Phys {
     return this.qCount[this.queueIndex(domain, flind, pool, order)];
   }
 
+  /*
+   * Free pages of `domain`, lazy pool included: the queue counts weighted by
+   * block size. Derived rather than maintained, to keep the hot paths short.
+   */
+  domainFreePages(domain: number): number {
+    let t = 0;
+    const nfo = this.nfreeorder;
+    const per = this.nfreelists * VM_NFREEPOOL * nfo;
+    for (let q = domain * per; q < (domain + 1) * per; q++) t += this.qCount[q] * 2 ** (q % nfo);
+    return t;
+  }
+
   /** Free pages in all domains. */
   totalFree(): number {
     let t = 0;
-    for (let d = 0; d < this.ndomains; d++) t += this.freeCount[d];
+    for (let d = 0; d < this.ndomains; d++) t += this.domainFreePages(d);
     return t;
   }
 
