@@ -600,7 +600,7 @@ export function linuxComparisons(v: ParallelDrainVariant): PublishedComparison[]
     cmp('deferred init per node, 1 TB / 4 nodes, 1 thread/node', 'Gorman 2015, parallel struct page init v4 (mean of 1116/1140/1148/1148 ms)', 'ms', 1138, gMean / 1e6, 'calibration', 'linux page_init fitted to it'),
     cmp('deferred init, 1 thread/node', J, 'ms', 1786, c1.deferredInitNs / 1e6, 'prediction'),
     cmp('deferred init, 52 threads/node', J, 'ms', 138, c52.deferredInitNs / 1e6, 'prediction', 'bandwidth limit from the DDR4 spec, not fitted'),
-    cmp('kernel boot, 1 thread/node', J, 'ms', 4090, c1.bootNs / 1e6, 'prediction', 'rest of boot calibrated on this boot: only the deferred-init part is predicted'),
+    cmp('kernel boot, 1 thread/node', J, 'ms', 4090, c1.bootNs / 1e6, 'calibration', 'rest of boot fitted to this figure; only its deferred-init part is predicted'),
     cmp('kernel boot, 52 threads/node', J, 'ms', 2444, c52.bootNs / 1e6, 'prediction', 'rest of boot calibrated on the 1-thread boot'),
     cmp('gains flatten at (fraction of a node\'s CPUs)', J, 'threads/node-CPUs', 0.25, v.linux.prediction.flattensAtFraction, 'prediction', '"about a quarter"; model: fewest threads reaching 90% of the best speed-up'),
   ];
