@@ -35,17 +35,8 @@ export interface BenchResult {
   samplesNs: number[];
 }
 
-/** Deterministic PRNG (mulberry32) for benchmarks and experiments. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32) for benchmarks. */
+export { seededRng as rng } from '../src/util/rng.js';
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

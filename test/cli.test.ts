@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { existsSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
+import { repoRoot } from './helpers/root.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.resolve(here, '../src/cli/main.js');
-let root = here;
-while (!existsSync(path.join(root, 'package.json'))) root = path.dirname(root);
+const root = repoRoot();
 const TRACE = path.join(root, 'test/fixtures/traces/basic.trace');
 
 function pagelab(...args: string[]): { code: number | null; stdout: string; stderr: string } {

@@ -3,11 +3,10 @@
  * /proc/iomem and /sys/firmware/memmap parsers, and resolveMachine.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { PagelabError, type ErrorCode } from '../src/errors.js';
 import {
@@ -32,6 +31,7 @@ import {
   type PhysRange,
   type RamRange,
 } from '../src/machine/index.js';
+import { repoRoot } from './helpers/root.js';
 
 const K = 2 ** 10;
 const M = 2 ** 20;
@@ -39,15 +39,6 @@ const G = 2 ** 30;
 const T = 2 ** 40;
 const PAGE = 4096;
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('no package.json above the test');
-    dir = up;
-  }
-  return dir;
-}
 const FIXTURES = join(repoRoot(), 'test', 'fixtures', 'machine');
 
 /* Asserts that `fn` throws one PagelabError with `code` whose message contains every `parts`. */

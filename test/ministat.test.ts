@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { PagelabError } from '../src/errors.js';
+import { seededRng } from '../src/util/rng.js';
 import {
   compareSamples,
   compareSummaries,
@@ -19,17 +19,8 @@ import {
   type MinistatFlavor,
   type MinistatIO,
 } from '../src/lab/ministat.js';
+import { repoRoot } from './helpers/root.js';
 
-/* The repository root: the nearest directory above this file holding package.json. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('package.json not found above the test file');
-    dir = parent;
-  }
-  return dir;
-}
 
 const fixtures = join(repoRoot(), 'test', 'fixtures', 'ministat');
 
@@ -249,17 +240,8 @@ function installedMinistat(): MinistatFlavor | undefined {
 
 const liveFlavor = installedMinistat();
 
-/* mulberry32: seedable, so a failure names a reproducible case. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/* Seedable, so a failure names a reproducible case. */
+const prng = seededRng;
 
 test(
   'live: identical to the ministat on PATH on seeded random data',

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { Vm } from '../src/vm/vm.js';
@@ -10,9 +9,9 @@ import { PAGE_SIZE, PG_ZERO, VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT } from '../src/v
 import { resolveMachine } from '../src/machine/index.js';
 import { parseTrace, replayTrace } from '../src/lab/replay.js';
 import { PagelabError } from '../src/errors.js';
+import { repoRoot } from './helpers/root.js';
 
-let root = path.dirname(fileURLToPath(import.meta.url));
-while (!existsSync(path.join(root, 'package.json'))) root = path.dirname(root);
+const root = repoRoot();
 
 test('the zero trace: skipped zeroing, verify failures reported with addresses', { timeout: 60_000 }, () => {
   const r = replayTrace(parseTrace(readFileSync(path.join(root, 'test/fixtures/traces/zero.trace'), 'utf8'), 'zero.trace'), { check: true, events: true });

@@ -1,24 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { parseTrace, replayTrace } from '../src/lab/replay.js';
 import { PagelabError } from '../src/errors.js';
+import { repoRoot } from './helpers/root.js';
 
-function repoRoot(): string {
-  let d = path.dirname(fileURLToPath(import.meta.url));
-  while (!readdirHas(d, 'package.json')) d = path.dirname(d);
-  return d;
-}
-function readdirHas(d: string, f: string): boolean {
-  try {
-    readFileSync(path.join(d, f));
-    return true;
-  } catch {
-    return false;
-  }
-}
 const BASIC = readFileSync(path.join(repoRoot(), 'test/fixtures/traces/basic.trace'), 'utf8');
 
 test('the basic trace: failures are outcomes, frees of failed tags are skipped, checker holds', () => {

@@ -19,7 +19,7 @@ import { simulateBoot, deriveEager, EARLY_ALLOCATIONS, PHASE, type BootSimResult
 import { constantRows, priceWork, type CostProfile } from '../sim/cost.js';
 import { GORMAN_2015, JORDAN_2020, simulateLinuxDeferredInit } from '../sim/linux.js';
 import { DEFAULT_FREEBSD_PROFILE, getProfile, linuxPadata2020 } from '../sim/profiles/index.js';
-import { seededRng } from '../sim/rng.js';
+import { seededRng } from '../util/rng.js';
 import type { PhaseRow } from '../sim/timeline.js';
 import type { RunInterval } from '../sim/sched.js';
 import { formatSize, parseSize } from '../util/units.js';

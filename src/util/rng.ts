@@ -1,6 +1,7 @@
 /**
- * The simulator's only source of randomness: a seeded PRNG (mulberry32, as
- * bench/harness.ts), so that a workload is the same sequence on every run.
+ * pagelab's only source of randomness: a seeded PRNG (mulberry32), used by the
+ * simulator, the benchmarks and the tests, so that a workload or a failing
+ * case is the same sequence on every run.
  */
 export function seededRng(seed: number): () => number {
   let a = seed >>> 0;
