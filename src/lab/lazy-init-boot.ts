@@ -20,8 +20,6 @@ import { constantRows, priceWork, type CostProfile } from '../sim/cost.js';
 import { GORMAN_2015, JORDAN_2020, simulateLinuxDeferredInit } from '../sim/linux.js';
 import { DEFAULT_FREEBSD_PROFILE, getProfile, linuxPadata2020 } from '../sim/profiles/index.js';
 import { seededRng } from '../util/rng.js';
-import type { PhaseRow } from '../sim/timeline.js';
-import type { RunInterval } from '../sim/sched.js';
 import { formatSize, parseSize } from '../util/units.js';
 import { compareSamples, renderMinistat, summarize, type Comparison, type Summary } from './ministat.js';
 
@@ -54,25 +52,26 @@ export interface LazyInitBootOptions {
 }
 
 /** One boot in the results: the simulated figures, all times in simulated ns. */
-export interface BootSummary {
-  lazy: boolean;
-  bootNs: number;
-  vmPageStartupNs: number;
-  vmPageStartupShare: number;
-  earlyAllocNs: number;
-  smpAtNs: number;
-  allInitialisedAtNs: number;
-  pagesInitBootPath: number;
-  pagesInitDrain: number;
-  freePagesEnd: number;
-  bootThreadMaxWaitNs: number;
-  workBootPath: Record<string, number>;
-  workDrain: Record<string, number>;
-  workSource: { bootPath: string; drain: string };
-  phases: PhaseRow[];
-  intervals: RunInterval[];
-  threadNames: Record<number, string>;
-}
+const SUMMARY_FIELDS = [
+  'lazy',
+  'bootNs',
+  'vmPageStartupNs',
+  'vmPageStartupShare',
+  'earlyAllocNs',
+  'smpAtNs',
+  'allInitialisedAtNs',
+  'pagesInitBootPath',
+  'pagesInitDrain',
+  'freePagesEnd',
+  'bootThreadMaxWaitNs',
+  'workBootPath',
+  'workDrain',
+  'workSource',
+  'phases',
+  'intervals',
+  'threadNames',
+] as const;
+export type BootSummary = Pick<BootSimResult, (typeof SUMMARY_FIELDS)[number]>;
 
 export interface SizeResult {
   size: string;
@@ -207,25 +206,7 @@ export function parseSizes(sizes: ReadonlyArray<string | number>): number[] {
 }
 
 function summary(r: BootSimResult): BootSummary {
-  return {
-    lazy: r.lazy,
-    bootNs: r.bootNs,
-    vmPageStartupNs: r.vmPageStartupNs,
-    vmPageStartupShare: r.vmPageStartupShare,
-    earlyAllocNs: r.earlyAllocNs,
-    smpAtNs: r.smpAtNs,
-    allInitialisedAtNs: r.allInitialisedAtNs,
-    pagesInitBootPath: r.pagesInitBootPath,
-    pagesInitDrain: r.pagesInitDrain,
-    freePagesEnd: r.freePagesEnd,
-    bootThreadMaxWaitNs: r.bootThreadMaxWaitNs,
-    workBootPath: r.workBootPath,
-    workDrain: r.workDrain,
-    workSource: r.workSource,
-    phases: r.phases,
-    intervals: r.intervals,
-    threadNames: r.threadNames,
-  };
+  return Object.fromEntries(SUMMARY_FIELDS.map((k) => [k, r[k]])) as BootSummary;
 }
 
 function wallMs(fn: () => unknown): number {
