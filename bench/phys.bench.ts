@@ -6,6 +6,7 @@
  */
 import { resolveMachine } from '../src/machine/index.js';
 import { PageArray } from '../src/vm/page.js';
+import { PageCache } from '../src/vm/pgcache.js';
 import { Work } from '../src/vm/counters.js';
 import { VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT } from '../src/vm/param.js';
 import { Vm } from '../src/vm/vm.js';
@@ -101,7 +102,23 @@ export default async function run(): Promise<string> {
       return pairs;
     },
   });
-  const churn = compare([churnCase('freePages + allocPages (checked)', true), churnCase('freePagesFast + allocPagesUnsafe', false)]);
+  const cache = new PageCache(phys, 0, VM_FREEPOOL_DEFAULT, 512, 256);
+  const cached = {
+    name: 'PageCache free + alloc (vmd_pgcache in front of vm_phys, checked)',
+    run: () => {
+      let s = 0;
+      for (let i = 0; i < pairs; i++) {
+        const j = idx[i];
+        cache.free(held[j]);
+        const m = cache.alloc();
+        held[j] = m;
+        s += m;
+      }
+      sink(s);
+      return pairs;
+    },
+  };
+  const churn = compare([churnCase('vm_phys freePages + allocPages (checked)', true), churnCase('vm_phys freePagesFast + allocPagesUnsafe', false), cached]);
   out.push('### Random order-0 alloc+free pairs (4 GiB machine, 512 Ki pages held)');
   out.push(markdownTable(['case', 'ns/pair', 'pairs/s'], churn.map((r) => [r.name, r.nsPerOp.toFixed(1), fmtRate(r.opsPerSec)])));
 

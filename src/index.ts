@@ -20,6 +20,8 @@ export { Phys, addrOk } from './vm/phys.js';
 export type { PhysSeg, PhysOptions } from './vm/phys.js';
 export { PageArray, BYTES_PER_PAGE } from './vm/page.js';
 export { checkPhys } from './vm/checker.js';
+export { PageCache } from './vm/pgcache.js';
+export { PreZeroer } from './vm/prezero.js';
 export { DomainSet } from './vm/domainset.js';
 export type { DomainPolicy } from './vm/domainset.js';
 export { freeQueueTable, formatFreeQueueTable } from './vm/buddyinfo.js';

@@ -56,6 +56,8 @@ export const ASTATE_FREE = 0;
 export const ASTATE_ALLOCATED = 1;
 /** Taken off the free queues by the pre-zeroer; never handed out while so. */
 export const ASTATE_ZEROING = 2;
+/** Held by a per-domain page cache (vm_page's vmd_pgcache): free to the caller, not to vm_phys. */
+export const ASTATE_CACHED = 3;
 
 /** "No page" in index-linked lists and return values. */
 export const NIL = 0xffffffff;
