@@ -54,7 +54,7 @@ export function bootVsSizeSpec(r: LazyInitBootResult): Spec {
             axis: { title: 'memory size', values: ticks, labelExpr: labelExprForSizes(ticks) },
           },
           y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, axis: { title: 'simulated time (ms, log)' } },
-          color: { field: 'series', type: 'nominal', legend: { orient: 'bottom', columns: 2, title: null } },
+          color: { field: 'series', type: 'nominal', legend: { orient: 'bottom', columns: 2, title: null, labelLimit: 400 } },
           tooltip: [{ field: 'size' }, { field: 'series' }, { field: 'ms', format: '.2f' }, { field: 'tag' }],
         },
       },
@@ -105,7 +105,7 @@ export function timelineSpec(r: LazyInitBootResult, sizeIndex: number): Spec {
         y: { field: 'track', type: 'nominal', title: null },
         x: { field: 'start', type: 'quantitative', title: 'simulated time (ms)' },
         x2: { field: 'end' },
-        color: { field: 'phase', type: 'nominal', legend: { orient: 'bottom', columns: 3, title: null } },
+        color: { field: 'phase', type: 'nominal', legend: { orient: 'bottom', columns: 3, title: null, labelLimit: 300 } },
         tooltip: [{ field: 'phase' }, { field: 'start', format: '.3f' }, { field: 'end', format: '.3f' }],
       },
     },
@@ -134,7 +134,7 @@ export function parallelDrainSpec(r: LazyInitBootResult): Spec | null {
         encoding: {
           x: { field: 'threads', type: 'quantitative', scale: { type: 'log' }, axis: { title: 'threads per node (log)', values: rows.map((x) => x.threads) } },
           y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, axis: { title: 'deferred init (ms, log)' } },
-          color: { field: 'what', type: 'nominal', legend: { orient: 'bottom', title: null } },
+          color: { field: 'what', type: 'nominal', legend: { orient: 'bottom', title: null, labelLimit: 400 } },
         },
       },
       {
