@@ -283,6 +283,19 @@ test('a process that used workers exits by itself, with or without shutdown()', 
   }
 });
 
+test('a worker that dies before shutdown makes every call throw EINVARIANT', async () => {
+  const backing = new BackingStore(mapOf(RAM), { memoryBytesMax: PER_MEMORY });
+  const engine = new ZeroEngine(backing, { workers: 1 });
+  await engine.ready();
+  const worker = (engine as unknown as { workers: Array<{ terminate(): Promise<number> }> }).workers[0];
+  await worker.terminate();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.match(code(() => engine.poll(new Int32Array(1))), /^EINVARIANT: zero engine: a worker failed: worker 0 exited early/);
+  assert.match(code(() => engine.submit(0x1000, PAGE, 1)), /^EINVARIANT/);
+  assert.match(code(() => engine.waitAll(10)), /^EINVARIANT/);
+  await engine.shutdown();
+});
+
 test('bad options are refused', () => {
   const backing = new BackingStore(mapOf(RAM), { memoryBytesMax: PER_MEMORY });
   assert.match(code(() => new ZeroEngine(backing, { workers: -1 })), /^EINVAL/);

@@ -200,7 +200,15 @@ export class ZeroEngine {
         this.workerError ??= e;
       });
       this.online.push(new Promise((resolve) => w.once('online', () => resolve())));
-      this.exited.push(new Promise((resolve) => w.once('exit', () => resolve())));
+      this.exited.push(
+        new Promise((resolve) =>
+          w.once('exit', (exitCode: number) => {
+            // A worker gone before shutdown() leaves its share of the ring unserved.
+            if (this.stopping === undefined) this.workerError ??= new Error(`worker ${i} exited early with code ${exitCode}`);
+            resolve();
+          }),
+        ),
+      );
       this.workers.push(w);
       this.ports.push(port1);
     }
