@@ -118,7 +118,25 @@ export default async function run(): Promise<string> {
       return pairs;
     },
   };
-  const churn = compare([churnCase('vm_phys freePages + allocPages (checked)', true), churnCase('vm_phys freePagesFast + allocPagesUnsafe', false), cached]);
+  const allocThenFree = {
+    name: 'vm_phys allocPages then freePages of that page (checked; 512 Ki held around it)',
+    run: () => {
+      let s = 0;
+      for (let i = 0; i < pairs; i++) {
+        const m = phys.allocPages(0, VM_FREEPOOL_DEFAULT, 0);
+        phys.freePages(m, 0);
+        s += m;
+      }
+      sink(s);
+      return pairs;
+    },
+  };
+  const churn = compare([
+    churnCase('vm_phys freePages of a random held page + allocPages (checked)', true),
+    churnCase('vm_phys the same, unchecked twins (freePagesFast + allocPagesUnsafe)', false),
+    allocThenFree,
+    cached,
+  ]);
   out.push('### Random order-0 alloc+free pairs (4 GiB machine, 512 Ki pages held)');
   out.push(markdownTable(['case', 'ns/pair', 'pairs/s'], churn.map((r) => [r.name, r.nsPerOp.toFixed(1), fmtRate(r.opsPerSec)])));
 
