@@ -651,7 +651,11 @@ export class Phys {
     this.checkOrder(order);
     this.work[Work.Lock]++;
     const m = this.allocPagesUnsafe(domain, pool, order);
-    if (m >= 0 && (req & VM_ALLOC_ZERO) !== 0) this.zeroPages(m, 1 << order);
+    if (m >= 0 && (req & VM_ALLOC_ZERO) !== 0) {
+      // A single PG_ZERO page is the case pre-zeroing exists for: skip it inline.
+      if (order === 0 && (this.pages.flags[m] & PG_ZERO) !== 0 && !this.invariants) this.work[Work.ZeroSkipped]++;
+      else this.zeroPages(m, 1 << order);
+    }
     return m;
   }
 
