@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { BackingStore } from '../src/machine/backing.js';
 import { BULK_WASM, bulkOps, newSharedMemory, validateBulkModule, type WasmMemory } from '../src/machine/wasm.js';
 import type { MemoryMap } from '../src/machine/types.js';
-import { PagelabError } from '../src/errors.js';
+import { code } from './helpers/errors.js';
 
 function mapOf(ram: Array<[number, number, number?]>): MemoryMap {
   return {
@@ -33,15 +33,6 @@ const RAM: Array<[number, number, number?]> = [
 const PER_MEMORY = 128 * 1024;
 const small = (): BackingStore => new BackingStore(mapOf(RAM), { memoryBytesMax: PER_MEMORY });
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof PagelabError, `not a PagelabError: ${String(e)}`);
-    return `${e.code}: ${e.message}`;
-  }
-  assert.fail('did not throw');
-}
 
 // lib ES2022 has no WebAssembly declarations (see wasm.ts)
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

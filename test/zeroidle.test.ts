@@ -6,7 +6,7 @@ import { BackingStore } from '../src/machine/backing.js';
 import { ZeroEngine } from '../src/vm/zeroidle.js';
 import { newWorkCounters, Work } from '../src/vm/counters.js';
 import type { MemoryMap } from '../src/machine/types.js';
-import { PagelabError } from '../src/errors.js';
+import { code } from './helpers/errors.js';
 
 function mapOf(ram: Array<[number, number]>): MemoryMap {
   return {
@@ -32,15 +32,6 @@ const PAGE = 4096;
 const PAGES: Array<[number, number]> = [];
 for (const [s, e] of RAM) for (let a = s; a < e; a += PAGE) PAGES.push([a, e]);
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof PagelabError, `not a PagelabError: ${String(e)}`);
-    return `${e.code}: ${e.message}`;
-  }
-  assert.fail('did not throw');
-}
 
 const engines: ZeroEngine[] = [];
 after(async () => {
