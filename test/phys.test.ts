@@ -142,6 +142,20 @@ describe('allocation and free', () => {
     assert.deepEqual(freeBlocks(vm.phys), before);
   });
 
+  test('allocFreelistPages takes from one free list only, and -1 for a list the machine lacks', () => {
+    const vm = new Vm(smallMap(), { 'vm.lazy_page_init': 1 });
+    const low = vm.phys.allocFreelistPages(0, VM_FREELIST_LOWMEM, VM_FREEPOOL_DEFAULT, 3);
+    assert.ok(low >= 0 && vm.phys.pageToPa(low) + 8 * PAGE_SIZE <= 16 * M);
+    const high = vm.phys.allocFreelistPages(0, VM_FREELIST_DEFAULT, VM_FREEPOOL_DEFAULT, 3);
+    assert.ok(vm.phys.pageToPa(high) >= 16 * M);
+    assert.equal(vm.phys.allocFreelistPages(0, VM_FREELIST_DMA32, VM_FREEPOOL_DEFAULT, 0), -1);
+    assert.throws(() => vm.phys.allocFreelistPages(0, 3, VM_FREEPOOL_DEFAULT, 0), /free list 3/);
+    // The DEFAULT list exhausted, allocations from it fail while LOWMEM still has pages.
+    while (vm.phys.allocFreelistPages(0, VM_FREELIST_DEFAULT, VM_FREEPOOL_DEFAULT, 0) >= 0);
+    assert.ok(vm.phys.allocFreelistPages(0, VM_FREELIST_LOWMEM, VM_FREEPOOL_DEFAULT, 0) >= 0);
+    vm.check();
+  });
+
   test('allocNpages returns single pages, fewer when the domain runs out', () => {
     const vm = new Vm(smallMap(), { 'vm.lazy_page_init': 1 });
     const total = vm.phys.totalFree();

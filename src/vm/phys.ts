@@ -17,7 +17,7 @@
  * the block leaves the pool and vm_phys_finish_init writes them all.
  */
 import { PagelabError, kassert } from '../errors.js';
-import type { MemoryMap, PhysRange } from '../machine/types.js';
+import type { MemoryMap } from '../machine/types.js';
 import { hex } from '../util/units.js';
 import { Work, newWorkCounters, type WorkCounters } from './counters.js';
 import { PageArray } from './page.js';
@@ -310,12 +310,6 @@ export class Phys {
     return this.pages.order[m];
   }
 
-  /** Checked read of a page's flags. */
-  pageFlags(m: number): number {
-    this.assertInitialised(m, 'pageFlags');
-    return this.pages.flags[m];
-  }
-
   // ------------------------------------------------------------ free queues
 
   /*
@@ -500,11 +494,6 @@ export class Phys {
   /** Lazy blocks ever created (the side table's size). */
   queueInsertsLazy(): number {
     return this.lbCount;
-  }
-
-  /** Live lazy blocks. */
-  lazyBlocks(): number {
-    return this.lazyLive;
   }
 
   /** Pages still in the LAZYINIT pool of `domain` (all domains when omitted). */
@@ -1281,11 +1270,6 @@ export class Phys {
     }
     reverse.reverse();
     return { members, tail: this.qTail[q], reverse };
-  }
-
-  /** Physical address of the start of phys_avail ranges, as the map gave them. */
-  physAvail(): readonly PhysRange[] {
-    return this.map.physAvail;
   }
 
   /** PFN low 32 bits of page `m` (for alignment checks without 64-bit arithmetic). */
