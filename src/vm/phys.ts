@@ -177,6 +177,12 @@ export class Phys {
   /** INVARIANTS: is [pa, pa + bytes) all zero? (debug.vm_check_pg_zero); null without backing. */
   isZeroHook: ((pa: number, bytes: number) => boolean) | null = null;
 
+  /**
+   * Pages leaving the LAZYINIT pool are known to be zero: set when the
+   * machine's memory is a fresh backing store, whose untouched bytes are zero.
+   */
+  lazyPagesZero = false;
+
   /** vm_default_freepool: where fallback searches across pools start. */
   defaultFreepool: number = VM_FREEPOOL_DEFAULT;
 
@@ -488,6 +494,7 @@ export class Phys {
   private finishInit(m: number, order: number): void {
     const n = 2 ** order;
     this.pages.initRange(m, n, this.segOfIndex(m));
+    if (this.lazyPagesZero) this.pages.flags.fill(PG_ZERO, m, m + n);
     this.work[Work.PageInit] += n;
   }
 

@@ -7,7 +7,7 @@ import { BackingStore } from '../machine/backing.js';
 import type { MemoryMap } from '../machine/types.js';
 import { checkPhys } from './checker.js';
 import { DomainSet } from './domainset.js';
-import { VM_FREEPOOL_DEFAULT } from './param.js';
+import { PG_ZERO, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_LAZYINIT } from './param.js';
 import { Phys } from './phys.js';
 import { PreZeroer } from './prezero.js';
 import { vmPageStartup, type BootStats } from './startup.js';
@@ -49,6 +49,14 @@ export class Vm {
       this.phys.zeroHook = (pa, bytes) => backing.zero(pa, bytes);
       this.phys.isZeroHook = (pa, bytes) => backing.isZero(pa, bytes);
       this.zeroEngine = new ZeroEngine(backing, { workers: this.tunables.num('vm.zero.workers') });
+      // A fresh backing reads zero everywhere, so every free page starts
+      // PG_ZERO: the first zeroed allocations skip the work, as they would on
+      // a kernel whose firmware handed over zeroed memory.
+      const flags = this.phys.pages.flags;
+      this.phys.forEachFreeBlock((m, order, pool) => {
+        if (pool !== VM_FREEPOOL_LAZYINIT) flags.fill(PG_ZERO, m, m + 2 ** order);
+      });
+      this.phys.lazyPagesZero = true;
     } else {
       this.backing = null;
       this.zeroEngine = null;
