@@ -65,3 +65,10 @@ test('bad input: one line, exit 2, no stack unless --debug', () => {
   assert.equal(d.code, 2);
   assert.match(d.stderr, /at .*\.js/);
 });
+
+test('a closed pipe (pagelab … | head) ends quietly', () => {
+  const r = spawnSync('/bin/sh', ['-c', `"${process.execPath}" "${MAIN}" replay "${TRACE}" --events | head -1`], { encoding: 'utf8' });
+  assert.equal(r.status, 0);
+  assert.equal(r.stderr, '');
+  assert.match(r.stdout, /^replayed /);
+});

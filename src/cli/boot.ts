@@ -4,7 +4,7 @@
 import { PagelabError } from '../errors.js';
 import { TUNABLES, Tunables } from '../kern/tunables.js';
 import { describeMemoryMap, PRESETS, resolveMachine } from '../machine/index.js';
-import { formatTable } from '../util/table.js';
+import { textTable } from '../util/table.js';
 import { formatSize, hex } from '../util/units.js';
 import { formatFreeQueueTable, freeQueueTable } from '../vm/buddyinfo.js';
 import { workToObject } from '../vm/counters.js';
@@ -49,7 +49,7 @@ export function bootCommand(argv: string[], out: (s: string) => void): number {
   const a = parseArgs(argv, ['--json', '--compare', '--backed'], 'boot');
   if (a.positional.length > 0) throw new PagelabError('EUSAGE', `boot: unexpected argument "${a.positional[0]}"`);
   if (a.machine.preset === 'help' || a.machine.preset === 'list') {
-    out(formatTable(['preset', 'description'], PRESETS.map((p) => [p.name, p.description])) + '\n');
+    out(textTable(['preset', 'description'], PRESETS.map((p) => [p.name, p.description])));
     return 0;
   }
   const map = resolveMachine(a.machine);
@@ -77,9 +77,9 @@ export function bootCommand(argv: string[], out: (s: string) => void): number {
   const ramBytes = map.ram.reduce((s, r) => s + r.end - r.start, 0);
   out(`machine ${map.name} (${map.source}): ${formatSize(ramBytes)} RAM in ${map.ram.length} ranges, ${map.ndomains} domain${map.ndomains > 1 ? 's' : ''}\n\n`);
   const rows = describeMemoryMap(map).map((r) => [r.start, r.end, r.size, String(r.domain), r.notAvail.join('; ') || '-']);
-  out(formatTable(['start', 'end', 'size', 'dom', 'outside phys_avail'], rows, 5) + '\n\n');
+  out(textTable(['start', 'end', 'size', 'dom', 'outside phys_avail'], rows) + '\n');
   out('physical segments (vm.phys_segs)\n');
-  out(formatTable(['start', 'end', 'dom', 'freelist', 'pages'], segments.map((s) => [s.start, s.end, String(s.domain), s.freelist, String(s.pages)]), 4) + '\n\n');
+  out(textTable(['start', 'end', 'dom', 'freelist', 'pages'], segments.map((s) => [s.start, s.end, String(s.domain), s.freelist, String(s.pages)])) + '\n');
   for (const r of runs) {
     const { vm } = r;
     const changed = vm.tunables.changed();
@@ -91,7 +91,7 @@ export function bootCommand(argv: string[], out: (s: string) => void): number {
     const b = r.vm.backing;
     if (b === null) continue;
     out('backing memory (vm.backed=1): shared WebAssembly memories, materialised on first touch\n');
-    out(formatTable(['memory', 'physical start', 'physical end', 'size', 'materialised'], b.memories().map((m) => [String(m.index), hex(m.startPa), hex(m.endPa), formatSize(m.bytes), m.materialised ? 'yes' : 'no'])) + '\n');
+    out(textTable(['memory', 'physical start', 'physical end', 'size', 'materialised'], b.memories().map((m) => [String(m.index), hex(m.startPa), hex(m.endPa), formatSize(m.bytes), m.materialised ? 'yes' : 'no'])));
     out(`materialised: ${formatSize(b.materialisedBytes())}\n\n`);
     break;
   }
@@ -109,13 +109,13 @@ export function bootCommand(argv: string[], out: (s: string) => void): number {
     ];
   });
   out('boot (vm_page_startup)\n');
-  out(formatTable(['mode', 'pages initialised', 'of all', 'reserved', 'free', 'blocks', 'lazy blocks', 'wall ms'], summary) + '\n');
+  out(textTable(['mode', 'pages initialised', 'of all', 'reserved', 'free', 'blocks', 'lazy blocks', 'wall ms'], summary));
   out(`\npage array: ${vm0.phys.npages} records x ${BYTES_PER_PAGE} B = ${formatSize(vm0.phys.npages * BYTES_PER_PAGE)} of address space (${formatSize(PAGE_SIZE)} pages); wall time is this host's, not a kernel's.\n`);
   return 0;
 }
 
 export function tunablesCommand(out: (s: string) => void): number {
   const t = new Tunables();
-  out(formatTable(['name', 'default', 'description'], TUNABLES.map((d) => [d.name, String(t.get(d.name)), d.description])) + '\n');
+  out(textTable(['name', 'default', 'description'], TUNABLES.map((d) => [d.name, String(t.get(d.name)), d.description])));
   return 0;
 }

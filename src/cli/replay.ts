@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { PagelabError } from '../errors.js';
 import { parseTrace, replayTrace } from '../lab/replay.js';
 import { resolveMachine } from '../machine/index.js';
-import { formatTable } from '../util/table.js';
+import { textTable } from '../util/table.js';
 import { formatFreeQueueTable } from '../vm/buddyinfo.js';
 import { parseArgs } from './args.js';
 
@@ -32,7 +32,7 @@ export function replayCommand(argv: string[], out: (s: string) => void): number 
   }
   out(`replayed ${file} on ${result.machine}: ${trace.ops.length} operations${a.flags.has('--check') ? ', checker after each' : ''}\n`);
   if (result.events) {
-    out(formatTable(['line', 'op', 'tag', 'pa', 'pages', 'outcome'], result.events.map((e) => [String(e.line), e.op, e.tag ?? '', e.pa ?? '', e.pages === undefined ? '' : String(e.pages), e.ok ? 'ok' : `FAILED${e.note ? ': ' + e.note : ''}`]), 3) + '\n');
+    out(textTable(['line', 'op', 'tag', 'pa', 'pages', 'outcome'], result.events.map((e) => [String(e.line), e.op, e.tag ?? '', e.pa ?? '', e.pages === undefined ? '' : String(e.pages), e.ok ? 'ok' : `FAILED${e.note ? ': ' + e.note : ''}`])));
   }
   if (result.failed.length) out(`allocations that could not be satisfied: line ${result.failed.join(', ')}\n`);
   if (result.skipped_frees.length) out(`frees skipped (their allocation failed): line ${result.skipped_frees.join(', ')}\n`);

@@ -4,7 +4,7 @@
  */
 import { FREELIST_NAMES, PAGE_SIZE, POOL_NAMES, VM_NFREEPOOL } from './param.js';
 import type { Phys } from './phys.js';
-import { formatTable } from '../util/table.js';
+import { textTable } from '../util/table.js';
 
 export interface FreeQueueRow {
   domain: number;
@@ -53,5 +53,5 @@ export function formatFreeQueueTable(rows: FreeQueueRow[], hideEmpty = true): st
   const body = rows
     .filter((r) => !hideEmpty || r.pages > 0)
     .map((r) => [String(r.domain), r.freelist, r.pool, ...r.counts.map(String), String(r.pages)]);
-  return formatTable(headers, body, 3);
+  return textTable(headers, body).trimEnd();
 }
