@@ -67,7 +67,13 @@ test('bad input: one line, exit 2, no stack unless --debug', () => {
 });
 
 test('a closed pipe (pagelab … | head) ends quietly', () => {
-  const r = spawnSync('/bin/sh', ['-c', `"${process.execPath}" "${MAIN}" replay "${TRACE}" --events | head -1`], { encoding: 'utf8' });
+  // Far more output than a pipe buffers, so the writer does meet the closed pipe.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pagelab-'));
+  const big = path.join(dir, 'big.trace');
+  const lines = ['machine tiny-16m'];
+  for (let i = 0; i < 3000; i++) lines.push(`alloc t${i} 0`, `free t${i}`);
+  writeFileSync(big, lines.join('\n') + '\n');
+  const r = spawnSync('/bin/sh', ['-c', `"${process.execPath}" "${MAIN}" replay "${big}" --events | head -1`], { encoding: 'utf8' });
   assert.equal(r.status, 0);
   assert.equal(r.stderr, '');
   assert.match(r.stdout, /^replayed /);
