@@ -48,3 +48,15 @@ test('domainsets: prefer, round-robin and first-touch orders, and a fallback to 
   assert.deepEqual(d, [0, 0], 'domain 1 is exhausted, so both round-robin picks land on 0');
   vm.check();
 });
+
+test('vm.lazy_index_moves=0 keeps searches starting at LAZYINIT after the drain (D40403 first revision)', () => {
+  for (const [moves, expect] of [[1, 1], [0, 0]] as const) {
+    const lazy = new Vm(numaMap(), { 'vm.lazy_page_init': 1, 'vm.lazy_index_moves': moves });
+    lazy.phys.lazyInit();
+    assert.equal(lazy.phys.defaultFreepool, expect);
+    const eager = new Vm(numaMap(), { 'vm.lazy_page_init': 0, 'vm.lazy_index_moves': moves });
+    assert.equal(eager.phys.defaultFreepool, expect);
+    eager.check();
+    lazy.check();
+  }
+});

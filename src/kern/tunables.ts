@@ -32,6 +32,12 @@ export const TUNABLES: readonly TunableDef[] = [
     aliases: ['debug.vm.lazy_page_init'],
   },
   {
+    name: 'vm.lazy_index_moves',
+    type: 'bool',
+    default: 1,
+    description: 'Move vm_default_freepool past LAZYINIT once drained (D40403 as landed); 0 models its first revision, where searches always start at pool 0',
+  },
+  {
     name: 'vm.nfreeorder',
     type: 'int',
     default: 13,

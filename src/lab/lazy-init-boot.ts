@@ -13,7 +13,7 @@ import { PagelabError } from '../errors.js';
 import { memoryMapForSize, presetMemoryMap } from '../machine/index.js';
 import type { MemoryMap } from '../machine/types.js';
 import { WORK_NAMES, Work, newWorkCounters, workDelta, type WorkCounters } from '../vm/counters.js';
-import { VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT, VM_FREEPOOL_LAZYINIT } from '../vm/param.js';
+import { VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT } from '../vm/param.js';
 import { Vm } from '../vm/vm.js';
 import { simulateBoot, deriveEager, EARLY_ALLOCATIONS, PHASE, type BootSimResult, type DerivedEager, type SyntheticDrain } from '../sim/boot.js';
 import { constantRows, priceWork, type CostProfile } from '../sim/cost.js';
@@ -409,17 +409,16 @@ function measureWall(text: string, bytes: number, runs: number, skipEager: boole
 export function queueHeadVariant(profile: CostProfile, preset = 'firecracker-1g', operations = 20000, seed = 40403): QueueHeadsVariant {
   const map = presetMemoryMap(preset);
   const cases: QueueHeadCase[] = [];
-  const setups: Array<{ name: string; lazy: boolean; drain: boolean; pool: number | null }> = [
-    { name: 'lazy kernel, before the drain (index at LAZYINIT)', lazy: true, drain: false, pool: null },
-    { name: 'lazy kernel, drained, index left at LAZYINIT (D40403 first revision)', lazy: true, drain: true, pool: VM_FREEPOOL_LAZYINIT },
-    { name: 'lazy kernel, drained, index moved past LAZYINIT (D40403 as revised)', lazy: true, drain: true, pool: null },
-    { name: 'eager kernel (no LAZYINIT pool)', lazy: false, drain: false, pool: null },
+  const setups: Array<{ name: string; lazy: boolean; drain: boolean; indexMoves: boolean }> = [
+    { name: 'lazy kernel, before the drain (index at LAZYINIT)', lazy: true, drain: false, indexMoves: true },
+    { name: 'lazy kernel, drained, index left at LAZYINIT (D40403 first revision)', lazy: true, drain: true, indexMoves: false },
+    { name: 'lazy kernel, drained, index moved past LAZYINIT (D40403 as revised)', lazy: true, drain: true, indexMoves: true },
+    { name: 'eager kernel (no LAZYINIT pool)', lazy: false, drain: false, indexMoves: true },
   ];
   for (const s of setups) {
-    const vm = new Vm(map, { 'vm.lazy_page_init': s.lazy ? 1 : 0 });
+    const vm = new Vm(map, { 'vm.lazy_page_init': s.lazy ? 1 : 0, 'vm.lazy_index_moves': s.indexMoves ? 1 : 0 });
     const phys = vm.phys;
     if (s.drain) phys.lazyInit();
-    if (s.pool !== null) phys.defaultFreepool = s.pool;
     const rnd = seededRng(seed);
     const live: Array<{ m: number; order: number; pool: number }> = [];
     const before = Float64Array.from(phys.work);
@@ -455,10 +454,9 @@ export function queueHeadVariant(profile: CostProfile, preset = 'firecracker-1g'
     const indexDuringWorkload = phys.defaultFreepool;
     let contig: number | null = null;
     let contigHeads: number | null = null;
-    // allocContig drains the lazy pool first and, pagelab's lazyInitSlice
-    // resetting vm_default_freepool when nothing is left, cannot be measured
-    // with the index held at LAZYINIT: those cases report null.
-    if (!s.lazy || (s.drain && s.pool === null)) {
+    // allocContig drains the lazy pool first, so before the drain its cost
+    // would be the drain's: that case reports null.
+    if (!s.lazy || s.drain) {
       const c0 = phys.work[Work.QueueHeadVisit];
       contig = 200;
       for (let i = 0; i < contig; i++) {
@@ -487,7 +485,7 @@ export function queueHeadVariant(profile: CostProfile, preset = 'firecracker-1g'
   const f = (x: number | null) => (x === null ? '-' : x.toFixed(2));
   const answer =
     `Drained, with the search index left at LAZYINIT, an allocation that falls back to another pool visits ${f(cases[1].headsPerFallback)} queue heads against ${f(cases[2].headsPerFallback)} once the index moves past LAZYINIT, ` +
-    `and a superpage-sized contiguous search on the revised kernel visits ${f(cases[2].headsPerContig)} heads (eager: ${f(cases[3].headsPerContig)}); ` +
+    `and a superpage-sized contiguous search visits ${f(cases[1].headsPerContig)} heads with the index left at LAZYINIT against ${f(cases[2].headsPerContig)} on the revised kernel (eager: ${f(cases[3].headsPerContig)}); ` +
     `averaged over all ${cases[1].allocations} allocations of the workload (${cases[1].fallbacks} fell back) that is ${standing.toFixed(4)} heads (${(standing * hv).toFixed(3)} ns at ${hv} ns/head) per allocation. ` +
     `With the index moved, a drained lazy kernel visits ${cases[2].headsPerAllocation === cases[3].headsPerAllocation ? 'exactly as many heads as' : `${cases[2].headsPerAllocation.toFixed(3)} heads per allocation against ${cases[3].headsPerAllocation.toFixed(3)} for`} an eager kernel.`;
   return { machine: map.name, operations, seed, cases, standingCostHeadsPerAllocation: standing, answer };

@@ -49,6 +49,12 @@ export interface PhysOptions {
   invariants?: boolean;
   /** vm.numa.disabled: treat every range as domain 0. */
   numaDisabled?: boolean;
+  /**
+   * vm.lazy_index_moves: vm_default_freepool moves past LAZYINIT once every
+   * domain is drained (default). False models D40403's first revision, whose
+   * searches across pools always started at pool 0.
+   */
+  lazyIndexMoves?: boolean;
 }
 
 /** A physical segment (struct vm_phys_seg), read-only view for reports. */
@@ -185,6 +191,8 @@ export class Phys {
 
   /** vm_default_freepool: where fallback searches across pools start. */
   defaultFreepool: number = VM_FREEPOOL_DEFAULT;
+  /** See PhysOptions.lazyIndexMoves. */
+  readonly lazyIndexMoves: boolean;
 
   // The LAZYINIT side table: one descriptor per lazy block.
   private lbHead: Uint32Array = new Uint32Array(64);
@@ -213,6 +221,7 @@ export class Phys {
     this.nfreeorder = nfo;
     this.maxOrder = nfo - 1;
     this.invariants = opts.invariants ?? false;
+    this.lazyIndexMoves = opts.lazyIndexMoves ?? true;
     const built = buildSegments(map, opts.numaDisabled ?? false);
     this.segs = built.segs;
     this.ndomains = built.ndomains;
@@ -538,7 +547,7 @@ export class Phys {
         }
       }
     }
-    if (this.lazyLive === 0) this.defaultFreepool = VM_FREEPOOL_DEFAULT;
+    if (this.lazyLive === 0 && this.lazyIndexMoves) this.defaultFreepool = VM_FREEPOOL_DEFAULT;
     return done;
   }
 

@@ -102,7 +102,7 @@ export function vmPageStartup(phys: Phys, map: MemoryMap, opts: StartupOptions):
       free += n;
     }
   }
-  phys.defaultFreepool = phys.lazyPending() > 0 ? VM_FREEPOOL_LAZYINIT : VM_FREEPOOL_DEFAULT;
+  phys.defaultFreepool = phys.lazyPending() > 0 || !phys.lazyIndexMoves ? VM_FREEPOOL_LAZYINIT : VM_FREEPOOL_DEFAULT;
   const work = workDelta(phys.work, before);
   return {
     lazy: opts.lazy,

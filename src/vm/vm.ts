@@ -37,6 +37,7 @@ export class Vm {
       nfreeorder: this.tunables.num('vm.nfreeorder'),
       invariants: this.tunables.num('debug.invariants') === 1,
       numaDisabled: this.tunables.num('vm.numa.disabled') === 1,
+      lazyIndexMoves: this.tunables.num('vm.lazy_index_moves') === 1,
     });
     this.boot = vmPageStartup(this.phys, map, {
       lazy: this.tunables.num('vm.lazy_page_init') === 1,
