@@ -41,7 +41,7 @@ test('page cache errors: double free and free of an unallocated page name the ad
 
 test('page cache against a model: no page handed out twice, pages conserved, checker holds', () => {
   fc.assert(
-    fc.property(fc.array(fc.oneof(fc.constant(-1), fc.nat()), { maxLength: 400 }), fc.integer({ min: 1, max: 6 }), (ops, logCap) => {
+    fc.property(fc.array(fc.oneof(fc.constant(-1), fc.nat()), { maxLength: 400, size: 'max' }), fc.integer({ min: 1, max: 6 }), (ops, logCap) => {
       const vm = new Vm(smallMap(), { 'vm.lazy_page_init': 1, 'vm.nfreeorder': 6 });
       const cap = 2 ** logCap;
       const c = new PageCache(vm.phys, 0, 1, cap, Math.max(1, cap >> 1));

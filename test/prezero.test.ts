@@ -88,7 +88,7 @@ for (const workers of [0, 2]) {
     const backing = vm.backing!;
     try {
       fc.assert(
-        fc.property(fc.array(opArb, { maxLength: 50 }), (ops) => {
+        fc.property(fc.array(opArb, { maxLength: 50, size: 'max' }), (ops) => {
           const held: Array<{ m: number; order: number; pattern: number | null }> = [];
           let stamp = 1;
           for (const op of ops) {

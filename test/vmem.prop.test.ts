@@ -157,7 +157,7 @@ function opsArb(q: number, end: number): fc.Arbitrary<Op[]> {
       },
       { weight: 1, arbitrary: fc.nat().map((pick): Op => ({ k: 'again', pick })) },
     ),
-    { maxLength: 60 },
+    { maxLength: 60, size: 'max' },
   );
 }
 
@@ -412,7 +412,7 @@ describe('quantum caches against the model', () => {
               fc.record({ k: fc.constant('free' as const), pick: fc.nat() }),
               fc.record({ k: fc.constant('again' as const), pick: fc.nat() }),
             ),
-            { maxLength: 80 },
+            { maxLength: 80, size: 'max' },
           ),
         }),
         ({ qcQ, sizeQ, ops }) => {

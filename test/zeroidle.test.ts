@@ -134,7 +134,7 @@ test('workers: random disjoint requests complete exactly once, zero exactly what
   const engine = new ZeroEngine(backing, { workers: 2, ringSlots: 8 });
   engines.push(engine);
   fc.assert(
-    fc.property(fc.array(fc.nat({ max: PAGES.length - 1 }), { minLength: 2, maxLength: 60 }), fc.boolean(), (cuts, adjacent) => {
+    fc.property(fc.array(fc.nat({ max: PAGES.length - 1 }), { minLength: 2, maxLength: 60, size: 'max' }), fc.boolean(), (cuts, adjacent) => {
       const reqs = requests(cuts, adjacent);
       // shuffle a little: submission order is not address order
       if (reqs.length > 3 && cuts[0] % 2 === 1) [reqs[1], reqs[2]] = [reqs[2], reqs[1]];
