@@ -37,21 +37,22 @@ export class PreZeroer {
   }
 
   /*
-   * Takes up to `maxPages` (whole blocks) of non-zero free memory of `domain`
-   * and submits it for zeroing. Returns the pages taken. Stops early when the
-   * engine's ring is full or no such block is found within `maxScan` blocks.
+   * Takes free blocks of `domain` that hold pages not known to be zero off
+   * the queues and submits those pages for zeroing, until about `maxPages`
+   * pages (whole blocks) are submitted or no such block is found within
+   * `maxScan` blocks. Returns the pages submitted for zeroing; pages of a
+   * taken block that were already PG_ZERO are not zeroed again.
    */
   submit(domain: number, maxPages: number, maxScan = 4096): number {
     const phys = this.phys;
     const flags = phys.pages.flags;
-    let taken = 0;
-    while (taken < maxPages) {
+    let zeroed = 0;
+    while (zeroed < maxPages) {
       const m = phys.takeBlockForZeroing(domain, maxScan, this.takeOut);
       if (m < 0) break;
       const order = this.takeOut[0];
       const pool = this.takeOut[1];
       const n = 1 << order;
-      taken += n;
       this.inFlightPages += n;
       const entry: Pending = { order, pool, runs: 0 };
       this.pending.set(m, entry);
@@ -65,6 +66,7 @@ export class PreZeroer {
         while (j < m + n && (flags[j] & PG_ZERO) === 0) j++;
         const pa = phys.pageToPa(i);
         const bytes = (j - i) * PAGE_SIZE;
+        zeroed += j - i;
         phys.work[Work.ZeroBytesBackground] += bytes;
         entry.runs++;
         if (this.engine === null) {
@@ -77,7 +79,7 @@ export class PreZeroer {
       }
       if (entry.runs === 0) this.finish(m, entry);
     }
-    return taken;
+    return zeroed;
   }
 
   /* Collect engine completions; returns the pages given back. */
