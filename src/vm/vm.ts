@@ -33,6 +33,9 @@ export class Vm {
   constructor(map: MemoryMap, tunables: Tunables | Record<string, string | number | boolean> = new Tunables()) {
     this.map = map;
     this.tunables = tunables instanceof Tunables ? tunables : new Tunables(tunables);
+    // The backing first: a machine the host cannot hold is refused before
+    // anything else is built.
+    const backing = this.tunables.num('vm.backed') === 1 ? new BackingStore(map) : null;
     this.phys = new Phys(map, {
       nfreeorder: this.tunables.num('vm.nfreeorder'),
       invariants: this.tunables.num('debug.invariants') === 1,
@@ -44,9 +47,8 @@ export class Vm {
       pageInit: this.tunables.str('vm.page_init') as 'fields' | 'bzero',
     });
     this.domainOrder = new Int32Array(this.phys.ndomains);
-    if (this.tunables.num('vm.backed') === 1) {
-      const backing = new BackingStore(map);
-      this.backing = backing;
+    this.backing = backing;
+    if (backing !== null) {
       this.phys.zeroHook = (pa, bytes) => backing.zero(pa, bytes);
       this.phys.isZeroHook = (pa, bytes) => backing.isZero(pa, bytes);
       this.zeroEngine = new ZeroEngine(backing, { workers: this.tunables.num('vm.zero.workers') });
@@ -59,7 +61,6 @@ export class Vm {
       });
       this.phys.lazyPagesZero = true;
     } else {
-      this.backing = null;
       this.zeroEngine = null;
     }
     this.prezero = new PreZeroer(this.phys, this.zeroEngine);
