@@ -20,8 +20,6 @@ export const enum Work {
   Split,
   /** Buddy merges while freeing (vm_phys_free_pages iterations that coalesced). */
   Merge,
-  /** Pages whose pool field was rewritten (vm_phys_set_pool on initialised pages). */
-  SetPool,
   /** Acquisitions of a domain's free-queue lock. */
   Lock,
   /** LAZYINIT blocks taken out of the lazy pool (and initialised). */
@@ -45,7 +43,6 @@ export const WORK_NAMES: readonly string[] = [
   'queue_head_visit',
   'split',
   'merge',
-  'set_pool',
   'lock',
   'lazy_block_taken',
   'contig_scan',

@@ -51,7 +51,6 @@ export const firecrackerAmd64_2023: CostProfile = {
     },
     split: { value: 5, unit: 'ns/halving', basis: 'assumption', source: 'vm_phys_split_pages iteration: one queue insert into a hot head' },
     merge: { value: 10, unit: 'ns/merge', basis: 'assumption', source: 'vm_phys_free_pages iteration: reads the buddy record (likely a cache miss only in L1/L2) and removes it' },
-    set_pool: { value: 1, unit: 'ns/page', basis: 'assumption', source: 'one byte store per page in vm_phys_set_pool' },
     lock: {
       value: 20,
       unit: 'ns/acquisition',
