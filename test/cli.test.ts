@@ -78,3 +78,23 @@ test('a closed pipe (pagelab … | head) ends quietly', () => {
   assert.equal(r.stderr, '');
   assert.match(r.stdout, /^replayed /);
 });
+
+test('machine sources from the command line: a JSON map, a bad one, and two at once', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pagelab-'));
+  const good = path.join(dir, 'box.json');
+  writeFileSync(good, JSON.stringify({ name: 'box', ndomains: 2, ram: [{ start: '1M', end: '64M', domain: 0 }, { start: '64M', size: '64M', domain: 1 }], reserved: [{ start: '2M', size: '4M', what: 'kernel' }] }));
+  const r = pagelab('boot', '--memmap', good, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.machine.ndomains, 2);
+  assert.equal(j.boot.pages_reserved, 1024);
+  const bad = path.join(dir, 'bad.json');
+  writeFileSync(bad, JSON.stringify({ name: 'bad', ram: [{ start: '0', end: '8M', domain: 0 }, { start: '4M', end: '12M', domain: 0 }] }));
+  const e = pagelab('boot', '--memmap', bad);
+  assert.equal(e.code, 2);
+  assert.match(e.stderr, /overlaps/);
+  assert.match(e.stderr, /0x400000/);
+  const two = pagelab('boot', '--mem', '1G', '--machine', 'tiny-16m');
+  assert.equal(two.code, 2);
+  assert.equal(two.stderr.trim().split('\n').length, 1);
+});
