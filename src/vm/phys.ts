@@ -434,17 +434,21 @@ export class Phys {
     const head = this.lbHead;
     const next = this.lbNext;
     const prev = this.lbPrev;
-    const cnext = this.lbChunkNext;
-    const cfirst = this.chunkFirst;
     const q = this.segQueueBase[seg] + VM_FREEPOOL_LAZYINIT * this.nfreeorder + order;
     const t = this.qTail[q];
+    // Max-order blocks are never looked up by head (only a buddy of lower
+    // order merges), so a run needs no chunk registration.
+    if (order !== this.maxOrder) {
+      for (let id = first, pg = m; id < end; id++, pg += step) {
+        const c = pg >>> shift;
+        this.lbChunkNext[id] = this.chunkFirst[c];
+        this.chunkFirst[c] = id;
+      }
+    }
     for (let id = first, pg = m; id < end; id++, pg += step) {
       head[id] = pg;
       next[id] = id + 1;
       prev[id] = id - 1;
-      const c = pg >>> shift;
-      cnext[id] = cfirst[c];
-      cfirst[c] = id;
     }
     this.lbOrder.fill(order, first, end);
     this.lbLive.fill(1, first, end);
