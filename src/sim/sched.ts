@@ -226,6 +226,11 @@ export class Scheduler {
     t.owed = { cpuLeft: t.sliceCpuLeft, bytesLeft: t.sliceBytesLeft, domain: t.sliceDomain };
     this.account(t, cpu, t.sliceStart, now);
     this.stopStreaming(t);
+    this.requeue(t, cpu);
+  }
+
+  /* Put the thread running on `cpu` back at the end of the run queue and pick the next one. */
+  private requeue(t: ThreadImpl, cpu: SimCpu): void {
     cpu.running = null;
     t.cpu = -1;
     t.state = 'runnable';
@@ -371,12 +376,7 @@ export class Scheduler {
     // nothing to preempt) gets the CPU first.
     const better = this.runq.some((o) => o.pri < t.pri && this.allowed(o, cpu));
     if (better) {
-      cpu.running = null;
-      t.cpu = -1;
-      t.state = 'runnable';
-      t.queuedSeq = this.seq++;
-      this.runq.push(t);
-      this.dispatch(cpu);
+      this.requeue(t, cpu);
       return;
     }
     this.advance(t, cpu);
