@@ -590,11 +590,7 @@ export class Phys {
     let i = m;
     const end = m + npages;
     while (i < end) {
-      // Largest order at which the pfn is aligned and the block still fits.
-      const pfnLow = (lo + (i - base)) | 0;
-      let order = pfnLow === 0 ? maxOrder : 31 - Math.clz32(pfnLow & -pfnLow);
-      if (order > maxOrder) order = maxOrder;
-      while (order > 0 && end - i < 1 << order) order--;
+      const order = this.largestBlockOrder((lo + (i - base)) | 0, end - i);
       if (lazy && order === maxOrder) {
         const run = Math.floor((end - i) / 2 ** maxOrder);
         this.lazyAddRun(i, seg, maxOrder, run);
@@ -605,6 +601,18 @@ export class Phys {
       else this.freelistAdd(q0 + order, i, order, pool, true);
       i += 1 << order;
     }
+  }
+
+  /*
+   * The largest order of a block that starts at a page whose pfn has the low
+   * 32 bits `pfnLow` (so it is aligned) and fits in `remaining` (>= 1) pages:
+   * the step of a maximal aligned power-of-two decomposition.
+   */
+  private largestBlockOrder(pfnLow: number, remaining: number): number {
+    let order = pfnLow === 0 ? this.maxOrder : 31 - Math.clz32(pfnLow & -pfnLow);
+    if (order > this.maxOrder) order = this.maxOrder;
+    while (order > 0 && remaining < 1 << order) order--;
+    return order;
   }
 
   /*
@@ -706,8 +714,7 @@ export class Phys {
     for (let i = 0; i < flinds.length; i++) {
       const m = this.allocFlindUnsafe(domain, flinds[i], pool, order);
       if (m >= 0) {
-        if (order === 0) this.pages.astate[m] = 1;
-        else this.pages.astate.fill(1, m, m + (1 << order));
+        this.markAllocated(m, 1 << order);
         return m;
       }
     }
@@ -777,17 +784,23 @@ export class Phys {
         const q = base + pind * nfo + oind;
         const h = this.qHead[q];
         if (h === NIL) continue;
-        let m: number;
-        if (pind === VM_FREEPOOL_LAZYINIT) m = this.lazyTake(q, h);
-        else {
-          m = h;
-          this.freelistRem(q, m, oind);
-        }
+        const m = this.takeHead(q, h, pind, oind);
         this.splitPages(m, oind, q0, order, pool);
         return m;
       }
     }
     return -1;
+  }
+
+  /*
+   * Take the head `h` of queue `q` (pool `pool`, order `order`) off it: a
+   * lazy block is initialised on the way (vm_phys_finish_init). Returns the
+   * first page of the block, now on no queue.
+   */
+  private takeHead(q: number, h: number, pool: number, order: number): number {
+    if (pool === VM_FREEPOOL_LAZYINIT) return this.lazyTake(q, h);
+    this.freelistRem(q, h, order);
+    return h;
   }
 
   /*
@@ -838,12 +851,7 @@ export class Phys {
           const q = base + pind * nfo + oind;
           let h: number;
           while ((h = this.qHead[q]) !== NIL) {
-            let m: number;
-            if (pind === VM_FREEPOOL_LAZYINIT) m = this.lazyTake(q, h);
-            else {
-              m = h;
-              this.freelistRem(q, m, oind);
-            }
+            const m = this.takeHead(q, h, pind, oind);
             i = this.takeRun(m, oind, npages, i, out, q0, pool);
             if (i === npages) return i;
           }
@@ -977,9 +985,7 @@ export class Phys {
     const end = m + npages;
     let i = m;
     while (i < end) {
-      const pfnLow = (lo + (i - base)) | 0;
-      let order = pfnLow === 0 ? this.maxOrder : Math.min(31 - Math.clz32(pfnLow & -pfnLow), this.maxOrder);
-      while (order > 0 && i + 2 ** order > end) order--;
+      const order = this.largestBlockOrder((lo + (i - base)) | 0, end - i);
       this.freePagesUnsafe(i, pool, order);
       i += 2 ** order;
     }
@@ -1276,7 +1282,7 @@ export class Phys {
   }
 
   /** Raw queue walk for the checker: the list as page indices (or lazy ids), head first. */
-  queueMembers(q: number): { members: number[]; tail: number; reverse: number[] } {
+  queueMembers(q: number): { members: number[]; reverse: number[] } {
     const members: number[] = [];
     const reverse: number[] = [];
     const pool = Math.floor(q / this.nfreeorder) % VM_NFREEPOOL;
@@ -1289,7 +1295,7 @@ export class Phys {
       for (let m = this.qTail[q]; m !== NIL && reverse.length <= limit; m = this.pages.prev[m]) reverse.push(m);
     }
     reverse.reverse();
-    return { members, tail: this.qTail[q], reverse };
+    return { members, reverse };
   }
 
   /** PFN low 32 bits of page `m` (for alignment checks without 64-bit arithmetic). */
