@@ -272,7 +272,8 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
   const map = opts.machine ?? resolveMachine(trace.machine ?? {});
   const vm = new Vm(map, tunables);
   const phys = vm.phys;
-  const live = new Map<string, { m: number; pages: number; order: number; pool: number; contig: boolean }>();
+  type Live = { m: number; pages: number; order: number; pool: number; contig: boolean };
+  const live = new Map<string, Live>();
   const failedTags = new Set<string>();
   const failed: number[] = [];
   const skipped: number[] = [];
@@ -281,6 +282,18 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
   const events: ReplayEvent[] = [];
   const record = (e: ReplayEvent): void => {
     if (opts.events) events.push(e);
+  };
+  /*
+   * The live allocation `op` names; undefined (recorded as skipped) when its
+   * allocation failed; an ETRACE error when the tag was never allocated.
+   */
+  const liveOrSkip = (op: { op: TraceOp['op']; line: number; tag: string }, never: string): Live | undefined => {
+    const a = live.get(op.tag);
+    if (a !== undefined) return a;
+    if (!failedTags.has(op.tag)) traceError(file, op.line, `${op.op}: tag "${op.tag}" ${never}`);
+    skipped.push(op.line);
+    record({ line: op.line, op: op.op, tag: op.tag, ok: false, note: 'skipped: its allocation failed' });
+    return undefined;
   };
   const domainOk = (d: number, line: number): void => {
     if (d >= phys.ndomains) traceError(file, line, `domain ${d} is out of range (machine has ${phys.ndomains})`);
@@ -327,22 +340,14 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
         break;
       }
       case 'free': {
-        const a = live.get(op.tag);
-        if (a === undefined) {
-          if (failedTags.has(op.tag)) {
-            skipped.push(op.line);
-            record({ line: op.line, op: 'free', tag: op.tag, ok: false, note: 'skipped: its allocation failed' });
-            break;
-          }
-          traceError(file, op.line, `free: tag "${op.tag}" was never allocated`);
-        }
+        const a = liveOrSkip(op, 'was never allocated');
+        if (a === undefined) break;
         if (op.zero && vm.backing !== null && !vm.backing.isZero(phys.pageToPa(a.m), a.pages * PAGE_SIZE)) {
           traceError(file, op.line, `free ${op.tag} zero: the memory at ${hex(phys.pageToPa(a.m))} is not zero`);
         }
-        if (a.contig || op.zero) {
-          if (op.zero && !a.contig) phys.freePages(a.m, a.order, a.pool, true);
-          else phys.freeContig(a.m, a.pages);
-        } else phys.freePages(a.m, a.order, a.pool);
+        // A contiguous run goes back through vm_phys_free_contig, which keeps no PG_ZERO claim.
+        if (a.contig) phys.freeContig(a.m, a.pages);
+        else phys.freePages(a.m, a.order, a.pool, op.zero);
         live.delete(op.tag);
         record({ line: op.line, op: 'free', tag: op.tag, pa: hex(phys.pageToPa(a.m)), pages: a.pages, ok: true });
         break;
@@ -359,15 +364,8 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
       }
       case 'write':
       case 'verify': {
-        const a = live.get(op.tag);
-        if (a === undefined) {
-          if (failedTags.has(op.tag)) {
-            skipped.push(op.line);
-            record({ line: op.line, op: op.op, tag: op.tag, ok: false, note: 'skipped: its allocation failed' });
-            break;
-          }
-          traceError(file, op.line, `${op.op}: tag "${op.tag}" is not allocated`);
-        }
+        const a = liveOrSkip(op, 'is not allocated');
+        if (a === undefined) break;
         if (vm.backing === null) traceError(file, op.line, `${op.op} needs backing memory (set vm.backed=1)`);
         const pa = phys.pageToPa(a.m);
         const bytes = a.pages * PAGE_SIZE;
