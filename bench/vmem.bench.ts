@@ -14,7 +14,7 @@
  * Each pair is one alloc + one free; ops/s counts pairs.
  */
 import { compare, sink, rng, markdownTable, fmtRate, type BenchCase } from './harness.js';
-import { Vmem, M_BESTFIT, M_INSTANTFIT, M_NEXTFIT } from '../src/vm/vmem.js';
+import { Vmem, M_BESTFIT, M_INSTANTFIT, M_NEXTFIT } from '../src/kern/vmem.js';
 
 const PAGE = 4096;
 const BASE = 0x1000_0000_0000;

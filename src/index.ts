@@ -27,7 +27,7 @@ export type { DomainPolicy } from './vm/domainset.js';
 export { freeQueueTable, formatFreeQueueTable } from './vm/buddyinfo.js';
 export { Work, WORK_NAMES, newWorkCounters, workDelta, workToObject } from './vm/counters.js';
 export * as param from './vm/param.js';
-export * as vmem from './vm/vmem.js';
+export * as vmem from './kern/vmem.js';
 export { ZeroEngine } from './vm/zeroidle.js';
 
 // The lab.

@@ -10,7 +10,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { PagelabError } from '../src/errors.js';
-import { Vmem, M_BESTFIT, M_INSTANTFIT, M_NEXTFIT, VMEM_ADDR_MAX, VMEM_ALLOC, VMEM_FREE, VMEM_FAILED } from '../src/vm/vmem.js';
+import { Vmem, M_BESTFIT, M_INSTANTFIT, M_NEXTFIT, VMEM_ADDR_MAX, VMEM_ALLOC, VMEM_FREE, VMEM_FAILED } from '../src/kern/vmem.js';
 
 const FITS = [M_INSTANTFIT, M_BESTFIT, M_NEXTFIT];
 

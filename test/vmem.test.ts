@@ -31,7 +31,7 @@ import {
   BT_TYPE_BUSY,
   BT_TYPE_SPAN_STATIC,
   type VmemSegment,
-} from '../src/vm/vmem.js';
+} from '../src/kern/vmem.js';
 
 const PAGE = 4096;
 const KVA = 0x1000_0000_0000; // a kernel-like base below 2^53

@@ -36,498 +36,50 @@
  * Addresses and sizes are JS numbers: every address must be below 2^53
  * (a span's end, exclusive, at most 2^53).
  */
-import { PagelabError, kassert } from '../errors.js';
+import { PagelabError } from '../errors.js';
 import { hex } from '../util/units.js';
+import { VmemQuery } from './vmem_check.js';
+import {
+  BT_TYPE_BUSY,
+  BT_TYPE_FREE,
+  BT_TYPE_QCACHE,
+  BT_TYPE_SPAN,
+  BT_TYPE_SPAN_STATIC,
+  M_BESTFIT,
+  M_FIRSTFIT,
+  M_NEXTFIT,
+  ORDER_SIZE,
+  QC_BATCH,
+  QC_CAP,
+  TWO53,
+  VMEM_ADDR_MAX,
+  VMEM_ADDR_MIN,
+  VMEM_FAILED,
+  VMEM_FITMASK,
+  type VmemImportFn,
+  type VmemReleaseFn,
+  arenaContext,
+  arenaName,
+  arenaRegistry,
+  einval,
+  enospc,
+  fitRange,
+  isPow2,
+  vmemSizeToOrder,
+  whoOwns,
+} from './vmem_param.js';
 
-/* ---- flags: values from FreeBSD sys/malloc.h */
-
-/** Accepted and ignored: vmem here never sleeps. */
-export const M_NOWAIT = 0x0001;
-/** Accepted and ignored: vmem here never sleeps. */
-export const M_WAITOK = 0x0002;
-/** Instant fit: first segment of the first list whose sizes all fit (FreeBSD's name). */
-export const M_FIRSTFIT = 0x1000;
-/** Instant fit, under the paper's name; the same bit as M_FIRSTFIT. */
-export const M_INSTANTFIT = M_FIRSTFIT;
-/** Best fit, to free-list granularity (exact below 32 quanta), as FreeBSD. */
-export const M_BESTFIT = 0x2000;
-/** Next fit: the first fitting address at or after a cursor, wrapping. */
-export const M_NEXTFIT = 0x8000;
-const VMEM_FITMASK = M_FIRSTFIT | M_BESTFIT | M_NEXTFIT;
-
-/* ---- vmem_size typemask, as sys/vmem.h */
-export const VMEM_ALLOC = 0x01;
-export const VMEM_FREE = 0x02;
-export const VMEM_MAXFREE = 0x10;
-
-export const VMEM_ADDR_MIN = 0;
-/** Largest address: 2^53 - 1 (addresses are JS numbers). */
-export const VMEM_ADDR_MAX = Number.MAX_SAFE_INTEGER;
-/** Returned by the allocating calls when the arena cannot satisfy the request (ENOMEM). */
-export const VMEM_FAILED = -1;
-/** At most this many quantum caches (sizes 1..16 quanta), as FreeBSD. */
-export const VMEM_QCACHE_IDX_MAX = 16;
-
-/* ---- boundary tag types, as FreeBSD (5 is FreeBSD's cursor, unused here) */
-export const BT_TYPE_SPAN = 1; // imported from the source; released when wholly free
-export const BT_TYPE_SPAN_STATIC = 2; // vmem_add() or create; never released
-export const BT_TYPE_FREE = 3;
-export const BT_TYPE_BUSY = 4;
-export const BT_TYPE_QCACHE = 6; // busy, but held by a quantum cache
-
-const BT_TYPE_NAMES: Record<number, string> = {
-  [BT_TYPE_SPAN]: 'span',
-  [BT_TYPE_SPAN_STATIC]: 'static span',
-  [BT_TYPE_FREE]: 'free',
-  [BT_TYPE_BUSY]: 'busy',
-  [BT_TYPE_QCACHE]: 'qcache',
-};
-
-/* ---- free list indexing */
-
-/** Sizes below this many quanta have one exact list each. */
-const VMEM_OPTVALUE = 32;
-/**
- * Number of free lists. FreeBSD sizes it for 64-bit sizes (90); sizes here
- * are below 2^53 quanta, so SIZE2ORDER tops out at 79.
- */
-export const VMEM_MAXORDER = 80;
-const FL_WORDS = 3; // bitmap words over VMEM_MAXORDER lists
-
-const TWO_M32 = 2 ** -32; // multiplying by it is exact and cheaper than dividing by 2^32
-
-/**
- * SIZE2ORDER: free-list index for a segment of `q` quanta.
- * Orders 0..31 hold exactly 1..32 quanta; order n >= 31 holds
- * [2^(n-26), 2^(n-25)) quanta (order 31 holds 32..63).
- * Requires 1 <= q <= 2^53.
- */
-export function vmemSizeToOrder(q: number): number {
-  if (q <= VMEM_OPTVALUE) return q - 1;
-  // flsl(q) + 25, with flsl over 53-bit values
-  return q < 4294967296 ? 57 - Math.clz32(q) : 89 - Math.clz32(q * TWO_M32);
-}
-
-/** ORDER2SIZE: the smallest size, in quanta, that lands on list `order`. */
-const ORDER_SIZE = new Float64Array(VMEM_MAXORDER);
-for (let o = 0; o < VMEM_MAXORDER; o++) ORDER_SIZE[o] = o < VMEM_OPTVALUE ? o + 1 : 2 ** (o - 26);
-
-/* ---- quantum caches */
-const QC_CAP = 32; // tags held per size class
-const QC_BATCH = 16; // tags moved per refill or flush
-
-/* ---- import/release context, for catching frees to the wrong arena */
-
-/** Id of the arena whose import function is running (0: none). */
-let importingArena = 0;
-/** Id of the arena whose release function is running (0: none). */
-let releasingArena = 0;
-let nextArenaId = 1;
-const arenaRegistry = new Map<number, WeakRef<Vmem>>();
-
-const TWO53 = 2 ** 53;
-
-export type VmemImportFn<T> = (arg: T, size: number, flags: number) => number;
-export type VmemReleaseFn<T> = (arg: T, addr: number, size: number) => void;
-
-export interface VmemSegment {
-  start: number;
-  size: number;
-  type: 'span' | 'static span' | 'free' | 'busy' | 'qcache';
-}
-
-export interface VmemStats {
-  name: string;
-  quantum: number;
-  /** Bytes in all spans. */
-  total: number;
-  /** Bytes allocated, including those held by quantum caches (FreeBSD's vm_inuse). */
-  inuse: number;
-  /** Bytes held by quantum caches (part of inuse). */
-  cached: number;
-  free: number;
-  spans: number;
-  busyTags: number;
-  /** Tags in use (spans and segments) and tags allocated in the typed arrays. */
-  tagsInUse: number;
-  tagCapacity: number;
-  hashBuckets: number;
-}
-
-/** Bytes of typed-array storage per boundary tag (start and size f64, four i32 links, a u8 type). */
-export const VMEM_BYTES_PER_TAG = 8 + 8 + 4 + 4 + 4 + 4 + 1;
-
-function isPow2(x: number): boolean {
-  return x > 0 && x === 2 ** Math.round(Math.log2(x));
-}
-
-function einval(msg: string): never {
-  throw new PagelabError('EINVAL', msg);
-}
-
-function enospc(msg: string): never {
-  throw new PagelabError('ENOSPC', msg);
-}
-
-/**
- * vmem_fit over a window: the lowest address a in [lo, hi] with
- * a = phase (mod align), [a, a + size - 1] within [lo, hi] and not crossing
- * a multiple of nocross; -1 when there is none.
- * Requires align a power of two, phase < align, size >= 1, and (when
- * nocross != 0) that the constraints were validated so that an address at
- * `phase` past a nocross boundary does not cross (vmem_xalloc checks).
- */
-function fitRange(lo: number, hi: number, size: number, align: number, phase: number, nocross: number): number {
-  if (lo > hi) return -1;
-  let a = Math.ceil((lo - phase) / align) * align + phase;
-  if (nocross !== 0 && Math.floor(a / nocross) !== Math.floor((a + size - 1) / nocross)) {
-    // Every aligned start left in this nocross block crosses too; the first
-    // candidate of the next block is its boundary plus phase.
-    a = Math.ceil((a - phase) / nocross) * nocross + phase;
-  }
-  return a <= hi && hi - a >= size - 1 ? a : -1;
-}
-
-export class Vmem {
-  readonly name: string;
-  /** Registry id; recorded in busy tags handed out as spans to an importer. */
-  readonly id: number;
-  readonly quantum: number;
-  private readonly invQuantum: number;
-  /** Largest size served by the quantum caches (0: none). */
-  readonly qcacheMax: number;
-
-  /*
-   * Boundary tags, one typed array per field type, fields of a tag side by
-   * side so that touching a cold tag costs three cache misses, not seven:
-   *   tF[2t] start, tF[2t + 1] size;
-   *   tL[4t] segment next, tL[4t + 1] segment prev,
-   *   tL[4t + 2] link next, tL[4t + 3] link prev (see the file comment);
-   *   tType[t] BT_TYPE_* (0: sentinel or recycled).
-   */
-  private tF: Float64Array;
-  private tL: Int32Array;
-  private tType: Uint8Array;
-  private tagCap = 0;
-  private tagHigh = 1; // tags [1, tagHigh) have been used at least once
-  private freeTagHead = 0;
-  private nFreeTags = 0;
-
-  /* free lists and their non-empty bitmap */
-  private readonly flHead = new Int32Array(VMEM_MAXORDER);
-  private readonly flMap = new Int32Array(FL_WORDS);
-
-  /* busy-tag hash: chained through the link-next field */
-  private hashBuckets: Int32Array;
-  private hashShift: number;
-  private nBusy = 0;
-  private hashGrowAt = 16; // grow past load 1
-  private hashShrinkAt = -1; // shrink below load 1/8 (never at the minimum size)
-  private hashFoundPrev = 0; // set by hashLookup for hashRemoveFound
-  private hashFoundBucket = 0;
-
-  /* spans in address order */
-  private spanStart: Float64Array;
-  private spanTag: Int32Array;
-  private nSpans = 0;
-
-  /* accounting */
-  private inuse = 0;
-  private total = 0;
-  private cachedBytes = 0;
-  private limit = 0;
-
-  /* import source */
-  private importFn: VmemImportFn<any> | null = null;
-  private releaseFn: VmemReleaseFn<any> | null = null;
-  private importArg: unknown = undefined;
-  private importQuantum: number;
-
-  /* the request being served, and the fit routines' result (see setRequest) */
-  private rqSize = 0;
-  private rqAlign = 0;
-  private rqInvAlign = 0; // 1 / align: exact, as align is a power of two, and cheaper than dividing
-  private rqPhase = 0;
-  private rqNocross = 0;
-  private rqInvNocross = 0;
-  private rqMin = 0;
-  private rqMax = VMEM_ADDR_MAX;
-  private rqSimple = true;
-  private fitLo = 0;
-  private fitAddr = 0;
-
-  /* next fit: cursor address and a tag at or before it (a hint) */
-  private cursorAddr = 0;
-  private cursorTag = 0;
-
-  /* quantum caches: per class a stack of cached busy tags */
-  private readonly qcClasses: number;
-  private readonly qcStack: Int32Array;
-  private readonly qcCount: Int32Array;
-  private qcTotal = 0;
-
-  private destroyed = false;
-
+export class Vmem extends VmemQuery {
   /**
    * vmem_create. Requires quantum a power of two no larger than 2^52,
    * qcacheMax a multiple of quantum (capped at 16 quanta), and base/size
    * quantum multiples within 2^53 (size 0: no initial span).
    */
   constructor(name: string, base: number, size: number, quantum: number, qcacheMax = 0, flags = 0) {
-    if (typeof name !== 'string' || name.length === 0) einval('vmem_create: arena name must be a non-empty string');
-    this.name = name;
-    if (!Number.isSafeInteger(quantum) || !isPow2(quantum) || quantum > 2 ** 52) {
-      einval(`vmem_create '${name}': quantum ${quantum} is not a power of two <= 2^52`);
-    }
-    if (!Number.isSafeInteger(qcacheMax) || qcacheMax < 0 || qcacheMax % quantum !== 0) {
-      einval(`vmem_create '${name}': qcache_max ${qcacheMax} is not a non-negative multiple of quantum ${hex(quantum)}`);
-    }
-    this.quantum = quantum;
-    this.invQuantum = 1 / quantum;
-    this.importQuantum = quantum;
-    this.qcClasses = Math.min(qcacheMax / quantum, VMEM_QCACHE_IDX_MAX);
-    this.qcacheMax = this.qcClasses * quantum;
-    this.qcStack = new Int32Array(this.qcClasses * QC_CAP);
-    this.qcCount = new Int32Array(this.qcClasses);
-
-    const cap = 64;
-    this.tF = new Float64Array(2 * cap);
-    this.tL = new Int32Array(4 * cap);
-    this.tType = new Uint8Array(cap);
-    this.tagCap = cap;
-
-    this.hashBuckets = new Int32Array(16);
-    this.hashShift = 28;
-    this.spanStart = new Float64Array(8);
-    this.spanTag = new Int32Array(8);
-
-    this.id = nextArenaId++;
-    arenaRegistry.set(this.id, new WeakRef(this));
+    super(name, quantum, qcacheMax);
     if (size !== 0) this.add(base, size, flags);
   }
 
-  /* ---------------------------------------------------------------- tags */
-
-  /** Guarantees that `n` tags can be taken with newTag() without growing (bt_fill). */
-  private ensureTags(n: number): void {
-    if (this.nFreeTags + (this.tagCap - this.tagHigh) < n) this.growTags();
-  }
-
-  private growTags(): void {
-    const cap = this.tagCap * 2;
-    const f = new Float64Array(2 * cap);
-    f.set(this.tF);
-    this.tF = f;
-    const l = new Int32Array(4 * cap);
-    l.set(this.tL);
-    this.tL = l;
-    const ty = new Uint8Array(cap);
-    ty.set(this.tType);
-    this.tType = ty;
-    this.tagCap = cap;
-  }
-
-  /** Pops a tag (bt_alloc). Requires a prior ensureTags covering it. */
-  private newTag(): number {
-    const t = this.freeTagHead;
-    if (t !== 0) {
-      this.freeTagHead = this.tL[(t << 2) | 2];
-      this.nFreeTags--;
-      return t;
-    }
-    return this.tagHigh++;
-  }
-
-  /** Unlinks `t` from the segment list and recycles it; the next-fit hint moves to `heir`. */
-  private retireSeg(t: number, heir: number): void {
-    const p = this.tL[(t << 2) | 1];
-    const n = this.tL[t << 2];
-    this.tL[p << 2] = n;
-    this.tL[(n << 2) | 1] = p;
-    if (this.cursorTag === t) this.cursorTag = heir;
-    this.tType[t] = 0;
-    this.tL[(t << 2) | 2] = this.freeTagHead;
-    this.freeTagHead = t;
-    this.nFreeTags++;
-  }
-
-  private segInsertBefore(t: number, before: number): void {
-    const p = this.tL[(before << 2) | 1];
-    this.tL[p << 2] = t;
-    this.tL[(t << 2) | 1] = p;
-    this.tL[t << 2] = before;
-    this.tL[(before << 2) | 1] = t;
-  }
-
-  /* ----------------------------------------------------------- free lists */
-
-  private flInsert(t: number, order: number): void {
-    const h = this.flHead[order];
-    this.tL[(t << 2) | 2] = h;
-    this.tL[(t << 2) | 3] = -1 - order;
-    if (h !== 0) this.tL[(h << 2) | 3] = t;
-    else this.flMap[order >>> 5] |= 1 << (order & 31);
-    this.flHead[order] = t;
-  }
-
-  private flRemove(t: number): void {
-    const n = this.tL[(t << 2) | 2];
-    const p = this.tL[(t << 2) | 3];
-    if (p < 0) {
-      const order = -1 - p;
-      this.flHead[order] = n;
-      if (n !== 0) this.tL[(n << 2) | 3] = p;
-      else this.flMap[order >>> 5] &= ~(1 << (order & 31));
-    } else {
-      this.tL[(p << 2) | 2] = n;
-      if (n !== 0) this.tL[(n << 2) | 3] = p;
-    }
-  }
-
-  /** Index of the first non-empty free list at or above `order`, or -1. */
-  private flFirst(order: number): number {
-    if (order >= VMEM_MAXORDER) return -1;
-    let w = order >>> 5;
-    let bits = this.flMap[w] & (-1 << (order & 31));
-    while (bits === 0) {
-      if (++w === FL_WORDS) return -1;
-      bits = this.flMap[w];
-    }
-    return (w << 5) + 31 - Math.clz32(bits & -bits);
-  }
-
-  private orderOf(size: number): number {
-    return vmemSizeToOrder(size * this.invQuantum);
-  }
-
-  /** Moves free tag `t` to [start, start + size), re-filing it if its order changes. */
-  private resizeFree(t: number, start: number, size: number): void {
-    const before = this.orderOf(this.tF[(t << 1) | 1]);
-    this.tF[t << 1] = start;
-    this.tF[(t << 1) | 1] = size;
-    const after = this.orderOf(size);
-    if (after !== before) {
-      this.flRemove(t);
-      this.flInsert(t, after);
-    }
-  }
-
-  /* ------------------------------------------------------------ busy hash */
-
-  private hashIndex(addr: number): number {
-    const q = addr * this.invQuantum;
-    const lo = q >>> 0;
-    const hi = (q * TWO_M32) >>> 0;
-    return Math.imul(lo ^ Math.imul(hi, 0x85ebca77), 0x9e3779b1) >>> this.hashShift;
-  }
-
-  /** Busy tag starting at `addr`, or 0; remembers its chain position for hashRemoveFound. */
-  private hashLookup(addr: number): number {
-    const b = this.hashIndex(addr);
-    const tF = this.tF;
-    const tL = this.tL;
-    let prev = 0;
-    let t = this.hashBuckets[b];
-    while (t !== 0 && tF[t << 1] !== addr) {
-      prev = t;
-      t = tL[(t << 2) | 2];
-    }
-    this.hashFoundPrev = prev;
-    this.hashFoundBucket = b;
-    return t;
-  }
-
-  /** Unchains the tag just found by hashLookup (bt_rembusy). */
-  private hashRemoveFound(t: number): void {
-    const n = this.tL[(t << 2) | 2];
-    if (this.hashFoundPrev === 0) this.hashBuckets[this.hashFoundBucket] = n;
-    else this.tL[(this.hashFoundPrev << 2) | 2] = n;
-    if (--this.nBusy < this.hashShrinkAt) this.rehash(this.hashBuckets.length >>> 1);
-  }
-
-  private hashInsert(t: number): void {
-    const b = this.hashIndex(this.tF[t << 1]);
-    this.tL[(t << 2) | 2] = this.hashBuckets[b];
-    this.hashBuckets[b] = t;
-    if (++this.nBusy > this.hashGrowAt) this.rehash(this.hashBuckets.length * 2);
-  }
-
-  /**
-   * Resizes the hash to `n` buckets (a power of two). Load stays between
-   * 1/8 and 1, so chains are short and a free costs O(1) amortised.
-   */
-  private rehash(n: number): void {
-    const old = this.hashBuckets;
-    const tL = this.tL;
-    this.hashBuckets = new Int32Array(n);
-    this.hashShift = 32 - Math.round(Math.log2(n));
-    this.hashGrowAt = n;
-    this.hashShrinkAt = n > 16 ? n / 8 : -1;
-    for (let b = 0; b < old.length; b++) {
-      let t = old[b];
-      while (t !== 0) {
-        const following = tL[(t << 2) | 2];
-        const nb = this.hashIndex(this.tF[t << 1]);
-        tL[(t << 2) | 2] = this.hashBuckets[nb];
-        this.hashBuckets[nb] = t;
-        t = following;
-      }
-    }
-  }
-
-  /* ----------------------------------------------------------- span index */
-
-  /** Number of spans whose start is <= addr. */
-  private spanUpper(addr: number): number {
-    let lo = 0;
-    let hi = this.nSpans;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.spanStart[mid] <= addr) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  /** Index of the span containing addr, or -1. */
-  private spanFind(addr: number): number {
-    const i = this.spanUpper(addr) - 1;
-    if (i < 0) return -1;
-    return addr < this.spanStart[i] + this.tF[((this.spanTag[i]) << 1) | 1] ? i : -1;
-  }
-
-  private spanIndexInsert(i: number, addr: number, tag: number): void {
-    if (this.nSpans === this.spanStart.length) {
-      const s = new Float64Array(this.nSpans * 2);
-      s.set(this.spanStart);
-      this.spanStart = s;
-      const t = new Int32Array(this.nSpans * 2);
-      t.set(this.spanTag);
-      this.spanTag = t;
-    }
-    this.spanStart.copyWithin(i + 1, i, this.nSpans);
-    this.spanTag.copyWithin(i + 1, i, this.nSpans);
-    this.spanStart[i] = addr;
-    this.spanTag[i] = tag;
-    this.nSpans++;
-  }
-
-  private spanIndexRemove(i: number): void {
-    this.spanStart.copyWithin(i, i + 1, this.nSpans);
-    this.spanTag.copyWithin(i, i + 1, this.nSpans);
-    this.nSpans--;
-  }
-
-  /* ---------------------------------------------------------------- spans */
-
-  private checkRange(what: string, addr: number, size: number): void {
-    if (!Number.isSafeInteger(addr) || addr < 0 || !Number.isSafeInteger(size) || size <= 0 || addr + size > TWO53) {
-      einval(`${what} '${this.name}': span ${hex(addr)}+${hex(size)} is not within [0, 2^53)`);
-    }
-    if (addr % this.quantum !== 0 || size % this.quantum !== 0) {
-      einval(`${what} '${this.name}': span ${hex(addr)}+${hex(size)} is not a multiple of quantum ${hex(this.quantum)}`);
-    }
-  }
 
   /**
    * vmem_add1: adds [addr, addr + size) as a span of `type` and returns its
@@ -645,12 +197,12 @@ export class Vmem {
     this.retireSeg(s, heir);
     this.spanIndexRemove(this.spanUpper(addr) - 1);
     this.total -= size;
-    const saved = releasingArena;
-    releasingArena = this.id;
+    const saved = arenaContext.releasing;
+    arenaContext.releasing = this.id;
     try {
       this.releaseFn!(this.importArg, addr, size);
     } finally {
-      releasingArena = saved;
+      arenaContext.releasing = saved;
     }
   }
 
@@ -667,13 +219,13 @@ export class Vmem {
     size = Math.ceil(size / this.importQuantum) * this.importQuantum;
     if (size > TWO53) return 0;
     if (this.limit !== 0 && this.limit < this.total + size) return 0;
-    const saved = importingArena;
-    importingArena = this.id;
+    const saved = arenaContext.importing;
+    arenaContext.importing = this.id;
     let addr: number;
     try {
       addr = this.importFn(this.importArg, size, flags);
     } finally {
-      importingArena = saved;
+      arenaContext.importing = saved;
     }
     if (addr === VMEM_FAILED) return 0;
     this.checkRange('vmem_import', addr, size);
@@ -758,13 +310,13 @@ export class Vmem {
         this.flInsert(t, newOrder);
       }
       this.hashInsert(b);
-      this.tL[(b << 2) | 3] = importingArena;
+      this.tL[(b << 2) | 3] = arenaContext.importing;
       return b;
     }
     this.flRemove(t);
     this.tType[t] = BT_TYPE_BUSY;
     this.hashInsert(t);
-    this.tL[(t << 2) | 3] = importingArena;
+    this.tL[(t << 2) | 3] = arenaContext.importing;
     return t;
   }
 
@@ -1011,7 +563,7 @@ export class Vmem {
       this.qcCount[c] = n - 1;
       this.qcTotal--;
       this.tType[t] = BT_TYPE_BUSY;
-      this.tL[(t << 2) | 3] = importingArena;
+      this.tL[(t << 2) | 3] = arenaContext.importing;
       this.cachedBytes -= this.tF[(t << 1) | 1];
       return t;
     }
@@ -1144,7 +696,7 @@ export class Vmem {
       t === 0 ||
       this.tType[t] !== BT_TYPE_BUSY ||
       (this.tF[(t << 1) | 1] !== size && (this.tF[(t << 1) | 1] !== Math.ceil(size * this.invQuantum) * this.quantum || !Number.isInteger(size))) ||
-      (this.tL[(t << 2) | 3] !== 0 && this.tL[(t << 2) | 3] !== releasingArena)
+      (this.tL[(t << 2) | 3] !== 0 && this.tL[(t << 2) | 3] !== arenaContext.releasing)
     ) {
       this.freeError('vmem_xfree', addr, size);
     }
@@ -1164,7 +716,7 @@ export class Vmem {
     }
     const rsize = Math.ceil(size * this.invQuantum) * this.quantum;
     const t = this.hashLookup(addr);
-    if (!Number.isInteger(size) || t === 0 || this.tType[t] !== BT_TYPE_BUSY || this.tF[(t << 1) | 1] !== rsize || (this.tL[(t << 2) | 3] !== 0 && this.tL[(t << 2) | 3] !== releasingArena)) {
+    if (!Number.isInteger(size) || t === 0 || this.tType[t] !== BT_TYPE_BUSY || this.tF[(t << 1) | 1] !== rsize || (this.tL[(t << 2) | 3] !== 0 && this.tL[(t << 2) | 3] !== arenaContext.releasing)) {
       this.freeError('vmem_free', addr, size);
     }
     const c = rsize * this.invQuantum - 1;
@@ -1212,7 +764,7 @@ export class Vmem {
     if (type === BT_TYPE_QCACHE) {
       throw new PagelabError('EDOUBLEFREE', `${where} is already free (held by the quantum cache): double free?`);
     }
-    if (owner !== 0 && owner !== releasingArena) {
+    if (owner !== 0 && owner !== arenaContext.releasing) {
       throw new PagelabError(
         'EWRONGARENA',
         `${where}, but it is a span imported by arena '${arenaName(owner)}': free it to '${arenaName(owner)}'`,
@@ -1223,25 +775,6 @@ export class Vmem {
       `${where} with size ${hex(size)}, but it was allocated with size ${hex(this.tF[(t << 1) | 1])}`,
     );
   }
-
-  /**
-   * Does this arena hold addr itself (in a free, busy or cached segment),
-   * rather than only as a span it handed to an importing arena?
-   * Requires owns(addr).
-   */
-  holdsDirectly(addr: number): boolean {
-    const t = this.segmentAt(addr);
-    return this.tType[t] === BT_TYPE_FREE || this.tL[(t << 2) | 3] === 0;
-  }
-
-  /** The segment tag containing addr. Requires addr inside some span. O(segments in that span). */
-  private segmentAt(addr: number): number {
-    const si = this.spanFind(addr);
-    let t = this.tL[(this.spanTag[si]) << 2];
-    while (this.tF[t << 1] + this.tF[(t << 1) | 1] <= addr) t = this.tL[t << 2];
-    return t;
-  }
-
   /* ------------------------------------------------------ quantum caches */
 
   /**
@@ -1250,8 +783,8 @@ export class Vmem {
    */
   private qcRefill(c: number, strat: number, flags: number): number {
     const size = (c + 1) * this.quantum;
-    const saved = importingArena;
-    importingArena = 0; // cached tags belong to no importer until handed out
+    const saved = arenaContext.importing;
+    arenaContext.importing = 0; // cached tags belong to no importer until handed out
     let n = 0;
     try {
       while (n < QC_BATCH) {
@@ -1264,7 +797,7 @@ export class Vmem {
         n++;
       }
     } finally {
-      importingArena = saved;
+      arenaContext.importing = saved;
     }
     this.qcCount[c] = n;
     this.qcTotal += n;
@@ -1339,353 +872,4 @@ export class Vmem {
     return this.destroyed;
   }
 
-  /* ------------------------------------------------------------ queries */
-
-  /**
-   * vmem_size: VMEM_ALLOC bytes in use (including quantum-cached),
-   * VMEM_FREE bytes free, both for the total; VMEM_MAXFREE the largest free
-   * segment (exact here; FreeBSD returns its list's lower bound).
-   */
-  size(typemask: number): number {
-    switch (typemask) {
-      case VMEM_ALLOC:
-        return this.inuse;
-      case VMEM_FREE:
-        return this.total - this.inuse;
-      case VMEM_ALLOC | VMEM_FREE:
-        return this.total;
-      case VMEM_MAXFREE: {
-        let best = 0;
-        for (let l = VMEM_MAXORDER - 1; l >= 0 && best === 0; l--) {
-          for (let t = this.flHead[l]; t !== 0; t = this.tL[(t << 2) | 2]) if (this.tF[(t << 1) | 1] > best) best = this.tF[(t << 1) | 1];
-        }
-        return best;
-      }
-      default:
-        return einval(`vmem_size '${this.name}': bad typemask ${typemask}`);
-    }
-  }
-
-  stats(): VmemStats {
-    return {
-      name: this.name,
-      quantum: this.quantum,
-      total: this.total,
-      inuse: this.inuse,
-      cached: this.cachedBytes,
-      free: this.total - this.inuse,
-      spans: this.nSpans,
-      busyTags: this.nBusy,
-      tagsInUse: this.tagHigh - 1 - this.nFreeTags,
-      tagCapacity: this.tagCap,
-      hashBuckets: this.hashBuckets.length,
-    };
-  }
-
-  /** Calls fn for every tag in address order (each span tag before its segments). */
-  walk(fn: (start: number, size: number, type: number) => void): void {
-    for (let t = this.tL[0 << 2]; t !== 0; t = this.tL[t << 2]) fn(this.tF[t << 1], this.tF[(t << 1) | 1], this.tType[t]);
-  }
-
-  segments(): VmemSegment[] {
-    const out: VmemSegment[] = [];
-    this.walk((start, size, type) => out.push({ start, size, type: BT_TYPE_NAMES[type] as VmemSegment['type'] }));
-    return out;
-  }
-
-  /** Does any span of this arena contain addr? */
-  owns(addr: number): boolean {
-    return this.spanFind(addr) >= 0;
-  }
-
-  /** vmem_whatis for this arena: what addr is here, or null when no span holds it. */
-  whatis(addr: number): string | null {
-    if (this.spanFind(addr) < 0) return null;
-    const t = this.segmentAt(addr);
-    const type = this.tType[t];
-    const state = type === BT_TYPE_FREE ? 'free' : type === BT_TYPE_QCACHE ? 'cached' : 'allocated';
-    return `${hex(addr)} is ${hex(this.tF[t << 1])}+${hex(addr - this.tF[t << 1])} in vmem '${this.name}' (${state})`;
-  }
-
-  /* ------------------------------------------------------------- checker */
-
-  /**
-   * vmem_check: verifies every structural invariant and throws EINVARIANT
-   * (naming the arena and address) at the first that fails:
-   *  - the segment list is a well-linked cycle; span tags in address order,
-   *    non-overlapping, matching the span index; segments tile each span
-   *    exactly, quantum-aligned, with no two adjacent free segments;
-   *  - no imported span is wholly free (it should have been released);
-   *  - every free segment is on the list of its order exactly once, the
-   *    lists are well linked and the bitmap marks exactly the non-empty ones;
-   *  - the hash holds exactly the busy and cached segments, each in its
-   *    bucket; the quantum caches hold exactly the cached ones, by size;
-   *  - in-use, cached and total bytes add up; tags are all accounted for.
-   * O(tags + buckets).
-   */
-  check(): void {
-    const name = `vmem '${this.name}'`;
-    const q = this.quantum;
-    const tF = this.tF;
-    const tType = this.tType;
-    const onSeg = new Uint8Array(this.tagHigh);
-    let prev = 0;
-    let nSeg = 0;
-    let spanIdx = 0;
-    let spanEnd = -1;
-    let spanType = 0;
-    let spanTagOf = 0;
-    let segsInSpan = 0;
-    let expect = 0;
-    let lastEnd = -1;
-    let prevFree = false;
-    let total = 0;
-    let inuse = 0;
-    let cached = 0;
-    let nFree = 0;
-    let nBusy = 0;
-    let nCached = 0;
-    const closeSpan = (): void => {
-      if (spanEnd < 0) return;
-      kassert(expect === spanEnd, () => `${name}: segments cover [${hex(tF[spanTagOf << 1])}, ${hex(expect)}) of span ending at ${hex(spanEnd)}`);
-      kassert(segsInSpan > 0, () => `${name}: span at ${hex(tF[spanTagOf << 1])} has no segments`);
-    };
-    for (let t = this.tL[0 << 2]; t !== 0; t = this.tL[t << 2]) {
-      kassert(t > 0 && t < this.tagHigh && onSeg[t] === 0, () => `${name}: segment list is not a simple cycle at tag ${t}`);
-      kassert(this.tL[(t << 2) | 1] === prev, () => `${name}: back link of tag at ${hex(tF[t << 1])} is wrong`);
-      onSeg[t] = 1;
-      nSeg++;
-      prev = t;
-      const type = tType[t];
-      const start = tF[t << 1];
-      const size = tF[(t << 1) | 1];
-      kassert(
-        size > 0 && start % q === 0 && size % q === 0 && start + size <= TWO53,
-        () => `${name}: tag ${hex(start)}+${hex(size)} is empty, unaligned to ${hex(q)} or past 2^53`,
-      );
-      if (type === BT_TYPE_SPAN || type === BT_TYPE_SPAN_STATIC) {
-        closeSpan();
-        kassert(start >= lastEnd, () => `${name}: span at ${hex(start)} is out of order or overlaps the span before`);
-        kassert(
-          spanIdx < this.nSpans && this.spanTag[spanIdx] === t && this.spanStart[spanIdx] === start,
-          () => `${name}: span index disagrees with span tag at ${hex(start)}`,
-        );
-        spanIdx++;
-        spanTagOf = t;
-        spanType = type;
-        spanEnd = start + size;
-        lastEnd = spanEnd;
-        expect = start;
-        segsInSpan = 0;
-        prevFree = false;
-        total += size;
-        continue;
-      }
-      kassert(spanEnd >= 0, () => `${name}: segment at ${hex(start)} precedes every span tag`);
-      kassert(start === expect, () => `${name}: segment at ${hex(start)} should start at ${hex(expect)} (gap or overlap)`);
-      kassert(start + size <= spanEnd, () => `${name}: segment ${hex(start)}+${hex(size)} runs past its span's end ${hex(spanEnd)}`);
-      expect = start + size;
-      segsInSpan++;
-      if (type === BT_TYPE_FREE) {
-        kassert(!prevFree, () => `${name}: adjacent free segments at ${hex(start)} were not merged`);
-        kassert(
-          !(spanType === BT_TYPE_SPAN && this.releaseFn !== null && size === tF[(spanTagOf << 1) | 1]),
-          () => `${name}: imported span at ${hex(start)} is wholly free but was not released`,
-        );
-        prevFree = true;
-        nFree++;
-      } else if (type === BT_TYPE_BUSY || type === BT_TYPE_QCACHE) {
-        prevFree = false;
-        kassert(this.hashLookup(start) === t, () => `${name}: busy segment at ${hex(start)} is not in the hash`);
-        inuse += size;
-        nBusy++;
-        if (type === BT_TYPE_QCACHE) {
-          cached += size;
-          nCached++;
-        }
-      } else {
-        kassert(false, () => `${name}: tag at ${hex(start)} has bad type ${type}`);
-      }
-    }
-    closeSpan();
-    kassert(this.tL[(0 << 2) | 1] === prev, () => `${name}: segment list tail link is wrong`);
-    kassert(spanIdx === this.nSpans, () => `${name}: span index has ${this.nSpans} spans, segment list ${spanIdx}`);
-    kassert(total === this.total, () => `${name}: spans add up to ${hex(total)}, arena says ${hex(this.total)}`);
-    kassert(inuse === this.inuse, () => `${name}: busy segments add up to ${hex(inuse)}, arena says ${hex(this.inuse)}`);
-    kassert(cached === this.cachedBytes, () => `${name}: cached segments add up to ${hex(cached)}, arena says ${hex(this.cachedBytes)}`);
-
-    // Free lists.
-    const seen = new Uint8Array(this.tagHigh);
-    let onLists = 0;
-    for (let l = 0; l < VMEM_MAXORDER; l++) {
-      const head = this.flHead[l];
-      const bit = (this.flMap[l >>> 5] >>> (l & 31)) & 1;
-      kassert(bit === (head !== 0 ? 1 : 0), () => `${name}: free-list bitmap bit ${l} is ${bit} but the list is ${head ? 'non-empty' : 'empty'}`);
-      let p = -1 - l;
-      for (let t = head; t !== 0; t = this.tL[(t << 2) | 2]) {
-        kassert(t > 0 && t < this.tagHigh && seen[t] === 0, () => `${name}: free list ${l} loops or holds a bad tag`);
-        seen[t] = 1;
-        kassert(onSeg[t] === 1 && tType[t] === BT_TYPE_FREE, () => `${name}: free list ${l} holds non-free tag at ${hex(tF[t << 1])}`);
-        kassert(this.orderOf(tF[(t << 1) | 1]) === l, () => `${name}: free segment ${hex(tF[t << 1])}+${hex(tF[(t << 1) | 1])} is on list ${l}`);
-        kassert(this.tL[(t << 2) | 3] === p, () => `${name}: free list ${l} back link wrong at ${hex(tF[t << 1])}`);
-        p = t;
-        onLists++;
-      }
-    }
-    kassert(onLists === nFree, () => `${name}: ${nFree} free segments but ${onLists} on the free lists`);
-
-    // Hash.
-    let inHash = 0;
-    const hseen = new Uint8Array(this.tagHigh);
-    for (let b = 0; b < this.hashBuckets.length; b++) {
-      for (let t = this.hashBuckets[b]; t !== 0; t = this.tL[(t << 2) | 2]) {
-        kassert(t > 0 && t < this.tagHigh && hseen[t] === 0, () => `${name}: hash bucket ${b} loops or holds a bad tag`);
-        hseen[t] = 1;
-        kassert(
-          onSeg[t] === 1 && (tType[t] === BT_TYPE_BUSY || tType[t] === BT_TYPE_QCACHE),
-          () => `${name}: hash holds non-busy tag at ${hex(tF[t << 1])}`,
-        );
-        kassert(this.hashIndex(tF[t << 1]) === b, () => `${name}: busy tag at ${hex(tF[t << 1])} is in the wrong bucket`);
-        inHash++;
-      }
-    }
-    kassert(inHash === nBusy && this.nBusy === nBusy, () => `${name}: ${nBusy} busy segments, ${inHash} hashed, count says ${this.nBusy}`);
-
-    // Quantum caches.
-    let inCaches = 0;
-    const cseen = new Uint8Array(this.tagHigh);
-    for (let c = 0; c < this.qcClasses; c++) {
-      for (let i = 0; i < this.qcCount[c]; i++) {
-        const t = this.qcStack[c * QC_CAP + i];
-        kassert(
-          t > 0 && t < this.tagHigh && cseen[t] === 0 && onSeg[t] === 1 && tType[t] === BT_TYPE_QCACHE,
-          () => `${name}: quantum cache ${c} holds a bad or repeated tag (${t})`,
-        );
-        kassert(tF[(t << 1) | 1] === (c + 1) * q, () => `${name}: quantum cache ${c} holds segment ${hex(tF[t << 1])}+${hex(tF[(t << 1) | 1])}`);
-        cseen[t] = 1;
-        inCaches++;
-      }
-    }
-    kassert(inCaches === nCached && this.qcTotal === nCached, () => `${name}: ${nCached} cached segments but ${inCaches} in the caches`);
-
-    // Tag accounting.
-    let nRecycled = 0;
-    for (let t = this.freeTagHead; t !== 0; t = this.tL[(t << 2) | 2]) {
-      kassert(t > 0 && t < this.tagHigh && onSeg[t] === 0 && tType[t] === 0 && nRecycled <= this.nFreeTags, () => `${name}: free-tag stack is corrupt`);
-      nRecycled++;
-    }
-    kassert(
-      nRecycled === this.nFreeTags && nSeg + nRecycled === this.tagHigh - 1,
-      () => `${name}: ${nSeg} tags in use + ${nRecycled} recycled != ${this.tagHigh - 1} allocated`,
-    );
-    kassert(this.cursorTag === 0 || onSeg[this.cursorTag] === 1, () => `${name}: next-fit hint is a retired tag`);
-  }
-}
-
-function arenaName(id: number): string {
-  const vm = arenaRegistry.get(id)?.deref();
-  return vm !== undefined ? vm.name : `#${id}`;
-}
-
-/**
- * Name of another live arena with a span containing addr, or null. When
- * arenas are stacked, the innermost one (that did not pass addr on to an
- * importer) is named: a kstack address belongs to the kstack arena, not to
- * the kernel arena it was imported from.
- */
-function whoOwns(addr: number, except: Vmem): string | null {
-  let outer: string | null = null;
-  for (const ref of arenaRegistry.values()) {
-    const vm = ref.deref();
-    if (vm === undefined || vm === except || !vm.owns(addr)) continue;
-    if (vm.holdsDirectly(addr)) return vm.name;
-    outer ??= vm.name;
-  }
-  return outer;
-}
-
-/* ---- the FreeBSD-shaped API: thin wrappers over the class */
-
-/** vmem_create: see the Vmem constructor. */
-export function vmem_create(name: string, base: number, size: number, quantum: number, qcacheMax = 0, flags = 0): Vmem {
-  return new Vmem(name, base, size, quantum, qcacheMax, flags);
-}
-
-export function vmem_destroy(vm: Vmem): void {
-  vm.destroy();
-}
-
-export function vmem_add(vm: Vmem, addr: number, size: number, flags = 0): void {
-  vm.add(addr, size, flags);
-}
-
-export function vmem_set_import<T>(
-  vm: Vmem,
-  importFn: VmemImportFn<T>,
-  releaseFn: VmemReleaseFn<T> | null,
-  arg: T,
-  importQuantum: number,
-): void {
-  vm.setImport(importFn, releaseFn, arg, importQuantum);
-}
-
-export function vmem_set_limit(vm: Vmem, limit: number): void {
-  vm.setLimit(limit);
-}
-
-/** vmem_alloc: the address, or VMEM_FAILED. Usable directly as an import function. */
-export function vmem_alloc(vm: Vmem, size: number, flags = M_FIRSTFIT): number {
-  return vm.alloc(size, flags);
-}
-
-/** vmem_free. Usable directly as a release function. */
-export function vmem_free(vm: Vmem, addr: number, size: number): void {
-  vm.free(addr, size);
-}
-
-export function vmem_xalloc(
-  vm: Vmem,
-  size: number,
-  align: number,
-  phase: number,
-  nocross: number,
-  minaddr: number,
-  maxaddr: number,
-  flags: number,
-): number {
-  return vm.xalloc(size, align, phase, nocross, minaddr, maxaddr, flags);
-}
-
-export function vmem_xfree(vm: Vmem, addr: number, size: number): void {
-  vm.xfree(addr, size);
-}
-
-export function vmem_size(vm: Vmem, typemask: number): number {
-  return vm.size(typemask);
-}
-
-export function vmem_roundup_size(vm: Vmem, size: number): number {
-  return vm.roundupSize(size);
-}
-
-export function vmem_walk(vm: Vmem, fn: (start: number, size: number, type: number) => void): void {
-  vm.walk(fn);
-}
-
-export function vmem_check(vm: Vmem): void {
-  vm.check();
-}
-
-export function vmem_qcache_drain(vm: Vmem): void {
-  vm.qcDrain();
-}
-
-/** vmem_whatis: what every live arena knows about addr. */
-export function vmem_whatis(addr: number): string[] {
-  const out: string[] = [];
-  for (const ref of arenaRegistry.values()) {
-    const s = ref.deref()?.whatis(addr);
-    if (s) out.push(s);
-  }
-  return out;
 }
