@@ -33,4 +33,4 @@ export { ZeroEngine } from './vm/zeroidle.js';
 // The lab.
 export { parseTrace, replayTrace } from './lab/replay.js';
 export type { Trace, TraceOp, ReplayResult, ReplayEvent, ReplayOptions } from './lab/replay.js';
-export { summarize, compareSamples, compareSummaries, formatVerdict, renderMinistat, ministatMain } from './lab/ministat.js';
+export { summarize, compareSamples, compareSummaries, formatVerdict, renderMinistat, readDataset, studentT } from './stats/ministat.js';

@@ -11,14 +11,13 @@ import {
   compareSamples,
   compareSummaries,
   formatVerdict,
-  ministatMain,
   readDataset,
   renderMinistat,
   studentT,
   summarize,
   type MinistatFlavor,
-  type MinistatIO,
-} from '../src/lab/ministat.js';
+} from '../src/stats/ministat.js';
+import { ministatMain, type MinistatIO } from '../src/cli/ministat.js';
 import { repoRoot } from './helpers/root.js';
 
 

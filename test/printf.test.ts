@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { formatDouble, formatG, parseCDouble, parseCLongToInt, signBit, sprintf } from '../src/util/printf.js';
+import { formatDouble, formatG, parseCDouble, parseCLongToInt, signBit, sprintf } from '../src/stats/printf.js';
 import { repoRoot } from './helpers/root.js';
 
 

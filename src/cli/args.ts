@@ -66,3 +66,59 @@ export function parseArgs(argv: string[], flags: readonly string[], command: str
   }
   return p;
 }
+
+/*
+ * getopt(3) over `args` for `optionLetters` (a letter followed by ':' takes
+ * an argument), calling `onOption` in command-line order so that errors come
+ * out in ministat's order. POSIX getopt, as on FreeBSD, stops at the first
+ * operand; GNU getopt, as in Debian's build, permutes and keeps looking.
+ * "--" ends the options; "-" alone is an operand.
+ * Guarantees: the operands in order; throws EUSAGE for an unknown option or
+ * a missing argument, with `synopsis` appended. For commands that must parse
+ * as a C program does (ministat); pagelab's own commands use parseArgs.
+ */
+export function getopt(
+  args: readonly string[],
+  optionLetters: string,
+  permute: boolean,
+  onOption: (letter: string, argument: string | undefined) => void,
+  synopsis: string,
+): string[] {
+  const operands: string[] = [];
+  let i = 0;
+  while (i < args.length) {
+    const arg = args[i++];
+    if (arg === '--') {
+      operands.push(...args.slice(i));
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      operands.push(arg);
+      if (!permute) {
+        operands.push(...args.slice(i));
+        break;
+      }
+      continue;
+    }
+    for (let k = 1; k < arg.length; k++) {
+      const letter = arg[k];
+      const at = letter === ':' ? -1 : optionLetters.indexOf(letter);
+      if (at < 0) throw new PagelabError('EUSAGE', `Unknown option -${letter} (${synopsis})`);
+      if (optionLetters[at + 1] !== ':') {
+        onOption(letter, undefined);
+        continue;
+      }
+      let argument: string;
+      if (k + 1 < arg.length) {
+        argument = arg.slice(k + 1);
+      } else if (i < args.length) {
+        argument = args[i++];
+      } else {
+        throw new PagelabError('EUSAGE', `option requires an argument -- '${letter}' (${synopsis})`);
+      }
+      onOption(letter, argument);
+      break;
+    }
+  }
+  return operands;
+}

@@ -64,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
       case 'tunables':
         return (await import('./boot.js')).tunablesCommand(out);
       case 'ministat': {
-        const { ministatMain } = await import('../lab/ministat.js');
+        const { ministatMain } = await import('./ministat.js');
         const fs = await import('node:fs');
         const r = ministatMain(rest, {
           readFile: (p: string) => fs.readFileSync(p, 'utf8'),

@@ -21,7 +21,7 @@ import { GORMAN_2015, JORDAN_2020, simulateLinuxDeferredInit } from '../sim/linu
 import { DEFAULT_FREEBSD_PROFILE, getProfile, linuxPadata2020 } from '../sim/profiles/index.js';
 import { seededRng } from '../util/rng.js';
 import { formatSize, parseSize } from '../util/units.js';
-import { compareSamples, renderMinistat, summarize, type Comparison, type Summary } from './ministat.js';
+import { compareSamples, renderMinistat, summarize, type Comparison, type Summary } from '../stats/ministat.js';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;

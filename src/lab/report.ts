@@ -5,7 +5,7 @@
  * tables, labelled as what they are.
  */
 import { chromeTrace, type TraceRun } from '../sim/timeline.js';
-import { formatVerdict } from './ministat.js';
+import { formatVerdict } from '../stats/ministat.js';
 import { linuxComparisons, type LazyInitBootResult, type PublishedComparison } from './lazy-init-boot.js';
 import { bootVsSizeSpec, parallelDrainSpec, renderSvg, timelineSpec } from './plots.js';
 import { count, ms, pct, textTable } from './table.js';
