@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'ENOTZERO' // INVARIANTS: PG_ZERO page is not zero
   | 'ERANGE' // physical address outside the machine's RAM
   | 'EHOST' // the host cannot provide what was asked (memory, /proc files)
+  | 'EFBIG' // an input file larger than pagelab reads (util/read-bounded.ts)
   | 'EUSAGE'; // CLI usage
 
 export class PagelabError extends Error {

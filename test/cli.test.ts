@@ -98,3 +98,12 @@ test('machine sources from the command line: a JSON map, a bad one, and two at o
   assert.equal(two.code, 2);
   assert.equal(two.stderr.trim().split('\n').length, 1);
 });
+
+test('--memmap reads at most MEMMAP_MAX_BYTES: /dev/zero and a directory are one-line errors', () => {
+  const z = pagelab('boot', '--memmap', '/dev/zero');
+  assert.equal(z.code, 2);
+  assert.equal(z.stderr, 'pagelab: --memmap /dev/zero: more than 1M (1048576 bytes), the limit for a memory map\n');
+  const d = pagelab('boot', '--memmap', os.tmpdir());
+  assert.equal(d.code, 2);
+  assert.equal(d.stderr, `pagelab: --memmap ${os.tmpdir()}: is a directory\n`);
+});

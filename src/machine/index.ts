@@ -3,8 +3,8 @@
  * options into a validated MemoryMap, and a tabular description of a map for
  * reports.
  */
-import { readFileSync } from 'node:fs';
 import { PagelabError } from '../errors.js';
+import { readTextBounded } from '../util/read-bounded.js';
 import { formatSize, hex, parseSize } from '../util/units.js';
 import { memoryMapFromHost } from './iomem.js';
 import { parseMemoryMapJson } from './memmap.js';
@@ -38,6 +38,14 @@ export type { FirmwareMemmapEntry, NodeMemoryBlocks } from './iomem.js';
 
 export const DEFAULT_PRESET = 'firecracker-1g';
 
+/*
+ * The most bytes `--memmap FILE` reads. A map at the range limits
+ * (MAX_MAP_RANGES in each list, ~100 bytes a range) is about 300 KiB; 1 MiB
+ * leaves room for comments and still refuses /dev/zero or a mistyped path to
+ * a disk image at once.
+ */
+export const MEMMAP_MAX_BYTES = 1 << 20;
+
 export interface MachineOptions {
   /** `--preset NAME` */
   preset?: string;
@@ -55,7 +63,8 @@ export interface MachineOptions {
  * none means DEFAULT_PRESET.
  * Guarantees: a fresh, valid MemoryMap, or one PagelabError: EINVAL for two
  * sources at once, EMEMMAP for an unknown preset or a bad or unreadable file,
- * ESIZE for a bad --mem, EHOST when the host map cannot be read.
+ * EFBIG for a file above MEMMAP_MAX_BYTES, ESIZE for a bad --mem, EHOST when
+ * the host map cannot be read.
  */
 export function resolveMachine(opts: MachineOptions = {}): MemoryMap {
   const given: string[] = [];
@@ -68,12 +77,7 @@ export function resolveMachine(opts: MachineOptions = {}): MemoryMap {
   }
   if (opts.mem !== undefined) return memoryMapForSize(parseSize(opts.mem, '--mem'));
   if (opts.memmapFile !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(opts.memmapFile, 'utf8');
-    } catch (err) {
-      throw new PagelabError('EMEMMAP', `--memmap ${opts.memmapFile}: cannot read: ${(err as Error).message}`);
-    }
+    const text = readTextBounded(opts.memmapFile, { maxBytes: MEMMAP_MAX_BYTES, label: `--memmap ${opts.memmapFile}`, what: 'a memory map', code: 'EMEMMAP' });
     return parseMemoryMapJson(text, opts.memmapFile);
   }
   if (opts.fromHost === true) return memoryMapFromHost();
