@@ -107,3 +107,13 @@ test('--memmap reads at most MEMMAP_MAX_BYTES: /dev/zero and a directory are one
   assert.equal(d.code, 2);
   assert.equal(d.stderr, `pagelab: --memmap ${os.tmpdir()}: is a directory\n`);
 });
+
+test('ministat names a directory and refuses input past its cap, exit 2 with one line', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pagelab-ministat-dir-'));
+  const d = pagelab('ministat', dir);
+  assert.equal(d.code, 2);
+  assert.equal(d.stderr, `ministat: ${dir}: is a directory\n`);
+  const z = pagelab('ministat', '/dev/zero');
+  assert.equal(z.code, 2);
+  assert.match(z.stderr, /^ministat: \/dev\/zero: more than 64M \(67108864 bytes\), the limit for a ministat data file\n$/);
+});

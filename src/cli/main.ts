@@ -64,11 +64,12 @@ async function main(argv: string[]): Promise<number> {
       case 'tunables':
         return (await import('./boot.js')).tunablesCommand(out);
       case 'ministat': {
-        const { ministatMain } = await import('./ministat.js');
-        const fs = await import('node:fs');
+        const { ministatMain, MINISTAT_MAX_BYTES } = await import('./ministat.js');
+        const { readTextBounded, STDIN } = await import('../util/read-bounded.js');
+        const bound = { maxBytes: MINISTAT_MAX_BYTES, what: 'a ministat data file', code: 'EINVAL' as const };
         const r = ministatMain(rest, {
-          readFile: (p: string) => fs.readFileSync(p, 'utf8'),
-          stdin: () => fs.readFileSync(0, 'utf8'),
+          readFile: (p: string) => readTextBounded(p, bound),
+          stdin: () => readTextBounded(STDIN, bound),
         });
         out(r.stdout);
         err(r.stderr);

@@ -11,8 +11,15 @@ import { DEFAULT_MINISTAT_FLAVOR, type FlavorOption, type MinistatFlavor } from 
 import { type MinistatDataset, readDataset } from '../stats/dataset.js';
 import { DEFAULT_PLOT_WIDTH, MAX_DATASETS, type RenderOptions, renderMinistat } from '../stats/render.js';
 
+/** The most bytes `pagelab ministat` reads from one file (or standard input): millions of samples. */
+export const MINISTAT_MAX_BYTES = 64 * 1024 * 1024;
+
+/** What ministatMain may touch of the outside world. */
 export interface MinistatIO {
-  /** Contents of a file; throws (as fs.readFileSync does) when it cannot be read. */
+  /**
+   * Contents of a file; throws (as fs.readFileSync does) when it cannot be
+   * read, or a PagelabError naming the file (too big, a directory).
+   */
   readFile(path: string): string;
   /** All of standard input; called at most once. */
   stdin(): string;
@@ -170,8 +177,10 @@ function runMinistat(args: readonly string[], io: MinistatIO, flavor: MinistatFl
     try {
       return { label: name, text: io.readFile(name) };
     } catch (error) {
-      // fopen() succeeds on a directory and reading it yields nothing.
-      if ((error as { code?: string }).code === 'EISDIR') return { label: name, text: '' };
+      // The bounded reader's own errors (too big, a directory) already name the file.
+      if (error instanceof PagelabError) throw error;
+      // ministat's fopen() succeeds on a directory and reads nothing; saying so is kinder.
+      if ((error as { code?: string }).code === 'EISDIR') throw new PagelabError('EINVAL', `${name}: is a directory`);
       throw new PagelabError('EINVAL', `Cannot open ${name}: ${openFailure(error)}`);
     }
   };

@@ -197,4 +197,3 @@ export function renderMinistat(datasets: readonly MinistatDataset[], options: Re
   return out;
 }
 
-/** What ministatMain may touch of the outside world. */
