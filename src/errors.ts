@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'EINVAL' // bad argument to an API call
   | 'ENOTALLOC' // free of something that was never allocated
   | 'EDOUBLEFREE' // free of something already free
+  | 'ERESERVED' // checked free of a page reserved at boot (outside phys_avail)
   | 'EWRONGARENA' // vmem: address freed to an arena that does not own it
   | 'ENOSPC' // constraints that can never be met
   | 'ETRACE' // malformed trace line

@@ -12,6 +12,8 @@ import { PAGE_SIZE, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT } from '../src/vm/pa
 import type { MemoryMap } from '../src/machine/types.js';
 import { resolveMachine } from '../src/machine/index.js';
 import { smallMap, numaMap } from './helpers/maps.js';
+import { PagelabError } from '../src/errors.js';
+import { hex } from '../src/util/units.js';
 
 type Op =
   | { k: 'alloc'; order: number; direct: boolean; domain: number }
@@ -20,7 +22,8 @@ type Op =
   | { k: 'freeHalf'; pick: number }
   | { k: 'contig'; npages: number; alignLog: number; boundaryLog: number; lowFrac: number; domain: number }
   | { k: 'unfree'; frac: number }
-  | { k: 'drain'; domain: number; pages: number };
+  | { k: 'drain'; domain: number; pages: number }
+  | { k: 'reserved'; frac: number; give: boolean };
 
 const opArb = (maxOrder: number): fc.Arbitrary<Op> =>
   fc.oneof(
@@ -41,14 +44,18 @@ const opArb = (maxOrder: number): fc.Arbitrary<Op> =>
     },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('unfree' as const), frac: fc.double({ min: 0, max: 0.999, noNaN: true }) }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('drain' as const), domain: fc.nat(1), pages: fc.integer({ min: 1, max: 3000 }) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('reserved' as const), frac: fc.double({ min: 0, max: 0.999, noNaN: true }), give: fc.boolean() }) },
   );
 
 /** The reference model: which pages are free; allocations as (first page, count). */
 class Model {
   readonly free: Uint8Array;
+  /** Pages boot kept out of phys_avail and nobody has given back yet. */
+  readonly reserved: Uint8Array;
   constructor(readonly phys: Phys) {
     this.free = new Uint8Array(phys.npages);
     phys.forEachFreeBlock((m, o) => this.free.fill(1, m, m + 2 ** o));
+    this.reserved = this.free.map((f) => 1 - f);
   }
   /** An aligned free run of 2^order pages inside one segment of `domain`? */
   hasAlignedRun(order: number, domain: number): boolean {
@@ -91,7 +98,7 @@ interface Outcome {
 }
 
 /* Runs `ops` on a fresh boot, checking the model and the checker at every step. */
-function run(map: MemoryMap, tunables: Record<string, number>, ops: Op[], checkEvery = true): { outcomes: Outcome[]; bootBlocks: string[]; endBlocks: string[] } {
+function run(map: MemoryMap, tunables: Record<string, number>, ops: Op[], checkEvery = true): { outcomes: Outcome[]; bootBlocks: string[]; endBlocks: string[]; givenBack: number[] } {
   const vm = new Vm(map, tunables);
   const phys = vm.phys;
   const blocks = (): string[] => {
@@ -103,6 +110,7 @@ function run(map: MemoryMap, tunables: Record<string, number>, ops: Op[], checkE
   const model = new Model(phys);
   const held: Array<{ m: number; n: number }> = [];
   const outcomes: Outcome[] = [];
+  const givenBack: number[] = [];
   const nd = phys.ndomains;
   const out = new Float64Array(128);
   for (const op of ops) {
@@ -190,6 +198,24 @@ function run(map: MemoryMap, tunables: Record<string, number>, ops: Op[], checkE
         phys.lazyInitSlice(op.domain % nd, op.pages);
         outcomes.push({ ok: true });
         break;
+      case 'reserved': {
+        // A boot-reserved page: the checked free refuses it, bootstrapFree
+        // returns it once; bootstrapFree refuses any other page.
+        const m = Math.floor(op.frac * phys.npages);
+        const isReserved = model.reserved[m] === 1;
+        if (isReserved && !op.give) {
+          assert.throws(() => phys.freePages(m, 0), (e: unknown) => e instanceof PagelabError && e.code === 'ERESERVED' && e.message.includes(hex(phys.pageToPa(m))));
+        } else if (isReserved) {
+          phys.bootstrapFree(m, 1);
+          model.reserved[m] = 0;
+          model.give(m, 1);
+          givenBack.push(m);
+        } else {
+          assert.throws(() => phys.bootstrapFree(m, 1), (e: unknown) => e instanceof PagelabError && e.code === 'EINVAL');
+        }
+        outcomes.push({ ok: isReserved });
+        break;
+      }
     }
     assert.equal(phys.totalFree(), model.count(), 'free page count differs from the model');
     if (checkEvery) vm.check();
@@ -201,7 +227,7 @@ function run(map: MemoryMap, tunables: Record<string, number>, ops: Op[], checkE
   vm.check();
   phys.lazyInit();
   vm.check();
-  return { outcomes, bootBlocks, endBlocks: blocks() };
+  return { outcomes, bootBlocks, endBlocks: blocks(), givenBack };
 }
 
 const machines: Array<[string, () => MemoryMap]> = [
@@ -216,12 +242,16 @@ for (const [name, mk] of machines) {
       fc.assert(
         fc.property(fc.array(opArb(nfo - 1), { maxLength: 60, size: 'max' }), fc.constantFrom(0, 1), (ops, lazy) => {
           const r = run(mk(), { 'vm.lazy_page_init': lazy, 'vm.nfreeorder': nfo }, ops);
-          // Once everything is freed and drained, the free queues hold the boot-time blocks.
+          // Once everything is freed and drained, the free queues hold the
+          // boot-time blocks, merged with any reserved pages given back.
           const eagerBoot = new Vm(mk(), { 'vm.lazy_page_init': 0, 'vm.nfreeorder': nfo });
+          const bootBlocks: string[] = [];
+          eagerBoot.phys.forEachFreeBlock((m, o) => bootBlocks.push(`${m}:${o}`));
+          assert.deepEqual(r.bootBlocks, bootBlocks.sort());
+          for (const m of r.givenBack) eagerBoot.phys.bootstrapFree(m, 1);
           const expect: string[] = [];
           eagerBoot.phys.forEachFreeBlock((m, o) => expect.push(`${m}:${o}`));
           assert.deepEqual(r.endBlocks, expect.sort());
-          assert.deepEqual(r.bootBlocks, expect);
         }),
         { numRuns: 25 },
       );

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Vm } from '../src/vm/vm.js';
 import { Phys, buildSegments, addrOk } from '../src/vm/phys.js';
 import { checkPhys } from '../src/vm/checker.js';
+import { vmPageStartup } from '../src/vm/startup.js';
 import { Work } from '../src/vm/counters.js';
 import { resolveMachine } from '../src/machine/index.js';
 import { PagelabError } from '../src/errors.js';
@@ -14,6 +15,9 @@ import {
   VM_FREEPOOL_DEFAULT,
   VM_FREEPOOL_DIRECT,
   VM_FREEPOOL_LAZYINIT,
+  ASTATE_ALLOCATED,
+  ASTATE_FREE,
+  ASTATE_RESERVED,
 } from '../src/vm/param.js';
 import { smallMap, numaMap } from './helpers/maps.js';
 
@@ -185,18 +189,37 @@ describe('allocation and free', () => {
     assert.throws(() => vm.phys.freePages(vm.phys.npages + 5, 0), (e: unknown) => e instanceof PagelabError && e.code === 'ENOTALLOC');
     assert.deepEqual(freeBlocks(vm.phys), snap);
     vm.check();
-    // A reserved (kernel) page may be freed once, as kmem_bootstrap_free does.
-    const k = vm.phys.paToPage(2 * M);
-    vm.phys.freePages(k, 0);
-    vm.check();
-    assert.throws(() => vm.phys.freePages(k, 0), (e: unknown) => e instanceof PagelabError && e.code === 'EDOUBLEFREE');
+  });
+
+  test('the checked frees refuse pages reserved at boot (page 0, the kernel image); bootstrapFree returns them once', () => {
+    for (const lazy of [0, 1]) {
+      const vm = new Vm(smallMap(), { 'vm.lazy_page_init': lazy });
+      const snap = freeBlocks(vm.phys);
+      const free0 = vm.phys.totalFree();
+      const reserved = (e: unknown, pa: string) => e instanceof PagelabError && e.code === 'ERESERVED' && e.message.includes(pa) && /phys_avail/.test(e.message);
+      assert.throws(() => vm.phys.freePages(0, 0), (e) => reserved(e, '0x0'));
+      const k = vm.phys.paToPage(2 * M);
+      assert.throws(() => vm.phys.freePages(k, 0), (e) => reserved(e, '0x200000'));
+      assert.throws(() => vm.phys.freeContig(k, 2), (e) => reserved(e, '0x200000'));
+      assert.deepEqual(freeBlocks(vm.phys), snap, 'a refused free changes nothing');
+      // Nothing hands a reserved page out.
+      for (let m; (m = vm.phys.allocPages(0, VM_FREEPOOL_DEFAULT, 0)) >= 0; ) assert.notEqual(vm.phys.pages.astate[m], ASTATE_RESERVED);
+      assert.equal(vm.phys.pages.astate[k], ASTATE_RESERVED);
+      const vm2 = new Vm(smallMap(), { 'vm.lazy_page_init': lazy });
+      vm2.phys.bootstrapFree(k, 1);
+      vm2.check();
+      assert.equal(vm2.phys.totalFree(), free0 + 1);
+      assert.throws(() => vm2.phys.bootstrapFree(k, 1), (e: unknown) => e instanceof PagelabError && e.code === 'EINVAL' && e.message.includes('0x200000'));
+      assert.throws(() => vm2.phys.freePages(k, 0), (e: unknown) => e instanceof PagelabError && e.code === 'EDOUBLEFREE');
+      assert.throws(() => vm2.phys.bootstrapFree(vm2.phys.paToPage(12 * M), 1), (e: unknown) => e instanceof PagelabError && e.code === 'EINVAL' && e.message.includes('0xc00000'));
+    }
   });
 
   test('freeing a reserved page next to a lazy block merges into it and initialises it', () => {
     const vm = new Vm(smallMap(), { 'vm.lazy_page_init': 1 });
     // 0x900000 is the 4 KiB firmware hole; its order-0 buddy 0x901000 is a lazy block of order 0.
     const m = vm.phys.paToPage(9 * M);
-    vm.phys.freePages(m, 0);
+    vm.phys.bootstrapFree(m, 1);
     vm.check();
     assert.ok(vm.phys.work[Work.LazyBlockTaken] >= 1);
     assert.equal(vm.phys.pages.pool[vm.phys.paToPage(9 * M + 4096)] !== VM_FREEPOOL_LAZYINIT, true);
@@ -283,9 +306,32 @@ describe('contiguous allocation and unfree', () => {
 test('checker catches a corrupted queue count and a lost page', () => {
   const vm = new Vm(smallMap(), { 'vm.lazy_page_init': 0 });
   const m = vm.phys.allocPages(0, 1, 0);
-  vm.phys.pages.astate[m] = 0; // lost: neither free nor allocated
+  vm.phys.pages.astate[m] = ASTATE_FREE; // lost: neither free nor allocated
   assert.throws(() => checkPhys(vm.phys), /lost/);
-  vm.phys.pages.astate[m] = 1;
-  vm.phys.qCount[0]++;
+  vm.phys.pages.astate[m] = ASTATE_ALLOCATED;
+  vm.phys.queues.count[vm.phys.queueIndex(0, 0, VM_FREEPOOL_DEFAULT, 0)]++;
   assert.throws(() => checkPhys(vm.phys), /counts/);
+});
+
+describe('host limits', () => {
+  test('an eager boot or a drain the host cannot hold is refused up front with EHOST, and nothing is drained', () => {
+    const ehost = (e: unknown) => e instanceof PagelabError && e.code === 'EHOST' && /page array: .* page records initialised/.test(e.message);
+    assert.throws(() => new Vm(resolveMachine({ mem: '3T' }), { 'vm.lazy_page_init': 0 }), ehost);
+    const big = new Vm(resolveMachine({ mem: '3T' }), { 'vm.lazy_page_init': 1 });
+    const pending = big.phys.lazyPending();
+    assert.throws(() => big.phys.lazyInit(), ehost);
+    assert.throws(() => big.phys.lazyInitDomain(0), ehost);
+    assert.equal(big.phys.lazyPending(), pending);
+    // A small slice still fits; the limit counts records already initialised.
+    assert.ok(big.phys.lazyInitSlice(0, 4096) >= 4096);
+    // The same rule on a small machine with a small limit.
+    const map = smallMap();
+    const limit = new Phys(map).npages * 26;
+    vmPageStartup(new Phys(map, { hostLimitBytes: limit }), map, { lazy: false, pageInit: 'fields' });
+    assert.throws(() => vmPageStartup(new Phys(map, { hostLimitBytes: limit - 1 }), map, { lazy: false, pageInit: 'fields' }), ehost);
+    const lazy = new Phys(map, { hostLimitBytes: limit - 1 });
+    vmPageStartup(lazy, map, { lazy: true, pageInit: 'fields' });
+    assert.throws(() => lazy.lazyInit(), ehost);
+    assert.ok(lazy.lazyInitSlice(0, 512) > 0, 'a slice that fits runs');
+  });
 });

@@ -132,9 +132,7 @@ export interface VmemStats {
 /** Bytes of typed-array storage per boundary tag (start and size f64, four i32 links, a u8 type). */
 export const VMEM_BYTES_PER_TAG = 8 + 8 + 4 + 4 + 4 + 4 + 1;
 
-export function isPow2(x: number): boolean {
-  return x > 0 && x === 2 ** Math.round(Math.log2(x));
-}
+export { isPow2 } from '../util/bits.js';
 
 export function einval(msg: string): never {
   throw new PagelabError('EINVAL', msg);

@@ -15,7 +15,7 @@ import type { MemoryMap } from '../machine/types.js';
 import { WORK_NAMES, Work, newWorkCounters, workDelta, type WorkCounters } from '../vm/counters.js';
 import { VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT } from '../vm/param.js';
 import { Vm } from '../vm/vm.js';
-import { simulateBoot, deriveEager, EARLY_ALLOCATIONS, PHASE, type BootSimResult, type DerivedEager, type SyntheticDrain } from '../sim/boot.js';
+import { simulateBoot, deriveEager, EARLY_ALLOCATIONS, type BootSimResult, type DerivedEager, type SyntheticDrain } from '../sim/boot.js';
 import { constantRows, priceWork, type CostProfile } from '../sim/cost.js';
 import { GORMAN_2015, JORDAN_2020, simulateLinuxDeferredInit } from '../sim/linux.js';
 import { DEFAULT_FREEBSD_PROFILE, getProfile, linuxPadata2020 } from '../sim/profiles/index.js';
@@ -584,5 +584,3 @@ export function linuxComparisons(v: ParallelDrainVariant): PublishedComparison[]
     cmp('gains flatten at (fraction of a node\'s CPUs)', J, 'threads/node-CPUs', 0.25, v.linux.prediction.flattensAtFraction, 'prediction', '"about a quarter"; model: fewest threads reaching 90% of the best speed-up'),
   ];
 }
-
-export { PHASE };

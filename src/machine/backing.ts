@@ -41,8 +41,33 @@ export interface BackingOptions {
    * (the default). Smaller values exercise the splitting code in tests.
    */
   memoryBytesMax?: number;
-  /** Refuse a backing larger than this; default os.totalmem(). */
+  /** Refuse a backing larger than this; default hostMemoryLimit(). */
   hostLimitBytes?: number;
+}
+
+/**
+ * The share of the host's physical memory that one machine's committed
+ * memory (its backing RAM and initialised page records) may take: the rest
+ * is left to the operating system, Node's heap and whatever else runs.
+ */
+export const HOST_MEMORY_SHARE = 0.75;
+
+/** Bytes one machine may commit on this host: HOST_MEMORY_SHARE of os.totalmem(). */
+export function hostMemoryLimit(): number {
+  return Math.floor(os.totalmem() * HOST_MEMORY_SHARE);
+}
+
+/*
+ * Refuse up front, before any of it is done, work that needs `bytes` of this
+ * host's memory when that is more than `limitBytes` (default
+ * hostMemoryLimit()): EHOST, naming the work (`what` reads "<who>: <needs>")
+ * and what to ask for instead (`advice`).
+ */
+export function assertHostHolds(bytes: number, what: string, advice: string, limitBytes?: number): void {
+  const limit = limitBytes ?? hostMemoryLimit();
+  if (bytes <= limit) return;
+  const source = limitBytes === undefined ? `, ${HOST_MEMORY_SHARE * 100}% of os.totalmem() ${os.totalmem()}` : '';
+  throw new PagelabError('EHOST', `${what} (${bytes} bytes) but this host can hold at most ${formatSize(limit)} (${limit} bytes${source}); ${advice}`);
 }
 
 /** One memory of the backing, for display. */
@@ -182,15 +207,7 @@ export class BackingStore {
       }
     }
     if (off > 0) memBytes.push(Math.ceil(off / WASM_PAGE_SIZE) * WASM_PAGE_SIZE);
-    const limit = options.hostLimitBytes ?? os.totalmem();
-    if (total > limit) {
-      throw new PagelabError(
-        'EHOST',
-        `backing: the machine has ${formatSize(total)} of RAM (${total} bytes) but this host can hold at most ` +
-          `${formatSize(limit)} (${limit} bytes${options.hostLimitBytes === undefined ? ', os.totalmem()' : ''}); ` +
-          'boot without backing memory or with less RAM',
-      );
-    }
+    assertHostHolds(total, `backing: the machine has ${formatSize(total)} of RAM`, 'boot without backing memory or with less RAM', options.hostLimitBytes);
     this.nseg = starts.length;
     this.segStart = Float64Array.from(starts);
     this.segEnd = Float64Array.from(ends);

@@ -7,7 +7,7 @@
  */
 import { PagelabError } from '../errors.js';
 import { hex } from '../util/units.js';
-import { ASTATE_ALLOCATED, ASTATE_CACHED, ASTATE_ZEROING, NIL, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_LAZYINIT, VM_NFREEPOOL } from './param.js';
+import { ASTATE_ALLOCATED, ASTATE_CACHED, ASTATE_FREE, ASTATE_RESERVED, ASTATE_ZEROING, NIL, PQ_NONE, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_LAZYINIT, VM_NFREEPOOL } from './param.js';
 import type { Phys } from './phys.js';
 
 function fail(msg: string): never {
@@ -29,10 +29,10 @@ export function checkPhys(phys: Phys): void {
     for (let fl = 0; fl < phys.nfreelists; fl++) {
       for (let pool = 0; pool < VM_NFREEPOOL; pool++) {
         for (let o = 0; o < nfo; o++) {
-          const q = phys.queueIndex(d, fl, pool, o);
-          const { members, reverse } = phys.queueMembers(q);
-          if (members.length !== phys.qCount[q]) {
-            fail(`queue [domain ${d}][flind ${fl}][pool ${pool}][order ${o}] counts ${phys.qCount[q]} but links ${members.length} blocks`);
+          const { members, reverse } = phys.queueMembers(d, fl, pool, o);
+          const count = phys.queueCount(d, fl, pool, o);
+          if (members.length !== count) {
+            fail(`queue [domain ${d}][flind ${fl}][pool ${pool}][order ${o}] counts ${count} but links ${members.length} blocks`);
           }
           if (members.length !== reverse.length || members.some((m, i) => m !== reverse[i])) {
             fail(`queue [domain ${d}][flind ${fl}][pool ${pool}][order ${o}] forward and backward links disagree`);
@@ -55,7 +55,7 @@ export function checkPhys(phys: Phys): void {
             for (let i = m; i < m + 2 ** o; i++) {
               if (isFree[i]) fail(`page ${pa(i)} is in two free blocks`);
               isFree[i] = 1;
-              if (p.astate[i] !== 0) fail(`page ${pa(i)} is both free (block at ${pa(m)}) and allocated`);
+              if (p.astate[i] !== ASTATE_FREE) fail(`page ${pa(i)} is both free (block at ${pa(m)}) and allocated`);
               if (i !== m && pool !== VM_FREEPOOL_LAZYINIT && p.order[i] !== nfo) fail(`page ${pa(i)} inside free block ${pa(m)} claims order ${p.order[i]}`);
             }
             freeHeadOrder[m] = o;
@@ -88,9 +88,9 @@ export function checkPhys(phys: Phys): void {
     }
     if (!isFree[m]) {
       if (p.pool[m] === VM_FREEPOOL_LAZYINIT) fail(`page ${pa(m)} is neither free nor initialised`);
-      if (p.astate[m] !== ASTATE_ALLOCATED && p.astate[m] !== ASTATE_ZEROING && p.astate[m] !== ASTATE_CACHED) fail(`page ${pa(m)} is neither free nor allocated (lost)`);
+      if (p.astate[m] !== ASTATE_ALLOCATED && p.astate[m] !== ASTATE_ZEROING && p.astate[m] !== ASTATE_CACHED && p.astate[m] !== ASTATE_RESERVED) fail(`page ${pa(m)} is neither free nor allocated (lost)`);
       if (p.order[m] !== nfo) fail(`allocated page ${pa(m)} claims free order ${p.order[m]}`);
-      if (p.next[m] !== NIL && p.queue[m] === 255) fail(`allocated page ${pa(m)} is linked on a list but on no page queue`);
+      if (p.next[m] !== NIL && p.queue[m] === PQ_NONE) fail(`allocated page ${pa(m)} is linked on a list but on no page queue`);
     }
   }
 }

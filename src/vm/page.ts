@@ -4,26 +4,33 @@
  *
  * Layout (bytes per page, 26 in all; FreeBSD's struct vm_page is 104):
  *
- *   next, prev   u32 + u32  index links of the list the page is on (free queue or page queue)
- *   wire         u32        wire count (m->ref_count's wiring)
- *   object       u32        owning object slot, OBJ_NONE when unowned
- *   pindex       u32        page index within the object
+ *   next, prev   u32 + u32  index links of the list the page is on (free queue; the page
+ *                           queues of issue 9), NIL (0xffffffff) at the ends
+ *   wire         u32        wire count (m->ref_count's wiring)              [issue 9]
+ *   object       u32        owning object slot, OBJ_NONE when unowned       [issue 9]
+ *   pindex       u32        page index within the object                    [issue 9]
  *   segind       u8         physical segment index
  *   pool         u8         free pool; valid on free-block heads (0 also means "never initialised")
  *   order        u8         buddy order on free-block heads, VM_NFREEORDER otherwise
- *   astate       u8         1 while the page is allocated, 0 while free or never initialised
- *   flags        u8         PG_* flags (PG_ZERO, ...)
- *   queue        u8         PQ_* page queue, PQ_NONE when on none
+ *   astate       u8         who holds the page: ASTATE_FREE (also never initialised),
+ *                           _ALLOCATED, _ZEROING (pre-zeroer), _CACHED (page cache),
+ *                           _RESERVED (outside phys_avail, allocated at boot); see param.ts
+ *   flags        u8         PG_* flags (PG_ZERO)
+ *   queue        u8         page queue (vm_pagequeue), PQ_NONE when on none  [issue 9]
+ *
+ * The fields marked [issue 9] are initialised but not yet read: the objects
+ * and reservations layer of issue 9 (vm_page_alloc, vm_object, vm_reserv)
+ * owns them.
  *
  * The buffer comes zero-filled from the operating system and is never touched
  * as a whole: a record that was never written costs no resident memory, so a
- * lazy boot of a 1 TiB map allocates 6.5 GiB of address space and faults in
+ * lazy boot of a 1 TiB map reserves 6.5 GiB of address space and faults in
  * only the records it initialises. An all-zero record reads as pool LAZYINIT,
  * which is exactly what an uninitialised page is.
  */
 import { PagelabError } from '../errors.js';
 import { formatSize } from '../util/units.js';
-import { MAX_PAGES, NIL, OBJ_NONE, PQ_NONE, VM_NFREEPOOL } from './param.js';
+import { ASTATE_FREE, MAX_PAGES, NIL, OBJ_NONE, PQ_NONE, VM_NFREEPOOL } from './param.js';
 
 export const BYTES_PER_PAGE = 26;
 
@@ -106,7 +113,7 @@ export class PageArray {
     this.segind[i] = segind;
     this.pool[i] = VM_NFREEPOOL;
     this.order[i] = this.notFreeOrder;
-    this.astate[i] = 0;
+    this.astate[i] = ASTATE_FREE;
     this.flags[i] = 0;
     this.queue[i] = PQ_NONE;
   }
@@ -129,7 +136,7 @@ export class PageArray {
       seg[i] = segind;
       pool[i] = VM_NFREEPOOL;
       order[i] = nfo;
-      astate[i] = 0;
+      astate[i] = ASTATE_FREE;
       flags[i] = 0;
       queue[i] = PQ_NONE;
     }
@@ -151,7 +158,7 @@ export class PageArray {
     this.segind.fill(segind, first, end);
     this.pool.fill(VM_NFREEPOOL, first, end);
     this.order.fill(this.notFreeOrder, first, end);
-    this.astate.fill(0, first, end);
+    this.astate.fill(ASTATE_FREE, first, end);
     this.flags.fill(0, first, end);
     this.queue.fill(PQ_NONE, first, end);
   }

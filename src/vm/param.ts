@@ -5,7 +5,6 @@
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
-export const PAGE_MASK = PAGE_SIZE - 1;
 
 /** Default number of buddy orders: blocks up to 2^12 pages = 16 MiB on amd64. */
 export const VM_NFREEORDER_DEFAULT = 13;
@@ -35,18 +34,11 @@ export const VM_DMA32_NPAGES_THRESHOLD = 16777216;
 /** FreeBSD's VM_PHYSSEG_MAX on amd64. */
 export const VM_PHYSSEG_MAX = 63;
 
-/** Page queues (PQ_*). */
-export const PQ_INACTIVE = 0;
-export const PQ_ACTIVE = 1;
-export const PQ_LAUNDRY = 2;
-export const PQ_UNSWAPPABLE = 3;
+/** Page queue (m->a.queue) of a page on none. */
 export const PQ_NONE = 255;
 
 /** Page flags (m->flags), FreeBSD values. */
-export const PG_FICTITIOUS = 0x04;
 export const PG_ZERO = 0x08;
-export const PG_MARKER = 0x10;
-export const PG_NODUMP = 0x80;
 
 /** Allocation request flags (VM_ALLOC_*), FreeBSD values. */
 export const VM_ALLOC_ZERO = 0x0040;
@@ -58,6 +50,11 @@ export const ASTATE_ALLOCATED = 1;
 export const ASTATE_ZEROING = 2;
 /** Held by a per-domain page cache (vm_page's vmd_pgcache): free to the caller, not to vm_phys. */
 export const ASTATE_CACHED = 3;
+/**
+ * Outside phys_avail (kernel image, firmware, holes): allocated by boot, never
+ * by a caller, so the checked frees refuse it; Phys.bootstrapFree gives it back.
+ */
+export const ASTATE_RESERVED = 4;
 
 /** "No page" in index-linked lists and return values. */
 export const NIL = 0xffffffff;

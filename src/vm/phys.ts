@@ -4,43 +4,43 @@
  * [domain][free list][pool][order], and the LAZYINIT pool of review D40403.
  *
  * Pages are named by their index in the page array (FreeBSD's vm_page_t);
- * -1 is NULL. Queues are index-linked lists through the page array's
- * next/prev fields, with head/tail/count in typed arrays.
- *
- * The LAZYINIT pool is the one place where pagelab departs in representation
- * from FreeBSD. FreeBSD writes the first page record of each lazy free block;
- * in a 1 TiB machine that is 65536 records spread over the whole page array,
- * and on this host every first touch of fresh memory costs microseconds. So
- * lazy blocks are kept in a small side table of block descriptors (head,
- * order, queue links), which is what FreeBSD's head records hold, and the
- * page records of a lazy block stay all zero (reading as pool LAZYINIT) until
- * the block leaves the pool and vm_phys_finish_init writes them all.
+ * -1 is NULL. Queues of initialised free blocks are index-linked lists
+ * through the page array's next/prev fields, with head/tail/count in typed
+ * arrays. Lazy blocks live in LazyBlocks (phys-lazy.ts), which owns their
+ * queues; the contiguous search is in phys-contig.ts.
  */
 import { PagelabError, kassert } from '../errors.js';
 import type { MemoryMap } from '../machine/types.js';
-import { hex } from '../util/units.js';
+import { formatSize, hex } from '../util/units.js';
 import { Work, newWorkCounters, type WorkCounters } from './counters.js';
-import { PageArray } from './page.js';
+import { BYTES_PER_PAGE, PageArray } from './page.js';
+import { assertHostHolds } from '../machine/backing.js';
+import { addrOk, containingFreeBlock, findContig, takeRange, unfreePage } from './phys-contig.js';
+import { LazyBlocks } from './phys-lazy.js';
+import { FreeQueues } from './phys-queues.js';
+import { buildSegments, type PhysSeg } from './phys-segs.js';
+import { isPow2 } from '../util/bits.js';
 import {
   NIL,
   PAGE_SIZE,
-  VM_DMA32_BOUNDARY,
-  VM_DMA32_NPAGES_THRESHOLD,
-  VM_FREELIST_DEFAULT,
-  VM_FREELIST_DMA32,
-  VM_FREELIST_LOWMEM,
   VM_FREEPOOL_DEFAULT,
   VM_FREEPOOL_LAZYINIT,
-  VM_LOWMEM_BOUNDARY,
   VM_NFREELIST,
   VM_NFREEORDER_DEFAULT,
   VM_NFREEORDER_MAX,
   VM_NFREEPOOL,
-  VM_PHYSSEG_MAX,
+  VM_FREEPOOL_DIRECT,
   PG_ZERO,
   VM_ALLOC_ZERO,
+  ASTATE_ALLOCATED,
+  ASTATE_FREE,
+  ASTATE_RESERVED,
   ASTATE_ZEROING,
 } from './param.js';
+
+export { addrOk, buildSegments, type PhysSeg };
+
+const TWO32 = 4294967296;
 
 export interface PhysOptions {
   /** VM_NFREEORDER: number of buddy orders (blocks up to 2^(n-1) pages). */
@@ -55,97 +55,26 @@ export interface PhysOptions {
    * searches across pools always started at pool 0.
    */
   lazyIndexMoves?: boolean;
-}
-
-/** A physical segment (struct vm_phys_seg), read-only view for reports. */
-export interface PhysSeg {
-  start: number;
-  end: number;
-  domain: number;
-  flind: number;
-  freelist: number;
-  firstPage: number;
-  npages: number;
-}
-
-const TWO32 = 4294967296;
-
-/*
- * vm_phys_add_seg + vm_phys_init: split RAM ranges at the LOWMEM and DMA32
- * boundaries, decide which free lists exist, give each segment its free list
- * and its first page, and coalesce neighbours that share free queues.
- * Requires: a validated map (sorted, non-overlapping, page-aligned ranges).
- */
-export function buildSegments(
-  map: MemoryMap,
-  numaDisabled: boolean,
-): { segs: PhysSeg[]; freelistToFlind: Int8Array; nfreelists: number; ndomains: number } {
-  const ndomains = numaDisabled ? 1 : map.ndomains;
-  const raw: Array<{ start: number; end: number; domain: number }> = [];
-  for (const r of map.ram) {
-    const domain = numaDisabled ? 0 : r.domain;
-    let paddr = r.start;
-    if (paddr < VM_LOWMEM_BOUNDARY && r.end > VM_LOWMEM_BOUNDARY) {
-      raw.push({ start: paddr, end: VM_LOWMEM_BOUNDARY, domain });
-      paddr = VM_LOWMEM_BOUNDARY;
-    }
-    if (paddr < VM_DMA32_BOUNDARY && r.end > VM_DMA32_BOUNDARY) {
-      raw.push({ start: paddr, end: VM_DMA32_BOUNDARY, domain });
-      paddr = VM_DMA32_BOUNDARY;
-    }
-    raw.push({ start: paddr, end: r.end, domain });
-  }
-  raw.sort((a, b) => a.start - b.start);
-
-  // Which free lists exist: LOWMEM for segments below 16 MiB, DMA32 for
-  // segments below 4 GiB only when more than 64 GiB lies above it.
-  const present = new Int8Array(VM_NFREELIST);
-  let npagesAbove = 0;
-  for (let i = raw.length - 1; i >= 0; i--) {
-    const s = raw[i];
-    if (s.end <= VM_LOWMEM_BOUNDARY) present[VM_FREELIST_LOWMEM] = 1;
-    else if (npagesAbove > VM_DMA32_NPAGES_THRESHOLD && s.end <= VM_DMA32_BOUNDARY) present[VM_FREELIST_DMA32] = 1;
-    else {
-      npagesAbove += (s.end - s.start) / PAGE_SIZE;
-      present[VM_FREELIST_DEFAULT] = 1;
-    }
-  }
-  const freelistToFlind = new Int8Array(VM_NFREELIST);
-  let running = 0;
-  for (let f = 0; f < VM_NFREELIST; f++) {
-    running += present[f];
-    freelistToFlind[f] = present[f] ? running - 1 : -1;
-  }
-  const nfreelists = running;
-
-  const segs: PhysSeg[] = [];
-  for (const s of raw) {
-    let freelist: number;
-    if (s.end <= VM_LOWMEM_BOUNDARY) freelist = VM_FREELIST_LOWMEM;
-    else if (s.end <= VM_DMA32_BOUNDARY && freelistToFlind[VM_FREELIST_DMA32] >= 0) freelist = VM_FREELIST_DMA32;
-    else freelist = VM_FREELIST_DEFAULT;
-    const flind = freelistToFlind[freelist];
-    kassert(flind >= 0, () => `buildSegments: free list ${freelist} has no index`);
-    const prev = segs[segs.length - 1];
-    if (prev !== undefined && prev.end === s.start && prev.domain === s.domain && prev.flind === flind) {
-      prev.end = s.end;
-      prev.npages = (prev.end - prev.start) / PAGE_SIZE;
-      continue;
-    }
-    segs.push({ start: s.start, end: s.end, domain: s.domain, flind, freelist, firstPage: 0, npages: (s.end - s.start) / PAGE_SIZE });
-  }
-  if (segs.length > VM_PHYSSEG_MAX) {
-    throw new PagelabError(
-      'EMEMMAP',
-      `memory map ${map.name}: ${segs.length} physical segments exceed VM_PHYSSEG_MAX (${VM_PHYSSEG_MAX}); first past the limit starts at ${hex(segs[VM_PHYSSEG_MAX].start)}`,
-    );
-  }
-  let first = 0;
-  for (const s of segs) {
-    s.firstPage = first;
-    first += s.npages;
-  }
-  return { segs, freelistToFlind, nfreelists, ndomains };
+  /**
+   * Zeroes physical memory [pa, pa + bytes) for VM_ALLOC_ZERO and the
+   * pre-zeroer; omitted on a machine without backing memory, where zeroing
+   * is only counted.
+   */
+  zero?: (pa: number, bytes: number) => void;
+  /** Is [pa, pa + bytes) all zero? For INVARIANTS (debug.vm_check_pg_zero); omitted without backing. */
+  isZero?: (pa: number, bytes: number) => boolean;
+  /**
+   * The machine's memory is a fresh backing store, whose untouched bytes are
+   * zero: pages handed to the allocator at boot, and lazy pages as they
+   * leave the LAZYINIT pool, start PG_ZERO.
+   */
+  freshMemoryZero?: boolean;
+  /**
+   * Bytes of page records this machine may initialise (26 per page): eager
+   * initialisation beyond it (an eager boot, a drain) is refused up front with
+   * EHOST. Default: the host's limit (machine/backing.ts hostMemoryLimit).
+   */
+  hostLimitBytes?: number;
 }
 
 export class Phys {
@@ -163,54 +92,38 @@ export class Phys {
   readonly invariants: boolean;
   readonly work: WorkCounters = newWorkCounters();
 
-  // Segment table, mirrored into typed arrays for the hot paths.
-  private readonly segFirst: Float64Array;
-  private readonly segCount: Float64Array;
-  private readonly segPfnLo: Int32Array;
-  private readonly segQueueBase: Int32Array;
+  // Segment table, mirrored into typed arrays for the hot paths. Read by
+  // phys-contig.ts; nothing outside the vm_phys files should use them.
+  /** @internal */ readonly segFirst: Float64Array;
+  /** @internal */ readonly segCount: Float64Array;
+  /** @internal */ readonly segPfnLo: Int32Array;
+  /** @internal First free queue of a segment's [domain][flind]: add pool * nfreeorder + order. */
+  readonly segQueueBase: Int32Array;
+  /** First lazy queue of a segment's [domain][flind]: add the order. */
+  private readonly segLazyBase: Int32Array;
   private readonly segDomainArr: Uint8Array;
 
-  // Free queues: q = ((domain * nfreelists + flind) * VM_NFREEPOOL + pool) * nfreeorder + order.
-  private readonly qHead: Uint32Array;
-  private readonly qTail: Uint32Array;
-  readonly qCount: Float64Array;
+  /** @internal The free queues of initialised blocks, indexed by queueIndex(). */
+  readonly queues: FreeQueues;
+  private readonly lazy: LazyBlocks;
 
-  /**
-   * Zeroes physical memory [pa, pa + bytes) for VM_ALLOC_ZERO; null on a
-   * machine without backing memory, where zeroing is only counted.
-   */
-  zeroHook: ((pa: number, bytes: number) => void) | null = null;
-  /** INVARIANTS: is [pa, pa + bytes) all zero? (debug.vm_check_pg_zero); null without backing. */
-  isZeroHook: ((pa: number, bytes: number) => boolean) | null = null;
-
-  /**
-   * Pages leaving the LAZYINIT pool are known to be zero: set when the
-   * machine's memory is a fresh backing store, whose untouched bytes are zero.
-   */
-  lazyPagesZero = false;
-
-  /** vm_default_freepool: where fallback searches across pools start. */
-  defaultFreepool: number = VM_FREEPOOL_DEFAULT;
+  /** See PhysOptions.zero: null without backing memory. */
+  readonly zeroHook: ((pa: number, bytes: number) => void) | null;
+  /** See PhysOptions.isZero: null without backing memory. */
+  readonly isZeroHook: ((pa: number, bytes: number) => boolean) | null;
+  /** See PhysOptions.freshMemoryZero. */
+  readonly freshMemoryZero: boolean;
   /** See PhysOptions.lazyIndexMoves. */
   readonly lazyIndexMoves: boolean;
-
-  // The LAZYINIT side table: one descriptor per lazy block.
-  private lbHead: Uint32Array = new Uint32Array(64);
-  private lbOrder: Uint8Array = new Uint8Array(64);
-  private lbNext: Int32Array = new Int32Array(64);
-  private lbPrev: Int32Array = new Int32Array(64);
-  private lbChunkNext: Int32Array = new Int32Array(64);
-  private lbLive: Uint8Array = new Uint8Array(64);
-  private lbCount = 0;
-  private lazyLive = 0;
-  private chunkFirst: Int32Array;
-  private readonly chunkShift: number;
-  private readonly lazyPendingPages: Float64Array;
+  private freepool: number;
+  private readonly hostLimitBytes: number | undefined;
+  /** Order of the block takeFallback last took: an out-value, so that the hot path allocates nothing. */
+  private takenOrder = 0;
 
   /*
    * vm_phys_init. Requires: a validated memory map.
    * Guarantees: every page record reads as never initialised; every queue is
-   * empty; the page array is allocated but untouched.
+   * empty; the page array is reserved but untouched.
    */
   constructor(map: MemoryMap, opts: PhysOptions = {}) {
     const nfo = opts.nfreeorder ?? VM_NFREEORDER_DEFAULT;
@@ -222,6 +135,13 @@ export class Phys {
     this.maxOrder = nfo - 1;
     this.invariants = opts.invariants ?? false;
     this.lazyIndexMoves = opts.lazyIndexMoves ?? true;
+    this.zeroHook = opts.zero ?? null;
+    this.isZeroHook = opts.isZero ?? null;
+    this.freshMemoryZero = opts.freshMemoryZero ?? false;
+    this.hostLimitBytes = opts.hostLimitBytes;
+    // D40403's first revision searched from pool 0 always; the landed one
+    // only while lazy blocks exist (enqueueContig and lazyInitSlice move it).
+    this.freepool = this.lazyIndexMoves ? VM_FREEPOOL_DEFAULT : VM_FREEPOOL_LAZYINIT;
     const built = buildSegments(map, opts.numaDisabled ?? false);
     this.segs = built.segs;
     this.ndomains = built.ndomains;
@@ -233,6 +153,7 @@ export class Phys {
     this.segCount = new Float64Array(nsegs);
     this.segPfnLo = new Int32Array(nsegs);
     this.segQueueBase = new Int32Array(nsegs);
+    this.segLazyBase = new Int32Array(nsegs);
     this.segDomainArr = new Uint8Array(nsegs);
     let npages = 0;
     for (let s = 0; s < nsegs; s++) {
@@ -240,24 +161,25 @@ export class Phys {
       this.segFirst[s] = seg.firstPage;
       this.segCount[s] = seg.npages;
       this.segPfnLo[s] = (seg.start / PAGE_SIZE) % TWO32 | 0;
-      this.segQueueBase[s] = this.queueIndex(seg.domain, seg.flind, 0, 0);
+      this.segLazyBase[s] = (seg.domain * this.nfreelists + seg.flind) * nfo;
       this.segDomainArr[s] = seg.domain;
       npages += seg.npages;
     }
     this.npages = npages;
     this.pages = new PageArray(npages, nfo);
-    const nq = this.ndomains * this.nfreelists * VM_NFREEPOOL * nfo;
-    this.qHead = new Uint32Array(nq).fill(NIL);
-    this.qTail = new Uint32Array(nq).fill(NIL);
-    this.qCount = new Float64Array(nq);
-    this.lazyPendingPages = new Float64Array(this.ndomains);
-    this.chunkShift = this.maxOrder;
-    this.chunkFirst = new Int32Array(Math.floor(npages / 2 ** this.chunkShift) + 1).fill(-1);
+    this.queues = new FreeQueues(this.pages, this.ndomains, this.nfreelists, nfo, this.work);
+    for (let s = 0; s < nsegs; s++) this.segQueueBase[s] = this.queues.index(this.segs[s].domain, this.segs[s].flind, 0, 0);
+    this.lazy = new LazyBlocks(npages, this.ndomains, this.nfreelists, nfo, this.work);
   }
 
   /** Index of the free queue [domain][flind][pool][order]. */
   queueIndex(domain: number, flind: number, pool: number, order: number): number {
-    return ((domain * this.nfreelists + flind) * VM_NFREEPOOL + pool) * this.nfreeorder + order;
+    return this.queues.index(domain, flind, pool, order);
+  }
+
+  /** vm_default_freepool: where fallback searches across pools start. */
+  get defaultFreepool(): number {
+    return this.freepool;
   }
 
   // ---------------------------------------------------------------- addresses
@@ -306,6 +228,12 @@ export class Phys {
     return this.segDomainArr[this.segOfIndex(m)];
   }
 
+  /** PFN low 32 bits of page `m` (for alignment checks without 64-bit arithmetic). */
+  pfnLow(m: number): number {
+    const s = this.segOfIndex(m);
+    return (this.segPfnLo[s] + (m - this.segFirst[s])) | 0;
+  }
+
   // ------------------------------------------------------------ INVARIANTS
 
   /*
@@ -319,208 +247,55 @@ export class Phys {
     }
   }
 
+  /*
+   * Refuse up front (EHOST) work after which `records` page records would be
+   * initialised, when their bytes are more than the host can hold. `what`
+   * names the work.
+   */
+  assertHostHoldsRecords(records: number, what: string): void {
+    const bytes = records * BYTES_PER_PAGE;
+    assertHostHolds(
+      bytes,
+      `page array: ${what} leaves ${records} page records initialised, ${formatSize(bytes)}`,
+      'boot lazily (vm.lazy_page_init=1) without draining, or with less RAM',
+      this.hostLimitBytes,
+    );
+  }
+
   /** Checked read of a page's buddy order (VM_NFREEORDER when not a free head). */
   pageOrder(m: number): number {
     this.assertInitialised(m, 'pageOrder');
     return this.pages.order[m];
   }
 
-  // ------------------------------------------------------------ free queues
-
-  /*
-   * vm_freelist_add: make `m` the head of a free block of `order` in `pool`
-   * and link it into queue `q`. Requires: `m` is on no queue.
-   */
-  private freelistAdd(q: number, m: number, order: number, pool: number, tail: boolean): void {
-    const p = this.pages;
-    p.order[m] = order;
-    p.pool[m] = pool;
-    if (tail) {
-      const t = this.qTail[q];
-      p.prev[m] = t;
-      p.next[m] = NIL;
-      if (t === NIL) this.qHead[q] = m;
-      else p.next[t] = m;
-      this.qTail[q] = m;
-    } else {
-      const h = this.qHead[q];
-      p.next[m] = h;
-      p.prev[m] = NIL;
-      if (h === NIL) this.qTail[q] = m;
-      else p.prev[h] = m;
-      this.qHead[q] = m;
-    }
-    this.qCount[q]++;
-    this.work[Work.QueueInsert]++;
-  }
-
-  /* vm_freelist_rem. Requires: `m` heads a free block of `order` on queue `q`. */
-  private freelistRem(q: number, m: number, order: number): void {
-    const p = this.pages;
-    const n = p.next[m];
-    const pr = p.prev[m];
-    if (pr === NIL) this.qHead[q] = n;
-    else p.next[pr] = n;
-    if (n === NIL) this.qTail[q] = pr;
-    else p.prev[n] = pr;
-    p.next[m] = NIL;
-    p.prev[m] = NIL;
-    p.order[m] = this.nfreeorder;
-    this.qCount[q]--;
-    this.work[Work.QueueRemove]++;
-  }
-
   // ------------------------------------------------------------ LAZYINIT pool
 
-  /* Make room for `more` lazy blocks beyond those existing. */
-  private lazyReserve(more: number): void {
-    while (this.lbCount + more > this.lbHead.length) this.lazyGrow(Math.max(this.lbHead.length * 2, this.lbCount + more));
-  }
-
-  private lazyGrow(n = this.lbHead.length * 2): void {
-    const grow = <T extends Uint32Array | Uint8Array | Int32Array>(a: T, ctor: new (n: number) => T): T => {
-      const b = new ctor(n);
-      b.set(a);
-      return b;
-    };
-    this.lbHead = grow(this.lbHead, Uint32Array);
-    this.lbOrder = grow(this.lbOrder, Uint8Array);
-    this.lbNext = grow(this.lbNext, Int32Array);
-    this.lbPrev = grow(this.lbPrev, Int32Array);
-    this.lbChunkNext = grow(this.lbChunkNext, Int32Array);
-    this.lbLive = grow(this.lbLive, Uint8Array);
-  }
-
   /*
-   * Add a lazy block [m, m + 2^order) at the tail of its LAZYINIT queue.
-   * Touches no page record.
+   * Take lazy block `id` off lazy queue `lq` and initialise every record in
+   * it (vm_phys_finish_init). Returns the head page, now an ordinary page
+   * that is on no queue.
    */
-  private lazyAdd(m: number, seg: number, order: number): void {
-    if (this.lbCount === this.lbHead.length) this.lazyGrow();
-    const id = this.lbCount++;
-    this.lbHead[id] = m;
-    this.lbOrder[id] = order;
-    this.lbLive[id] = 1;
-    const q = this.segQueueBase[seg] + VM_FREEPOOL_LAZYINIT * this.nfreeorder + order;
-    const t = this.qTail[q];
-    this.lbPrev[id] = t === NIL ? -1 : t;
-    this.lbNext[id] = -1;
-    if (t === NIL) this.qHead[q] = id;
-    else this.lbNext[t] = id;
-    this.qTail[q] = id;
-    this.qCount[q]++;
-    const c = m >>> this.chunkShift;
-    this.lbChunkNext[id] = this.chunkFirst[c];
-    this.chunkFirst[c] = id;
-    this.lazyLive++;
-    const d = this.segDomainArr[seg];
-    this.lazyPendingPages[d] += 1 << order;
-    this.work[Work.QueueInsert]++;
-  }
-
-  /*
-   * Add `count` consecutive lazy blocks of `order`, the first at page `m`,
-   * in address order at the tail of their queue: lazyAdd for the long middle
-   * of a boot range, in one tight loop because a 1 TiB boot runs it 65536
-   * times before the JIT has warmed up.
-   */
-  private lazyAddRun(m: number, seg: number, order: number, count: number): void {
-    if (count <= 0) return;
-    this.lazyReserve(count);
-    const first = this.lbCount;
-    const end = first + count;
-    const step = 1 << order;
-    const shift = this.chunkShift;
-    const head = this.lbHead;
-    const next = this.lbNext;
-    const prev = this.lbPrev;
-    const q = this.segQueueBase[seg] + VM_FREEPOOL_LAZYINIT * this.nfreeorder + order;
-    const t = this.qTail[q];
-    // Max-order blocks are never looked up by head (only a buddy of lower
-    // order merges), so a run needs no chunk registration.
-    if (order !== this.maxOrder) {
-      for (let id = first, pg = m; id < end; id++, pg += step) {
-        const c = pg >>> shift;
-        this.lbChunkNext[id] = this.chunkFirst[c];
-        this.chunkFirst[c] = id;
-      }
-    }
-    for (let id = first, pg = m; id < end; id++, pg += step) {
-      head[id] = pg;
-      next[id] = id + 1;
-      prev[id] = id - 1;
-    }
-    this.lbOrder.fill(order, first, end);
-    this.lbLive.fill(1, first, end);
-    next[end - 1] = -1;
-    prev[first] = t === NIL ? -1 : t;
-    if (t === NIL) this.qHead[q] = first;
-    else next[t] = first;
-    this.qTail[q] = end - 1;
-    this.qCount[q] += count;
-    this.lbCount = end;
-    this.lazyLive += count;
-    this.lazyPendingPages[this.segDomainArr[seg]] += count * step;
-    this.work[Work.QueueInsert] += count;
-  }
-
-  /* Unlink lazy block `id` from queue `q`. */
-  private lazyRem(q: number, id: number): void {
-    const n = this.lbNext[id];
-    const pr = this.lbPrev[id];
-    if (pr < 0) this.qHead[q] = n < 0 ? NIL : n;
-    else this.lbNext[pr] = n;
-    if (n < 0) this.qTail[q] = pr < 0 ? NIL : pr;
-    else this.lbPrev[n] = pr;
-    this.lbLive[id] = 0;
-    this.qCount[q]--;
-    this.lazyLive--;
-    const order = this.lbOrder[id];
-    const d = this.domainOf(this.lbHead[id]);
-    this.lazyPendingPages[d] -= 2 ** order;
-    this.work[Work.QueueRemove]++;
-  }
-
-  /* The live lazy block whose head is page `m`, or -1. */
-  private lazyBlockAt(m: number): number {
-    for (let id = this.chunkFirst[m >>> this.chunkShift]; id >= 0; id = this.lbChunkNext[id]) {
-      if (this.lbHead[id] === m && this.lbLive[id] === 1) return id;
-    }
-    return -1;
-  }
-
-  /*
-   * Take lazy block `id` off queue `q` and initialise every record in it
-   * (vm_phys_finish_init). Returns the head page, now an ordinary page that
-   * is on no queue.
-   */
-  private lazyTake(q: number, id: number): number {
-    this.lazyRem(q, id);
-    const m = this.lbHead[id];
-    const order = this.lbOrder[id];
-    this.finishInit(m, order);
+  private lazyTake(lq: number, id: number): number {
+    this.lazy.remove(lq, id);
+    const m = this.lazy.headOf(id);
+    const n = 2 ** this.lazy.orderOf(id);
+    this.pages.initRange(m, n, this.segOfIndex(m));
+    if (this.freshMemoryZero) this.pages.flags.fill(PG_ZERO, m, m + n);
+    this.work[Work.PageInit] += n;
     this.work[Work.LazyBlockTaken]++;
     return m;
   }
 
-  /* vm_phys_finish_init: write every record of a block that left the lazy pool. */
-  private finishInit(m: number, order: number): void {
-    const n = 2 ** order;
-    this.pages.initRange(m, n, this.segOfIndex(m));
-    if (this.lazyPagesZero) this.pages.flags.fill(PG_ZERO, m, m + n);
-    this.work[Work.PageInit] += n;
-  }
-
-  /** Lazy blocks ever created (the side table's size). */
+  /** Lazy blocks ever created. */
   queueInsertsLazy(): number {
-    return this.lbCount;
+    return this.lazy.everCreated;
   }
 
   /** Pages still in the LAZYINIT pool of `domain` (all domains when omitted). */
   lazyPending(domain?: number): number {
-    if (domain !== undefined) return this.lazyPendingPages[domain];
+    if (domain !== undefined) return this.lazy.pending(domain);
     let t = 0;
-    for (let d = 0; d < this.ndomains; d++) t += this.lazyPendingPages[d];
+    for (let d = 0; d < this.ndomains; d++) t += this.lazy.pending(d);
     return t;
   }
 
@@ -534,24 +309,27 @@ export class Phys {
    */
   lazyInitSlice(domain: number, maxPages = Infinity): number {
     this.checkDomain(domain);
+    const pending = this.lazy.pending(domain);
+    if (pending > 0) this.assertHostHoldsRecords(this.npages - this.lazyPending() + Math.min(maxPages, pending), `draining domain ${domain}`);
     let done = 0;
-    if (this.lazyPendingPages[domain] > 0) {
+    if (this.lazy.pending(domain) > 0) {
       this.work[Work.Lock]++;
       outer: for (let freelist = 0; freelist < VM_NFREELIST; freelist++) {
         const flind = this.freelistToFlind[freelist];
         if (flind < 0) continue;
         for (let oind = 0; oind < this.nfreeorder; oind++) {
-          const q = this.queueIndex(domain, flind, VM_FREEPOOL_LAZYINIT, oind);
-          while (this.qHead[q] !== NIL) {
+          const lq = this.lazy.queue(domain, flind, oind);
+          let id: number;
+          while ((id = this.lazy.first(lq)) >= 0) {
             if (done >= maxPages) break outer;
-            const m = this.lazyTake(q, this.qHead[q]);
+            const m = this.lazyTake(lq, id);
             this.freePagesUnsafe(m, VM_FREEPOOL_DEFAULT, oind);
             done += 2 ** oind;
           }
         }
       }
     }
-    if (this.lazyLive === 0 && this.lazyIndexMoves) this.defaultFreepool = VM_FREEPOOL_DEFAULT;
+    if (this.lazy.live === 0 && this.lazyIndexMoves) this.freepool = VM_FREEPOOL_DEFAULT;
     return done;
   }
 
@@ -560,8 +338,9 @@ export class Phys {
     return this.lazyInitSlice(domain, Infinity);
   }
 
-  /** Drain every domain (vm_phys_lazy_init). */
+  /** Drain every domain (vm_phys_lazy_init); refused whole, before any domain is drained, when the host cannot hold it. */
   lazyInit(): number {
+    if (this.lazyPending() > 0) this.assertHostHoldsRecords(this.npages, 'draining every domain');
     let n = 0;
     for (let d = 0; d < this.ndomains; d++) n += this.lazyInitDomain(d);
     return n;
@@ -573,7 +352,8 @@ export class Phys {
    * vm_phys_enqueue_contig: put [m, m + npages) on the free queues of `pool`
    * as the largest aligned power-of-two blocks, without merging with
    * neighbours. Requires: the range lies in one segment; its pages are
-   * initialised (unless pool is LAZYINIT) and on no queue; `m`'s buddy is not free.
+   * initialised (unless pool is LAZYINIT) and on no queue; `m`'s buddy is not
+   * free. Enqueueing lazy blocks makes searches across pools start at LAZYINIT.
    */
   enqueueContig(m: number, pool: number, npages: number): void {
     if (npages <= 0) return;
@@ -582,24 +362,28 @@ export class Phys {
       throw new PagelabError('EINVARIANT', `enqueueContig: range at ${hex(this.pageToPa(m))} of ${npages} pages spans segments`);
     }
     const lazy = pool === VM_FREEPOOL_LAZYINIT;
-    if (lazy) this.lazyReserve(Math.floor(npages / 2 ** this.maxOrder) + 2 * this.nfreeorder);
+    if (lazy) {
+      this.lazy.reserve(Math.floor(npages / 2 ** this.maxOrder) + 2 * this.nfreeorder);
+      this.freepool = VM_FREEPOOL_LAZYINIT;
+    }
     const lo = this.segPfnLo[seg];
     const base = this.segFirst[seg];
     const maxOrder = this.maxOrder;
     const q0 = this.segQueueBase[seg] + pool * this.nfreeorder;
+    const lq0 = this.segLazyBase[seg];
     let i = m;
     const end = m + npages;
     while (i < end) {
       const order = this.largestBlockOrder((lo + (i - base)) | 0, end - i);
-      if (lazy && order === maxOrder) {
-        const run = Math.floor((end - i) / 2 ** maxOrder);
-        this.lazyAddRun(i, seg, maxOrder, run);
-        i += run * 2 ** maxOrder;
-        continue;
+      if (lazy) {
+        // The long middle of a boot range is a run of largest-order blocks.
+        const run = order === maxOrder ? Math.floor((end - i) / 2 ** maxOrder) : 1;
+        this.lazy.addRun(i, lq0 + order, order, run);
+        i += run * 2 ** order;
+      } else {
+        this.queues.add(q0 + order, i, order, pool, true);
+        i += 2 ** order;
       }
-      if (lazy) this.lazyAdd(i, seg, order);
-      else this.freelistAdd(q0 + order, i, order, pool, true);
-      i += 1 << order;
     }
   }
 
@@ -615,21 +399,6 @@ export class Phys {
     return order;
   }
 
-  /*
-   * vm_phys_enq_range: free [m, m + npages), which ends at the end of an
-   * aligned power-of-two set, as blocks of increasing size.
-   */
-  private enqRange(m: number, npages: number, q0: number, pool: number, tail: boolean): void {
-    let i = m;
-    let n = npages;
-    while (n > 0) {
-      const order = 31 - Math.clz32(n & -n);
-      this.freelistAdd(q0 + order, i, order, pool, tail);
-      i += 1 << order;
-      n -= 1 << order;
-    }
-  }
-
   // ------------------------------------------------------------ allocation
 
   private checkDomain(domain: number): void {
@@ -639,8 +408,8 @@ export class Phys {
   }
 
   private checkPool(pool: number): void {
-    if (pool !== VM_FREEPOOL_DEFAULT && pool !== 2) {
-      throw new PagelabError('EINVAL', `pool ${pool} is not an allocation pool (DEFAULT=1, DIRECT=2)`);
+    if (pool !== VM_FREEPOOL_DEFAULT && pool !== VM_FREEPOOL_DIRECT) {
+      throw new PagelabError('EINVAL', `pool ${pool} is not an allocation pool (DEFAULT=${VM_FREEPOOL_DEFAULT}, DIRECT=${VM_FREEPOOL_DIRECT})`);
     }
   }
 
@@ -653,14 +422,15 @@ export class Phys {
   /* Mark [m, m + n) allocated. */
   private markAllocated(m: number, n: number): void {
     const a = this.pages.astate;
-    if (n === 1) a[m] = 1;
-    else a.fill(1, m, m + n);
+    if (n === 1) a[m] = ASTATE_ALLOCATED;
+    else a.fill(ASTATE_ALLOCATED, m, m + n);
   }
 
   /*
    * vm_phys_alloc_pages: allocate a free block of 2^order pages from
    * `domain`, trying the free lists DEFAULT, DMA32, LOWMEM in turn.
-   * Returns the head page, or -1 when no block is free.
+   * Returns the head page, or -1 when no block is free. With VM_ALLOC_ZERO
+   * in `req`, the block reads as zero.
    */
   allocPages(domain: number, pool: number, order: number, req = 0): number {
     this.checkDomain(domain);
@@ -689,10 +459,7 @@ export class Phys {
     while (i < end) {
       if ((flags[i] & PG_ZERO) !== 0) {
         this.work[Work.ZeroSkipped]++;
-        if (this.invariants && this.isZeroHook !== null) {
-          const pa = this.pageToPa(i);
-          if (!this.isZeroHook(pa, PAGE_SIZE)) throw new PagelabError('ENOTZERO', `PG_ZERO page ${hex(pa)} is not zero`);
-        }
+        this.verifyZero(i, 1, 'PG_ZERO page');
         i++;
         continue;
       }
@@ -703,6 +470,17 @@ export class Phys {
       for (let k = i; k < j; k++) flags[k] |= PG_ZERO;
       i = j;
     }
+  }
+
+  /*
+   * Under INVARIANTS with backing memory, fail with ENOTZERO naming the range
+   * unless [m, m + n) reads as zero; otherwise do nothing. `what` says who
+   * claimed the pages zero.
+   */
+  private verifyZero(m: number, n: number, what: string): void {
+    if (!this.invariants || this.isZeroHook === null) return;
+    const pa = this.pageToPa(m);
+    if (!this.isZeroHook(pa, n * PAGE_SIZE)) throw new PagelabError('ENOTZERO', `${what} [${hex(pa)}, ${hex(pa + n * PAGE_SIZE)}) is not zero`);
   }
 
   /*
@@ -719,23 +497,6 @@ export class Phys {
       }
     }
     return -1;
-  }
-
-  /*
-   * freePages without validation: the hot-path twin. Requires: [m, m + 2^order)
-   * was allocated and is wholly owned by the caller.
-   */
-  freePagesFast(m: number, order: number, pool: number = VM_FREEPOOL_DEFAULT, knownZero = false): void {
-    const p = this.pages;
-    if (order === 0) {
-      p.astate[m] = 0;
-      p.flags[m] = knownZero ? p.flags[m] | PG_ZERO : p.flags[m] & ~PG_ZERO;
-    } else {
-      const end = m + (1 << order);
-      p.astate.fill(0, m, end);
-      for (let i = m; i < end; i++) p.flags[i] = knownZero ? p.flags[i] | PG_ZERO : p.flags[i] & ~PG_ZERO;
-    }
-    this.freePagesUnsafe(m, pool, order);
   }
 
   /*
@@ -760,9 +521,7 @@ export class Phys {
   /*
    * The body of vm_phys_alloc_freelist_pages, on a free-list index. Requires
    * valid arguments. The smallest block in `pool` that fits is split, the
-   * unused halves going back to `pool`; failing that, the largest block of
-   * any pool from vm_default_freepool on is taken (initialised first if it
-   * was lazy), moved to `pool`, and split.
+   * unused halves going back to `pool`; failing that, takeFallback's block.
    */
   private allocFlindUnsafe(domain: number, flind: number, pool: number, order: number): number {
     const nfo = this.nfreeorder;
@@ -771,36 +530,49 @@ export class Phys {
     const w = this.work;
     for (let oind = order; oind < nfo; oind++) {
       w[Work.QueueHeadVisit]++;
-      const m = this.qHead[q0 + oind];
+      const m = this.queues.head[q0 + oind];
       if (m !== NIL) {
-        this.freelistRem(q0 + oind, m, oind);
+        this.queues.rem(q0 + oind, m);
         this.splitPages(m, oind, q0, order, pool);
         return m;
       }
     }
-    for (let oind = this.maxOrder; oind >= order; oind--) {
-      for (let pind = this.defaultFreepool; pind < VM_NFREEPOOL; pind++) {
+    const m = this.takeFallback(domain, flind, order, this.maxOrder);
+    if (m >= 0) this.splitPages(m, this.takenOrder, q0, order, pool);
+    return m;
+  }
+
+  /*
+   * The cross-pool fallback of vm_phys_alloc_freelist_pages and
+   * vm_phys_alloc_npages: the largest block of order in [minOrder, fromOrder]
+   * on any pool from vm_default_freepool on (lazy blocks initialised as they
+   * are taken), off its queue. Returns its head page, or -1; its order is in
+   * takenOrder. The caller moves it to its own pool.
+   */
+  private takeFallback(domain: number, flind: number, minOrder: number, fromOrder: number): number {
+    const nfo = this.nfreeorder;
+    const base = this.queueIndex(domain, flind, 0, 0);
+    const lq0 = this.lazy.queue(domain, flind, 0);
+    const w = this.work;
+    for (let oind = fromOrder; oind >= minOrder; oind--) {
+      for (let pind = this.freepool; pind < VM_NFREEPOOL; pind++) {
         w[Work.QueueHeadVisit]++;
-        const q = base + pind * nfo + oind;
-        const h = this.qHead[q];
-        if (h === NIL) continue;
-        const m = this.takeHead(q, h, pind, oind);
-        this.splitPages(m, oind, q0, order, pool);
+        let m: number;
+        if (pind === VM_FREEPOOL_LAZYINIT) {
+          const id = this.lazy.first(lq0 + oind);
+          if (id < 0) continue;
+          m = this.lazyTake(lq0 + oind, id);
+        } else {
+          const q = base + pind * nfo + oind;
+          m = this.queues.head[q];
+          if (m === NIL) continue;
+          this.queues.rem(q, m);
+        }
+        this.takenOrder = oind;
         return m;
       }
     }
     return -1;
-  }
-
-  /*
-   * Take the head `h` of queue `q` (pool `pool`, order `order`) off it: a
-   * lazy block is initialised on the way (vm_phys_finish_init). Returns the
-   * first page of the block, now on no queue.
-   */
-  private takeHead(q: number, h: number, pool: number, order: number): number {
-    if (pool === VM_FREEPOOL_LAZYINIT) return this.lazyTake(q, h);
-    this.freelistRem(q, h, order);
-    return h;
   }
 
   /*
@@ -811,7 +583,7 @@ export class Phys {
   private splitPages(m: number, oind: number, q0: number, order: number, pool: number): void {
     while (oind > order) {
       oind--;
-      this.freelistAdd(q0 + oind, m + (1 << oind), oind, pool, true);
+      this.queues.add(q0 + oind, m + (1 << oind), oind, pool, true);
       this.work[Work.Split]++;
     }
   }
@@ -834,28 +606,22 @@ export class Phys {
     for (let freelist = 0; freelist < VM_NFREELIST && i < npages; freelist++) {
       const flind = this.freelistToFlind[freelist];
       if (flind < 0) continue;
-      const base = this.queueIndex(domain, flind, 0, 0);
-      const q0 = base + pool * nfo;
+      const q0 = this.queueIndex(domain, flind, pool, 0);
       for (let oind = 0; oind < nfo; oind++) {
         this.work[Work.QueueHeadVisit]++;
         let m: number;
-        while ((m = this.qHead[q0 + oind]) !== NIL) {
-          this.freelistRem(q0 + oind, m, oind);
+        while ((m = this.queues.head[q0 + oind]) !== NIL) {
+          this.queues.rem(q0 + oind, m);
           i = this.takeRun(m, oind, npages, i, out, q0, pool);
           if (i === npages) return i;
         }
       }
-      for (let oind = this.maxOrder; oind >= 0; oind--) {
-        for (let pind = this.defaultFreepool; pind < VM_NFREEPOOL; pind++) {
-          this.work[Work.QueueHeadVisit]++;
-          const q = base + pind * nfo + oind;
-          let h: number;
-          while ((h = this.qHead[q]) !== NIL) {
-            const m = this.takeHead(q, h, pind, oind);
-            i = this.takeRun(m, oind, npages, i, out, q0, pool);
-            if (i === npages) return i;
-          }
-        }
+      let from = this.maxOrder;
+      let m: number;
+      while ((m = this.takeFallback(domain, flind, 0, from)) >= 0) {
+        from = this.takenOrder;
+        i = this.takeRun(m, from, npages, i, out, q0, pool);
+        if (i === npages) return i;
       }
     }
     return i;
@@ -867,43 +633,51 @@ export class Phys {
     const end = Math.min(npages, avail);
     const a = this.pages.astate;
     while (i < end) {
-      a[m] = 1;
+      a[m] = ASTATE_ALLOCATED;
       out[i++] = m++;
     }
-    if (i === npages && avail > i) this.enqRange(m, avail - i, q0, pool, true);
+    if (i === npages && avail > i) this.queues.addRange(m, avail - i, q0, pool, true);
     return i;
   }
 
   // ------------------------------------------------------------ free
 
   /*
-   * Free [m, m + 2^order), which the caller allocated, to `pool`
-   * (DEFAULT when omitted). Every page must be allocated: a page that is
-   * free, never initialised or outside the machine is an error naming its
+   * Free [m, m + 2^order), which the caller allocated, to `pool` (DEFAULT
+   * when omitted); `knownZero` is vm_page_free_zero's promise that the pages
+   * are zero (checked under INVARIANTS with backing memory). Every page must
+   * be allocated: a page that is free, never initialised, reserved at boot
+   * (see bootstrapFree) or outside the machine is an error naming its
    * address, and nothing is changed.
    */
   freePages(m: number, order: number, pool: number = VM_FREEPOOL_DEFAULT, knownZero = false): void {
     this.checkOrder(order);
     this.checkPool(pool);
     // An allocated single page is the common case: validate it without the range walk.
-    if (!(order === 0 && m >= 0 && m < this.npages && this.pages.astate[m] === 1)) this.checkAllocatedRange(m, 2 ** order, 'freePages');
+    if (!(order === 0 && m >= 0 && m < this.npages && this.pages.astate[m] === ASTATE_ALLOCATED)) this.checkAllocatedRange(m, 2 ** order, 'freePages');
     this.work[Work.Lock]++;
-    if (knownZero) this.markZero(m, 1 << order);
+    if (knownZero) this.verifyZero(m, 1 << order, 'freed as zero, but');
     this.freePagesFast(m, order, pool, knownZero);
   }
 
   /*
-   * vm_page_free_zero: the caller vouches that the pages are zero. Under
-   * INVARIANTS with backing memory, the claim is checked here.
+   * freePages without validation: the hot-path twin. Requires: [m, m + 2^order)
+   * was allocated and is wholly owned by the caller.
    */
-  private markZero(m: number, n: number): void {
-    if (this.invariants && this.isZeroHook !== null) {
-      const pa = this.pageToPa(m);
-      if (!this.isZeroHook(pa, n * PAGE_SIZE)) throw new PagelabError('ENOTZERO', `freed as zero, but [${hex(pa)}, ${hex(pa + n * PAGE_SIZE)}) is not zero`);
+  freePagesFast(m: number, order: number, pool: number = VM_FREEPOOL_DEFAULT, knownZero = false): void {
+    const p = this.pages;
+    if (order === 0) {
+      p.astate[m] = ASTATE_FREE;
+      p.flags[m] = knownZero ? p.flags[m] | PG_ZERO : p.flags[m] & ~PG_ZERO;
+    } else {
+      const end = m + (1 << order);
+      p.astate.fill(ASTATE_FREE, m, end);
+      for (let i = m; i < end; i++) p.flags[i] = knownZero ? p.flags[i] | PG_ZERO : p.flags[i] & ~PG_ZERO;
     }
+    this.freePagesUnsafe(m, pool, order);
   }
 
-  /* Every page of [m, m + n) is allocated and in one segment, or a typed error. */
+  /* Every page of [m, m + n) is allocated and in one segment, or a typed error naming the first that is not. */
   private checkAllocatedRange(m: number, n: number, what: string): void {
     if (!Number.isInteger(m) || m < 0 || m + n > this.npages) {
       throw new PagelabError('ENOTALLOC', `${what}: page ${m} (+${n}) is outside the machine's ${this.npages} pages`);
@@ -914,10 +688,15 @@ export class Phys {
     }
     const a = this.pages.astate;
     for (let i = m; i < m + n; i++) {
-      if (a[i] !== 1) {
-        const code = this.pages.pool[i] !== VM_FREEPOOL_LAZYINIT && this.containingFreeBlock(i) >= 0 ? 'EDOUBLEFREE' : 'ENOTALLOC';
-        throw new PagelabError(code, `${what}: page ${hex(this.pageToPa(i))} is not allocated${code === 'EDOUBLEFREE' ? ' (already free)' : ''}`);
+      if (a[i] === ASTATE_ALLOCATED) continue;
+      const pa = hex(this.pageToPa(i));
+      if (a[i] === ASTATE_RESERVED) {
+        throw new PagelabError('ERESERVED', `${what}: page ${pa} is outside phys_avail (reserved at boot); return boot memory with bootstrapFree`);
       }
+      if (this.pages.pool[i] !== VM_FREEPOOL_LAZYINIT && this.containingFreeBlock(i) >= 0) {
+        throw new PagelabError('EDOUBLEFREE', `${what}: page ${pa} is not allocated (already free)`);
+      }
+      throw new PagelabError('ENOTALLOC', `${what}: page ${pa} is not allocated`);
     }
   }
 
@@ -946,18 +725,17 @@ export class Phys {
       const bpool = ppool[b];
       if (bpool !== VM_FREEPOOL_LAZYINIT) {
         if (porder[b] !== order) break;
-        this.freelistRem(qbase + bpool * nfo + order, b, order);
+        this.queues.rem(qbase + bpool * nfo + order, b);
       } else {
-        if (this.lazyLive === 0) break;
-        const id = this.lazyBlockAt(b);
-        if (id < 0 || this.lbOrder[id] !== order) break;
-        this.lazyTake(qbase + VM_FREEPOOL_LAZYINIT * nfo + order, id);
+        const id = this.lazy.blockAt(b);
+        if (id < 0 || this.lazy.orderOf(id) !== order) break;
+        this.lazyTake(this.segLazyBase[s] + order, id);
       }
       this.work[Work.Merge]++;
       order++;
       if (b < m) m = b;
     }
-    this.freelistAdd(qbase + pool * nfo + order, m, order, pool, true);
+    this.queues.add(qbase + pool * nfo + order, m, order, pool, true);
   }
 
   /*
@@ -970,19 +748,48 @@ export class Phys {
     this.checkPool(pool);
     this.checkAllocatedRange(m, npages, 'freeContig');
     this.work[Work.Lock]++;
-    this.pages.astate.fill(0, m, m + npages);
-    const flags = this.pages.flags;
-    for (let i = m; i < m + npages; i++) flags[i] &= ~PG_ZERO;
-    this.freeContigUnsafe(m, npages, pool);
+    this.releaseRange(m, npages, pool);
   }
 
-  private freeContigUnsafe(m: number, npages: number, pool: number): void {
-    // Decompose into maximal aligned blocks; freeing each with merging gives
-    // the same free set as FreeBSD's middle-enqueue-then-ends order.
+  /*
+   * kmem_bootstrap_free: give pages that boot kept out of phys_avail
+   * (ASTATE_RESERVED: the kernel image, firmware tables, holes) to the
+   * allocator, as FreeBSD does for boot-time memory it no longer needs.
+   * The checked frees refuse these pages, so this is the only way in. Every
+   * page of [m, m + npages) must be reserved and in one segment, or a typed
+   * error names the first that is not and nothing changes.
+   */
+  bootstrapFree(m: number, npages: number): void {
+    if (!Number.isInteger(npages) || npages <= 0) throw new PagelabError('EINVAL', `bootstrapFree: ${npages} pages`);
+    if (!Number.isInteger(m) || m < 0 || m + npages > this.npages) {
+      throw new PagelabError('ERANGE', `bootstrapFree: page ${m} (+${npages}) is outside the machine's ${this.npages} pages`);
+    }
+    const seg = this.segOfIndex(m);
+    if (m + npages > this.segFirst[seg] + this.segCount[seg]) {
+      throw new PagelabError('EINVAL', `bootstrapFree: range at ${hex(this.pageToPa(m))} of ${npages} pages crosses the end of its segment`);
+    }
+    const a = this.pages.astate;
+    for (let i = m; i < m + npages; i++) {
+      if (a[i] !== ASTATE_RESERVED) throw new PagelabError('EINVAL', `bootstrapFree: page ${hex(this.pageToPa(i))} was not reserved at boot`);
+    }
+    this.work[Work.Lock]++;
+    this.releaseRange(m, npages, VM_FREEPOOL_DEFAULT);
+  }
+
+  /*
+   * Mark [m, m + npages) free and not known zero, and free it as maximal
+   * aligned blocks; freeing each with merging gives the same free set as
+   * FreeBSD's middle-enqueue-then-ends order. Requires: the pages are
+   * initialised, in one segment, on no queue and owned by the caller.
+   */
+  private releaseRange(m: number, npages: number, pool: number): void {
+    const end = m + npages;
+    this.pages.astate.fill(ASTATE_FREE, m, end);
+    const flags = this.pages.flags;
+    for (let i = m; i < end; i++) flags[i] &= ~PG_ZERO;
     const seg = this.segOfIndex(m);
     const lo = this.segPfnLo[seg];
     const base = this.segFirst[seg];
-    const end = m + npages;
     let i = m;
     while (i < end) {
       const order = this.largestBlockOrder((lo + (i - base)) | 0, end - i);
@@ -1009,104 +816,14 @@ export class Phys {
     if (low >= high) return -1;
     this.lazyInitDomain(domain);
     this.work[Work.Lock]++;
-    let queuesBase = -1;
-    let run = -1;
-    for (let s = this.segs.length - 1; s >= 0; s--) {
-      const seg = this.segs[s];
-      if (seg.start >= high || seg.domain !== domain) continue;
-      if (low >= seg.end) break;
-      const paStart = Math.max(low, seg.start);
-      const paEnd = Math.min(high, seg.end);
-      if (paEnd - paStart < npages * PAGE_SIZE) continue;
-      if (this.segQueueBase[s] === queuesBase) continue;
-      queuesBase = this.segQueueBase[s];
-      run = this.findQueuesContig(queuesBase, npages, low, high, alignment, boundary);
-      if (run >= 0) break;
-    }
+    const run = findContig(this, domain, npages, low, high, alignment, boundary);
     if (run < 0) return -1;
-    const nfo = this.nfreeorder;
-    let m = run;
-    const runEnd = run + npages;
-    while (m < runEnd) {
-      const oind = this.pages.order[m];
-      this.freelistRem(queuesBase + this.pages.pool[m] * nfo + oind, m, oind);
-      m += 2 ** oind;
-    }
-    if (m > runEnd) this.enqRange(runEnd, m - runEnd, queuesBase + VM_FREEPOOL_DEFAULT * nfo, VM_FREEPOOL_DEFAULT, false);
+    takeRange(this, run, npages);
     this.markAllocated(run, npages);
     if ((req & VM_ALLOC_ZERO) !== 0) this.zeroPages(run, npages);
     const pa = this.pageToPa(run);
     kassert(low <= pa && pa + npages * PAGE_SIZE <= high && addrOk(pa, npages * PAGE_SIZE, alignment, boundary), () => `allocContig: run at ${hex(pa)} violates its constraints`);
     return run;
-  }
-
-  /*
-   * vm_phys_find_queues_contig: first, a single free block of sufficient
-   * order whose head satisfies the constraints; for requests larger than the
-   * largest block, a sequence of adjacent max-order blocks.
-   */
-  private findQueuesContig(qbase: number, npages: number, low: number, high: number, alignment: number, boundary: number): number {
-    const nfo = this.nfreeorder;
-    const order = npages <= 1 ? 0 : 32 - Math.clz32(npages - 1);
-    const size = npages * PAGE_SIZE;
-    const p = this.pages;
-    for (let oind = order; oind < nfo; oind++) {
-      for (let pind = this.defaultFreepool; pind < VM_NFREEPOOL; pind++) {
-        this.work[Work.QueueHeadVisit]++;
-        for (let m = this.qHead[qbase + pind * nfo + oind]; m !== NIL; m = p.next[m]) {
-          this.work[Work.ContigScan]++;
-          const pa = this.pageToPa(m);
-          if (low <= pa && pa + size <= high && addrOk(pa, size, alignment, boundary)) return m;
-        }
-      }
-    }
-    if (order < nfo) return -1;
-    for (let pind = this.defaultFreepool; pind < VM_NFREEPOOL; pind++) {
-      const m = this.findFreelistContig(qbase + pind * nfo, npages, low, high, alignment, boundary);
-      if (m >= 0) return m;
-    }
-    return -1;
-  }
-
-  /*
-   * vm_phys_find_freelist_contig: among max-order free blocks, find one that
-   * starts a physically contiguous sequence of free max-order blocks long
-   * enough and aligned. Each block is examined at most twice.
-   */
-  private findFreelistContig(q0: number, npages: number, low: number, high: number, alignment: number, boundary: number): number {
-    const maxOrder = this.maxOrder;
-    const maxPages = 2 ** maxOrder;
-    const size = npages * PAGE_SIZE;
-    const maxSize = maxPages * PAGE_SIZE;
-    const p = this.pages;
-    const isMaxFree = (i: number, seg: number): boolean =>
-      i >= this.segFirst[seg] && i < this.segFirst[seg] + this.segCount[seg] && p.pool[i] !== VM_FREEPOOL_LAZYINIT && p.order[i] === maxOrder;
-    for (let m = this.qHead[q0 + maxOrder]; m !== NIL; m = p.next[m]) {
-      this.work[Work.ContigScan]++;
-      const s = p.segind[m];
-      const seg = this.segs[s];
-      const pa = this.pageToPa(m);
-      const floor = Math.max(low, seg.start);
-      if (pa < floor) continue;
-      if (pa >= maxSize && pa - maxSize >= floor && isMaxFree(m - maxPages, s)) continue;
-      const ceil = Math.min(high, seg.end);
-      let ret = m;
-      let retPa = pa;
-      while (!addrOk(retPa, size, alignment, boundary) && retPa + size <= ceil && isMaxFree(ret + maxPages, s)) {
-        ret += maxPages;
-        retPa += maxSize;
-        this.work[Work.ContigScan]++;
-      }
-      if (retPa + size > ceil) continue;
-      let it = ret;
-      while (it < ret + npages && isMaxFree(it, s)) {
-        it += maxPages;
-        this.work[Work.ContigScan]++;
-      }
-      if (it < ret + npages) continue;
-      return ret;
-    }
-    return -1;
   }
 
   // ------------------------------------------------------------ unfree
@@ -1117,34 +834,7 @@ export class Phys {
    * false when the page is not free. The page is then allocated.
    */
   unfreePage(pa: number): boolean {
-    const s = this.paToSeg(pa);
-    if (s < 0) throw new PagelabError('ERANGE', `unfreePage: ${hex(pa)} is not in any physical segment`);
-    if (pa % PAGE_SIZE !== 0) throw new PagelabError('EINVAL', `unfreePage: ${hex(pa)} is not page-aligned`);
-    this.lazyInitDomain(this.segs[s].domain);
-    this.work[Work.Lock]++;
-    const m = this.paToPage(pa);
-    const set = this.containingFreeBlock(m);
-    if (set < 0) return false;
-    const p = this.pages;
-    const pool = p.pool[set];
-    let order = p.order[set];
-    const q0 = this.segQueueBase[s] + pool * this.nfreeorder;
-    this.freelistRem(q0 + order, set, order);
-    let mset = set;
-    while (order > 0) {
-      order--;
-      const half = mset + 2 ** order;
-      let tmp: number;
-      if (m < half) tmp = half;
-      else {
-        tmp = mset;
-        mset = half;
-      }
-      this.freelistAdd(q0 + order, tmp, order, pool, false);
-    }
-    kassert(mset === m, () => `unfreePage: fatal inconsistency at ${hex(pa)}`);
-    p.astate[m] = 1;
-    return true;
+    return unfreePage(this, pa);
   }
 
   /*
@@ -1153,20 +843,7 @@ export class Phys {
    * block covers `m`.
    */
   containingFreeBlock(m: number): number {
-    const s = this.segOfIndex(m);
-    const first = this.segFirst[s];
-    const pfnLo = this.segPfnLo[s];
-    const p = this.pages;
-    for (let order = 0; order <= this.maxOrder; order++) {
-      const off = m - first;
-      const mask = 2 ** order - 1;
-      const head = m - ((pfnLo + off) & mask);
-      if (head < first) return -1;
-      if (p.pool[head] !== VM_FREEPOOL_LAZYINIT && p.order[head] < this.nfreeorder && p.order[head] >= order) {
-        return head + 2 ** p.order[head] > m ? head : -1;
-      }
-    }
-    return -1;
+    return containingFreeBlock(this, m);
   }
 
   // ------------------------------------------------------------ pre-zeroing
@@ -1187,14 +864,14 @@ export class Phys {
       for (let o = this.maxOrder; o >= 0; o--) {
         for (let pool = VM_FREEPOOL_DEFAULT; pool < VM_NFREEPOOL; pool++) {
           const q = this.queueIndex(domain, fl, pool, o);
-          for (let m = this.qHead[q]; m !== NIL; m = p.next[m]) {
+          for (let m = this.queues.head[q]; m !== NIL; m = p.next[m]) {
             if (++scanned > maxScan) return -1;
             const n = 1 << o;
             let i = m;
             while (i < m + n && (p.flags[i] & PG_ZERO) !== 0) i++;
             if (i === m + n) continue;
             this.work[Work.Lock]++;
-            this.freelistRem(q, m, o);
+            this.queues.rem(q, m);
             p.astate.fill(ASTATE_ZEROING, m, m + n);
             out[0] = o;
             out[1] = pool;
@@ -1216,7 +893,7 @@ export class Phys {
     const n = 1 << order;
     for (let i = m; i < m + n; i++) {
       kassert(p.astate[i] === ASTATE_ZEROING, () => `returnZeroedBlock: page ${hex(this.pageToPa(i))} was not taken for zeroing`);
-      p.astate[i] = 0;
+      p.astate[i] = ASTATE_FREE;
       p.flags[i] |= PG_ZERO;
     }
     this.work[Work.Lock]++;
@@ -1238,7 +915,8 @@ export class Phys {
 
   /** Number of free blocks on queue [domain][flind][pool][order]. */
   queueCount(domain: number, flind: number, pool: number, order: number): number {
-    return this.qCount[this.queueIndex(domain, flind, pool, order)];
+    if (pool === VM_FREEPOOL_LAZYINIT) return this.lazy.count(this.lazy.queue(domain, flind, order));
+    return this.queues.count[this.queueIndex(domain, flind, pool, order)];
   }
 
   /*
@@ -1246,10 +924,10 @@ export class Phys {
    * block size. Derived rather than maintained, to keep the hot paths short.
    */
   domainFreePages(domain: number): number {
-    let t = 0;
+    let t = this.lazy.pending(domain);
     const nfo = this.nfreeorder;
     const per = this.nfreelists * VM_NFREEPOOL * nfo;
-    for (let q = domain * per; q < (domain + 1) * per; q++) t += this.qCount[q] * 2 ** (q % nfo);
+    for (let q = domain * per; q < (domain + 1) * per; q++) t += this.queues.count[q] * 2 ** (q % nfo);
     return t;
   }
 
@@ -1269,11 +947,10 @@ export class Phys {
       for (let fl = 0; fl < this.nfreelists; fl++) {
         for (let pool = 0; pool < VM_NFREEPOOL; pool++) {
           for (let o = 0; o < this.nfreeorder; o++) {
-            const q = this.queueIndex(d, fl, pool, o);
             if (pool === VM_FREEPOOL_LAZYINIT) {
-              for (let id = this.qHead[q] === NIL ? -1 : this.qHead[q]; id >= 0; id = this.lbNext[id]) fn(this.lbHead[id], this.lbOrder[id], pool, d, fl);
+              this.lazy.forEachIn(this.lazy.queue(d, fl, o), (m, order) => fn(m, order, pool, d, fl));
             } else {
-              for (let m = this.qHead[q]; m !== NIL; m = this.pages.next[m]) fn(m, o, pool, d, fl);
+              this.queues.forEachIn(this.queueIndex(d, fl, pool, o), (m) => fn(m, o, pool, d, fl));
             }
           }
         }
@@ -1281,38 +958,14 @@ export class Phys {
     }
   }
 
-  /** Raw queue walk for the checker: the list as page indices (or lazy ids), head first. */
-  queueMembers(q: number): { members: number[]; reverse: number[] } {
-    const members: number[] = [];
-    const reverse: number[] = [];
-    const pool = Math.floor(q / this.nfreeorder) % VM_NFREEPOOL;
-    const limit = this.npages + this.lbCount + 1;
-    if (pool === VM_FREEPOOL_LAZYINIT) {
-      for (let id = this.qHead[q] === NIL ? -1 : this.qHead[q]; id >= 0 && members.length <= limit; id = this.lbNext[id]) members.push(this.lbHead[id]);
-      for (let id = this.qTail[q] === NIL ? -1 : this.qTail[q]; id >= 0 && reverse.length <= limit; id = this.lbPrev[id]) reverse.push(this.lbHead[id]);
-    } else {
-      for (let m = this.qHead[q]; m !== NIL && members.length <= limit; m = this.pages.next[m]) members.push(m);
-      for (let m = this.qTail[q]; m !== NIL && reverse.length <= limit; m = this.pages.prev[m]) reverse.push(m);
-    }
-    reverse.reverse();
-    return { members, reverse };
-  }
-
-  /** PFN low 32 bits of page `m` (for alignment checks without 64-bit arithmetic). */
-  pfnLow(m: number): number {
-    const s = this.segOfIndex(m);
-    return (this.segPfnLo[s] + (m - this.segFirst[s])) | 0;
+  /*
+   * For the checker: queue [domain][flind][pool][order] as head pages, walked
+   * forward and backward (the backward walk reversed), each cut off past more
+   * members than the machine could hold, so a cycle cannot hang it.
+   */
+  queueMembers(domain: number, flind: number, pool: number, order: number): { members: number[]; reverse: number[] } {
+    const limit = this.npages + this.lazy.everCreated + 1;
+    if (pool === VM_FREEPOOL_LAZYINIT) return this.lazy.members(this.lazy.queue(domain, flind, order), limit);
+    return this.queues.members(this.queueIndex(domain, flind, pool, order), limit);
   }
 }
-
-function isPow2(x: number): boolean {
-  return Number.isSafeInteger(x) && x > 0 && 2 ** Math.round(Math.log2(x)) === x;
-}
-
-/* vm_addr_ok: aligned to `alignment`, and not crossing a multiple of `boundary` (0 = none). */
-export function addrOk(pa: number, size: number, alignment: number, boundary: number): boolean {
-  if (pa % alignment !== 0) return false;
-  if (boundary === 0) return true;
-  return Math.floor(pa / boundary) === Math.floor((pa + size - 1) / boundary);
-}
-

@@ -4,7 +4,7 @@
  */
 import type { MemoryMap, PhysRange } from '../machine/types.js';
 import { Work, workDelta, type WorkCounters } from './counters.js';
-import { VM_FREEPOOL_DEFAULT, VM_FREEPOOL_LAZYINIT, PAGE_SIZE } from './param.js';
+import { ASTATE_RESERVED, PAGE_SIZE, PG_ZERO, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_LAZYINIT } from './param.js';
 import type { Phys } from './phys.js';
 
 export interface StartupOptions {
@@ -18,7 +18,7 @@ export interface BootStats {
   lazy: boolean;
   /** Page records written on the boot path. */
   pagesInitialised: number;
-  /** Pages outside phys_avail (kernel, firmware), initialised and allocated. */
+  /** Pages outside phys_avail (kernel, firmware), initialised and reserved (ASTATE_RESERVED). */
   pagesReserved: number;
   /** Pages handed to the allocator. */
   pagesFree: number;
@@ -43,12 +43,13 @@ export function normalisePhysAvail(ranges: readonly PhysRange[]): PhysRange[] {
 
 /*
  * Requires: a freshly constructed Phys (no page initialised, queues empty).
- * Guarantees: pages outside phys_avail are initialised and allocated; every
- * page inside phys_avail is free, on a DEFAULT queue (eager) or in a LAZYINIT
- * block whose records are untouched (lazy); vm_default_freepool is LAZYINIT
- * while lazy blocks exist.
+ * Guarantees: pages outside phys_avail are initialised and ASTATE_RESERVED;
+ * every page inside phys_avail is free, on a DEFAULT queue (eager, PG_ZERO on
+ * fresh memory) or in a LAZYINIT block whose records are untouched (lazy);
+ * vm_default_freepool is LAZYINIT while lazy blocks exist.
  */
 export function vmPageStartup(phys: Phys, map: MemoryMap, opts: StartupOptions): BootStats {
+  if (!opts.lazy) phys.assertHostHoldsRecords(phys.npages, 'an eager boot');
   const before = Float64Array.from(phys.work);
   const avail = normalisePhysAvail(map.physAvail);
   const pages = phys.pages;
@@ -93,16 +94,18 @@ export function vmPageStartup(phys: Phys, map: MemoryMap, opts: StartupOptions):
         phys.work[Work.PageInit] += n;
         initialised += n;
       }
-      pages.astate.fill(1, first, first + n);
+      pages.astate.fill(ASTATE_RESERVED, first, first + n);
       reserved += n;
     }
     for (const p of parts) {
       const n = (p.end - p.start) / PAGE_SIZE;
+      // Fresh backing memory reads zero, as firmware-zeroed RAM would; lazy
+      // pages get PG_ZERO as they leave the pool.
+      if (!opts.lazy && phys.freshMemoryZero) pages.flags.fill(PG_ZERO, idx(p.start), idx(p.start) + n);
       phys.enqueueContig(idx(p.start), opts.lazy ? VM_FREEPOOL_LAZYINIT : VM_FREEPOOL_DEFAULT, n);
       free += n;
     }
   }
-  phys.defaultFreepool = phys.lazyPending() > 0 || !phys.lazyIndexMoves ? VM_FREEPOOL_LAZYINIT : VM_FREEPOOL_DEFAULT;
   const work = workDelta(phys.work, before);
   return {
     lazy: opts.lazy,

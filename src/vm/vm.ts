@@ -3,11 +3,11 @@
  * what boot did. The entry point of the library for most users.
  */
 import { Tunables } from '../kern/tunables.js';
-import { BackingStore } from '../machine/backing.js';
+import { BackingStore, hostMemoryLimit } from '../machine/backing.js';
 import type { MemoryMap } from '../machine/types.js';
 import { checkPhys } from './checker.js';
 import { DomainSet } from './domainset.js';
-import { PG_ZERO, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_LAZYINIT } from './param.js';
+import { VM_FREEPOOL_DEFAULT } from './param.js';
 import { Phys } from './phys.js';
 import { PreZeroer } from './prezero.js';
 import { vmPageStartup, type BootStats } from './startup.js';
@@ -41,6 +41,18 @@ export class Vm {
       invariants: this.tunables.num('debug.invariants') === 1,
       numaDisabled: this.tunables.num('vm.numa.disabled') === 1,
       lazyIndexMoves: this.tunables.num('vm.lazy_index_moves') === 1,
+      // Page records and backing RAM share one host limit.
+      hostLimitBytes: hostMemoryLimit() - (backing === null ? 0 : backing.ramBytes),
+      ...(backing === null
+        ? {}
+        : {
+            zero: (pa: number, bytes: number) => backing.zero(pa, bytes),
+            isZero: (pa: number, bytes: number) => backing.isZero(pa, bytes),
+            // A fresh backing reads zero everywhere, so every free page starts
+            // PG_ZERO: the first zeroed allocations skip the work, as they
+            // would on a kernel whose firmware handed over zeroed memory.
+            freshMemoryZero: true,
+          }),
     });
     this.boot = vmPageStartup(this.phys, map, {
       lazy: this.tunables.num('vm.lazy_page_init') === 1,
@@ -48,31 +60,13 @@ export class Vm {
     });
     this.domainOrder = new Int32Array(this.phys.ndomains);
     this.backing = backing;
-    if (backing !== null) {
-      this.phys.zeroHook = (pa, bytes) => backing.zero(pa, bytes);
-      this.phys.isZeroHook = (pa, bytes) => backing.isZero(pa, bytes);
-      this.zeroEngine = new ZeroEngine(backing, { workers: this.tunables.num('vm.zero.workers') });
-      // A fresh backing reads zero everywhere, so every free page starts
-      // PG_ZERO: the first zeroed allocations skip the work, as they would on
-      // a kernel whose firmware handed over zeroed memory.
-      const flags = this.phys.pages.flags;
-      this.phys.forEachFreeBlock((m, order, pool) => {
-        if (pool !== VM_FREEPOOL_LAZYINIT) flags.fill(PG_ZERO, m, m + 2 ** order);
-      });
-      this.phys.lazyPagesZero = true;
-    } else {
-      this.zeroEngine = null;
-    }
+    this.zeroEngine = backing === null ? null : new ZeroEngine(backing, { workers: this.tunables.num('vm.zero.workers') });
     this.prezero = new PreZeroer(this.phys, this.zeroEngine);
   }
 
   /** Stops the zeroing workers, if any; the process can then exit by itself. */
   async shutdown(): Promise<void> {
     if (this.zeroEngine !== null) await this.zeroEngine.shutdown();
-  }
-
-  static boot(map: MemoryMap, tunables?: Tunables | Record<string, string | number | boolean>): Vm {
-    return new Vm(map, tunables);
   }
 
   /*

@@ -1,0 +1,124 @@
+/**
+ * The free queues of initialised blocks, vm_phys.c's vm_freelist_add and
+ * vm_freelist_rem: one index-linked list per [domain][flind][pool][order],
+ * threaded through the page array's next/prev fields, with head, tail and
+ * count in typed arrays. A block on a queue is named by its head page, whose
+ * record says its order and pool.
+ *
+ * The LAZYINIT slots exist so that one index formula serves every pool, but
+ * stay empty: lazy blocks are on LazyBlocks' own queues (phys-lazy.ts).
+ */
+import { Work, type WorkCounters } from './counters.js';
+import type { PageArray } from './page.js';
+import { NIL, VM_NFREEPOOL } from './param.js';
+
+export class FreeQueues {
+  private readonly pages: PageArray;
+  private readonly work: WorkCounters;
+  private readonly nfreelists: number;
+  private readonly nfreeorder: number;
+  /** First page of each queue's list, NIL when empty. */
+  readonly head: Uint32Array;
+  private readonly tail: Uint32Array;
+  /** Blocks per queue: at most npages / 2 (buddies merge), so an Int32Array holds it. */
+  readonly count: Int32Array;
+
+  constructor(pages: PageArray, ndomains: number, nfreelists: number, nfreeorder: number, work: WorkCounters) {
+    this.pages = pages;
+    this.work = work;
+    this.nfreelists = nfreelists;
+    this.nfreeorder = nfreeorder;
+    const nq = ndomains * nfreelists * VM_NFREEPOOL * nfreeorder;
+    this.head = new Uint32Array(nq).fill(NIL);
+    this.tail = new Uint32Array(nq).fill(NIL);
+    this.count = new Int32Array(nq);
+  }
+
+  /** Index of the queue [domain][flind][pool][order]. */
+  index(domain: number, flind: number, pool: number, order: number): number {
+    return ((domain * this.nfreelists + flind) * VM_NFREEPOOL + pool) * this.nfreeorder + order;
+  }
+
+  /*
+   * vm_freelist_add: make `m` the head of a free block of `order` in `pool`
+   * and link it into queue `q`, at its tail or its head.
+   * Requires: `m` is initialised and on no queue; `q` is [..][pool][order].
+   */
+  add(q: number, m: number, order: number, pool: number, tail: boolean): void {
+    const p = this.pages;
+    p.order[m] = order;
+    p.pool[m] = pool;
+    if (tail) {
+      const t = this.tail[q];
+      p.prev[m] = t;
+      p.next[m] = NIL;
+      if (t === NIL) this.head[q] = m;
+      else p.next[t] = m;
+      this.tail[q] = m;
+    } else {
+      const h = this.head[q];
+      p.next[m] = h;
+      p.prev[m] = NIL;
+      if (h === NIL) this.tail[q] = m;
+      else p.prev[h] = m;
+      this.head[q] = m;
+    }
+    this.count[q]++;
+    this.work[Work.QueueInsert]++;
+  }
+
+  /*
+   * vm_freelist_rem. Requires: `m` heads a free block on queue `q`.
+   * Guarantees: `m` is on no queue and reads as no free head.
+   */
+  rem(q: number, m: number): void {
+    const p = this.pages;
+    const n = p.next[m];
+    const pr = p.prev[m];
+    if (pr === NIL) this.head[q] = n;
+    else p.next[pr] = n;
+    if (n === NIL) this.tail[q] = pr;
+    else p.prev[n] = pr;
+    p.next[m] = NIL;
+    p.prev[m] = NIL;
+    p.order[m] = this.nfreeorder;
+    this.count[q]--;
+    this.work[Work.QueueRemove]++;
+  }
+
+  /*
+   * vm_phys_enq_range: free [m, m + npages), which ends at the end of an
+   * aligned power-of-two set, as blocks of increasing size on the queues
+   * q0 + order of `pool`.
+   */
+  addRange(m: number, npages: number, q0: number, pool: number, tail: boolean): void {
+    let i = m;
+    let n = npages;
+    while (n > 0) {
+      const order = 31 - Math.clz32(n & -n);
+      this.add(q0 + order, i, order, pool, tail);
+      i += 1 << order;
+      n -= 1 << order;
+    }
+  }
+
+  /** Visits the head pages of queue `q`, first to last. */
+  forEachIn(q: number, fn: (m: number) => void): void {
+    const next = this.pages.next;
+    for (let m = this.head[q]; m !== NIL; m = next[m]) fn(m);
+  }
+
+  /*
+   * For the checker: the head pages of queue `q` walked forward and backward
+   * (the backward walk reversed), each cut off past `limit`, so that a
+   * cycle cannot hang it.
+   */
+  members(q: number, limit: number): { members: number[]; reverse: number[] } {
+    const members: number[] = [];
+    const reverse: number[] = [];
+    for (let m = this.head[q]; m !== NIL && members.length <= limit; m = this.pages.next[m]) members.push(m);
+    for (let m = this.tail[q]; m !== NIL && reverse.length <= limit; m = this.pages.prev[m]) reverse.push(m);
+    reverse.reverse();
+    return { members, reverse };
+  }
+}
