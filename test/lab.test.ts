@@ -1,12 +1,14 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { labMain, parseLabArgs } from '../src/lab/index.js';
-import { queueHeadVariant, runLazyInitBoot } from '../src/lab/lazy-init-boot.js';
-import { simulateBoot } from '../src/sim/boot.js';
+import { labCommand as labMain, parseLabArgs, prepareOutDir } from '../src/cli/lab.js';
+import { runLazyInitBoot } from '../src/lab/lazy-init-boot.js';
+import { queueHeadVariant } from '../src/lab/lazy-init-variants.js';
+import { simulateBoot } from '../src/lab/freebsd-boot.js';
+import { measureWall, tukeyOutliers } from '../src/lab/wall.js';
 import { firecrackerAmd64_2023 } from '../src/sim/profiles/index.js';
 import { memoryMapForSize } from '../src/machine/index.js';
 import { PagelabError } from '../src/errors.js';
@@ -53,6 +55,9 @@ describe('lazy-init-boot invariants', () => {
     assert.ok(cal.length >= 2 && pred.length >= 2);
     for (const p of cal) assert.ok(Math.abs(p.relativeError) < 1e-3, `${p.figure}: ${p.relativeError}`);
     for (const p of pred) assert.match(p.figure, /1 GiB/);
+    // The rest of boot is held constant: an assumption, said in the table itself, and a visible miss at 1 GiB.
+    const rest = pred.find((p) => p.figure.startsWith('rest of kernel boot'));
+    assert.ok(rest !== undefined && /ASSUMPTION/.test(rest.note ?? '') && rest.relativeError < -0.1);
     // Honest, not fitted: the 1 GiB page-array time is not reproduced exactly.
     assert.ok(pred.some((p) => Math.abs(p.relativeError) > 0.01));
   });
@@ -76,6 +81,33 @@ describe('pagelab lab (labMain)', () => {
     assert.throws(() => parseLabArgs(['--runs', '-3']), usage('EUSAGE'));
     assert.throws(() => parseLabArgs(['--frobnicate']), usage('EUSAGE'));
     assert.throws(() => parseLabArgs(['--sizes']), usage('EUSAGE'));
+    assert.throws(() => parseLabArgs(['--mem', '1G']), usage('EUSAGE'));
+    assert.throws(() => parseLabArgs(['lazy-init-boot', 'lazy-init-boot']), usage('EUSAGE'));
+  });
+
+  test('a size no machine can have blames --sizes, not --mem', async () => {
+    const { io: i } = io();
+    await assert.rejects(labMain(['lazy-init-boot', '--sizes', '5M', '--runs', '0'], i), (e: unknown) => e instanceof PagelabError && e.code === 'ESIZE' && /^--sizes 5M/.test(e.message) && !/--mem/.test(e.message));
+  });
+
+  test('--out is checked before anything runs: uncreatable, a file, or under /proc is one usage error at once', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pagelab-out-'));
+    try {
+      const file = path.join(dir, 'f');
+      writeFileSync(file, 'x');
+      for (const bad of [path.join(file, 'sub'), file, '/proc/nope/deeper']) {
+        const { io: i, out } = io();
+        const t0 = Date.now();
+        await assert.rejects(labMain(['lazy-init-boot', '--sizes', '16M', '--runs', '0', '--out', bad], i), (e: unknown) => e instanceof PagelabError && e.code === 'EUSAGE' && e.message.includes('--out'));
+        assert.equal(out.join(''), '', 'nothing ran');
+        assert.ok(Date.now() - t0 < 5000);
+      }
+      const nested = path.join(dir, 'a', 'b', 'c');
+      prepareOutDir(nested);
+      assert.ok(existsSync(nested));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a profile of the wrong OS is refused by the experiment', async () => {
@@ -96,7 +128,12 @@ describe('pagelab lab (labMain)', () => {
       assert.equal(code, 0);
       const doc = JSON.parse(out.join(''));
       const r = doc.experiments['lazy-init-boot'];
-      assert.equal(r.schema, 1);
+      assert.equal(r.schema, 2);
+      // Every published Linux point is in the JSON, and the Linux constants with it.
+      const jordan = r.published.filter((p: { group: string }) => p.group.startsWith('Jordan'));
+      assert.equal(jordan.length, 32);
+      assert.ok(r.linuxProfile.constants.some((c: { name: string }) => c.name === 'restOfBootSkylakeNs'));
+      assert.ok(!r.published.some((p: { figure: string }) => /flatten/.test(p.figure)));
       assert.deepEqual(
         r.sizes.map((s: { size: string }) => s.size),
         ['16M', '128M'],
@@ -104,7 +141,7 @@ describe('pagelab lab (labMain)', () => {
       assert.equal(r.wallTime.samples.length, 2);
       assert.equal(r.wallTime.samples[0].lazyMs.length, 3);
       assert.ok(typeof r.wallTime.samples[0].ministat === 'string');
-      assert.ok(r.variants.parallelDrain.linux.prediction.cases.length > 0);
+      assert.ok(r.variants.parallelDrain.linux.machines.length === 4);
       const saved = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8'));
       assert.deepEqual(saved.experiments['lazy-init-boot'].sizes, r.sizes);
       const trace = JSON.parse(readFileSync(path.join(dir, 'lazy-init-boot.trace.json'), 'utf8'));
@@ -125,5 +162,29 @@ describe('pagelab lab (labMain)', () => {
     assert.match(text, /measured wall time on this host/);
     assert.match(text, /calibration/);
     assert.match(text, /prediction/);
+    assert.match(text, /restOfBootGrowthNsPerGiB/);
+  });
+});
+
+describe('wall time (wall.ts)', () => {
+  test('every case gets its runs, interleaved; outliers are listed and kept', () => {
+    const seen: string[] = [];
+    const m = measureWall(
+      [
+        { name: 'a', run: () => seen.push('a') },
+        { name: 'b', run: () => seen.push('b') },
+      ],
+      12,
+      { gc: false },
+    );
+    assert.equal(m.series[0].ms.length, 12);
+    assert.equal(m.series[1].ms.length, 12);
+    // Warm-up, then 12 shuffled rounds: not always a first.
+    const rounds = seen.slice(2);
+    const firsts = new Set(Array.from({ length: 12 }, (_, i) => rounds[2 * i]));
+    assert.equal(firsts.size, 2, 'the order is shuffled between rounds');
+    assert.ok(m.comparison !== null && m.ministat !== null);
+    assert.deepEqual(tukeyOutliers([1, 1.1, 0.9, 1, 1.05, 10]), [10]);
+    assert.deepEqual(tukeyOutliers([1, 2, 3]), []);
   });
 });

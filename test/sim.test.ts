@@ -6,11 +6,7 @@ import { PRI_BOOT, PRI_MIN_IDLE, PRI_MIN_KERN, Scheduler, type Step, type Thread
 import { Timeline, chromeTrace, phaseRows } from '../src/sim/timeline.js';
 import { checkProfile, priceWork, workTraffic, type CostProfile } from '../src/sim/cost.js';
 import { getProfile, firecrackerAmd64_2023, linuxPadata2020 } from '../src/sim/profiles/index.js';
-import { simulateBoot, deriveEager, PHASE } from '../src/sim/boot.js';
-import { simulateLinuxDeferredInit, GORMAN_2015, JORDAN_2020 } from '../src/sim/linux.js';
 import { Work, WORK_NAMES, newWorkCounters } from '../src/vm/counters.js';
-import { Vm } from '../src/vm/vm.js';
-import { resolveMachine } from '../src/machine/index.js';
 import { PagelabError } from '../src/errors.js';
 
 describe('Clock', () => {
@@ -228,76 +224,4 @@ describe('cost model', () => {
     assert.throws(() => getProfile('linux-padata-2020', 'freebsd'), (e: unknown) => e instanceof PagelabError && e.code === 'EUSAGE');
   });
 
-  test('calibration: the eager 128 MiB boot prices vm_page_startup at 3 ms and 9% of boot', () => {
-    const r = simulateBoot({ profile: firecrackerAmd64_2023, map: resolveMachine({ preset: 'firecracker-128m' }), tunables: { 'vm.lazy_page_init': 0 } });
-    assert.ok(Math.abs(r.vmPageStartupNs - 3e6) / 3e6 < 1e-4, `${r.vmPageStartupNs}`);
-    assert.ok(Math.abs(r.vmPageStartupShare - 0.09) < 1e-4, `${r.vmPageStartupShare}`);
-  });
-
-  test('Linux profile: calibrated on Gorman (1138 ms per node)', () => {
-    const g = simulateLinuxDeferredInit(linuxPadata2020, GORMAN_2015, 1);
-    for (const n of g.perNodeNs) assert.ok(Math.abs(n - 1138e6) < 1, `${n}`);
-    const j1 = simulateLinuxDeferredInit(linuxPadata2020, JORDAN_2020, 1);
-    const j52 = simulateLinuxDeferredInit(linuxPadata2020, JORDAN_2020, 52);
-    assert.ok(j52.deferredInitNs < j1.deferredInitNs / 5);
-    // Bandwidth floor: no thread count beats bytes / bandwidth.
-    const floor = (JORDAN_2020.deferredPagesPerNode * linuxPadata2020.params.pageTrafficBytes.value) / linuxPadata2020.params.memBandwidthBytesPerNs.value;
-    assert.ok(j52.deferredInitNs >= floor - 1);
-  });
-});
-
-describe('simulated boot', () => {
-  const tiny = () => resolveMachine({ preset: 'tiny-16m' });
-
-  test('deterministic: the same boot twice gives the same result, bit for bit', () => {
-    for (const lazy of [0, 1]) {
-      const a = simulateBoot({ profile: firecrackerAmd64_2023, map: tiny(), tunables: { 'vm.lazy_page_init': lazy } });
-      const b = simulateBoot({ profile: firecrackerAmd64_2023, map: tiny(), tunables: { 'vm.lazy_page_init': lazy } });
-      assert.deepEqual(a, b);
-    }
-  });
-
-  test('the drain starts at SI_SUB_SMP, on an AP, and never delays the boot thread', () => {
-    const r = simulateBoot({ profile: firecrackerAmd64_2023, map: resolveMachine({ preset: 'firecracker-128m' }), tunables: { 'vm.lazy_page_init': 1 } });
-    const drain = r.phases.find((p) => p.phase === PHASE.drain);
-    const smp = r.phases.find((p) => p.phase === PHASE.smp);
-    assert.ok(drain !== undefined && smp !== undefined);
-    assert.equal(drain.enterNs, smp.exitNs);
-    assert.notEqual(drain.cpu, 0);
-    assert.equal(r.bootThreadMaxWaitNs, 0);
-    assert.ok(r.allInitialisedAtNs >= drain.exitNs);
-  });
-
-  test('one CPU: the drain only runs after the boot thread is done', () => {
-    const r = simulateBoot({ profile: firecrackerAmd64_2023, cpus: 1, map: tiny(), tunables: { 'vm.lazy_page_init': 1 } });
-    const drain = r.phases.find((p) => p.phase === PHASE.drain);
-    assert.ok(drain !== undefined);
-    const drainRuns = r.intervals.filter((iv) => r.threadNames[iv.tid] === 'vmlazyinit');
-    for (const iv of drainRuns) assert.ok(iv.start >= r.bootNs, `drain ran at ${iv.start} before boot ended at ${r.bootNs}`);
-    assert.equal(r.bootThreadMaxWaitNs, 0);
-  });
-
-  test('an eager boot derived from a lazy one prices exactly as a real eager boot', () => {
-    for (const preset of ['tiny-16m', 'firecracker-128m']) {
-      const map = resolveMachine({ preset });
-      const real = simulateBoot({ profile: firecrackerAmd64_2023, map, tunables: { 'vm.lazy_page_init': 0 } });
-      const early = Float64Array.from(WORK_NAMES, (n) => real.workEarlyAlloc[n]);
-      const derived = deriveEager(new Vm(map, { 'vm.lazy_page_init': 1 }), 'fields', early, 'test');
-      const sim = simulateBoot({ profile: firecrackerAmd64_2023, map, tunables: { 'vm.lazy_page_init': 0 }, derivedEager: derived });
-      assert.equal(sim.bootNs, real.bootNs, preset);
-      assert.equal(sim.vmPageStartupNs, real.vmPageStartupNs, preset);
-      assert.equal(sim.pagesInitBootPath, real.pagesInitBootPath, preset);
-      assert.equal(sim.freePagesEnd, real.freePagesEnd, preset);
-    }
-  });
-
-  test('a synthetic drain with the per-page work of a real one takes the same simulated time', () => {
-    const map = resolveMachine({ preset: 'firecracker-128m' });
-    const real = simulateBoot({ profile: firecrackerAmd64_2023, map, tunables: { 'vm.lazy_page_init': 1 } });
-    const per = Float64Array.from(WORK_NAMES, (n) => real.workDrain[n] / real.pagesInitDrain);
-    const syn = simulateBoot({ profile: firecrackerAmd64_2023, map, tunables: { 'vm.lazy_page_init': 1 }, syntheticDrain: { workPerPage: per, from: 'test' } });
-    const d = (r: typeof real) => r.allInitialisedAtNs - r.smpAtNs;
-    assert.ok(Math.abs(d(syn) - d(real)) / d(real) < 0.01, `${d(syn)} vs ${d(real)}`);
-    assert.equal(syn.bootNs, real.bootNs);
-  });
 });

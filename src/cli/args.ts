@@ -5,20 +5,34 @@
 import { PagelabError } from '../errors.js';
 import type { MachineOptions } from '../machine/index.js';
 
+const MACHINE_OPTIONS: readonly string[] = ['--machine', '--preset', '-m', '--mem', '--memmap', '--from-host', '-o'];
+
 export interface Parsed {
   machine: MachineOptions;
   machineGiven: boolean;
   tunables: string[];
   flags: Set<string>;
+  /** Options that take a value (spec.values), by name; the last one given wins. */
+  values: Map<string, string>;
   positional: string[];
 }
 
+export interface ArgSpec {
+  /** Options that take a value, as "--name VALUE" or "--name=VALUE". */
+  values?: readonly string[];
+  /** Whether machine options and -o are accepted; default true. */
+  machine?: boolean;
+}
+
 /*
- * Parses `argv` against the flags a command accepts. Machine options and -o
- * are always accepted. Requires nothing; guarantees a Parsed or EUSAGE.
+ * Parses `argv` against the flags and valued options a command accepts.
+ * Machine options and -o are accepted unless spec.machine is false.
+ * Requires nothing; guarantees a Parsed or EUSAGE naming the option.
  */
-export function parseArgs(argv: string[], flags: readonly string[], command: string): Parsed {
-  const p: Parsed = { machine: {}, machineGiven: false, tunables: [], flags: new Set(), positional: [] };
+export function parseArgs(argv: readonly string[], flags: readonly string[], command: string, spec: ArgSpec = {}): Parsed {
+  const p: Parsed = { machine: {}, machineGiven: false, tunables: [], flags: new Set(), values: new Map(), positional: [] };
+  const machineOptions = spec.machine ?? true;
+  const valued = spec.values ?? [];
   const value = (i: number, name: string): string => {
     const v = argv[i + 1];
     if (v === undefined || (v.startsWith('-') && v.length > 1)) throw new PagelabError('EUSAGE', `${command}: ${name} needs a value`);
@@ -35,6 +49,13 @@ export function parseArgs(argv: string[], flags: readonly string[], command: str
       i++;
       return v;
     };
+    if (valued.includes(name)) {
+      p.values.set(name, take());
+      continue;
+    }
+    if (!machineOptions && (MACHINE_OPTIONS.includes(name) || a.startsWith('-o'))) {
+      throw new PagelabError('EUSAGE', `${command}: unknown option "${a}"`);
+    }
     switch (name) {
       case '--machine':
       case '--preset':

@@ -76,8 +76,8 @@ async function main(argv: string[]): Promise<number> {
         return r.exitCode;
       }
       case 'lab': {
-        const { labMain } = await import('../lab/index.js');
-        return await labMain(rest, { stdout: out, stderr: err, isTTY: process.stderr.isTTY === true });
+        const { labCommand } = await import('./lab.js');
+        return await labCommand(rest, { stdout: out, stderr: err, isTTY: process.stderr.isTTY === true });
       }
       default:
         err(`pagelab: unknown command "${cmd}" (boot, replay, ministat, lab, tunables; --help for usage)\n`);

@@ -1,12 +1,14 @@
 /**
  * Plots for report.html, drawn by Vega-Lite and rendered headless to SVG
  * (no canvas, no browser): boot time against memory size for both modes on
- * log scales, the boot timelines, and the Linux parallel-drain curve.
+ * log scales, the boot timelines, and the Linux deferred-init curves against
+ * every published point.
  */
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { formatSize } from '../util/units.js';
 import type { LazyInitBootResult } from './lazy-init-boot.js';
+import { JORDAN_TABLES } from './lazy-init-published.js';
 
 type Spec = vl.TopLevelSpec;
 
@@ -24,7 +26,7 @@ export async function renderSvg(spec: Spec): Promise<string> {
 export function bootVsSizeSpec(r: LazyInitBootResult): Spec {
   const rows: Array<Record<string, unknown>> = [];
   for (const s of r.sizes) {
-    const tag = s.scaled ? ' (derived/scaled)' : '';
+    const tag = s.scaled ? 'derived/scaled (not run on a Vm)' : 'run on a Vm';
     rows.push({ bytes: s.bytes, size: s.size, series: 'kernel boot, eager (lazy_page_init=0)', ms: s.eager.bootNs / 1e6, tag });
     rows.push({ bytes: s.bytes, size: s.size, series: 'kernel boot, lazy (lazy_page_init=1)', ms: s.lazy.bootNs / 1e6, tag });
     rows.push({ bytes: s.bytes, size: s.size, series: 'vm_page_startup, eager', ms: s.eager.vmPageStartupNs / 1e6, tag });
@@ -45,17 +47,40 @@ export function bootVsSizeSpec(r: LazyInitBootResult): Spec {
     layer: [
       {
         data: { values: rows },
-        mark: { type: 'line', point: true },
+        layer: [
+          { mark: { type: 'line' } },
+          {
+            mark: { type: 'point', size: 50 },
+            encoding: {
+              fill: { condition: { test: "datum.tag === 'run on a Vm'", field: 'series', type: 'nominal' }, value: 'white' },
+              shape: {
+                field: 'tag',
+                type: 'nominal',
+                scale: { domain: ['run on a Vm', 'derived/scaled (not run on a Vm)'], range: ['circle', 'triangle-up'] },
+                legend: { orient: 'bottom', title: null, labelLimit: 400, symbolStrokeColor: 'black' },
+              },
+            },
+          },
+        ],
         encoding: {
           x: {
             field: 'bytes',
             type: 'quantitative',
             scale: { type: 'log' },
-            axis: { title: 'memory size', values: ticks, labelExpr: labelExprForSizes(ticks) },
+            axis: { title: 'memory size (* derived/scaled, hollow points)', values: ticks, labelExpr: labelExprForSizes(r) },
           },
           y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, axis: { title: 'simulated time (ms, log)' } },
           color: { field: 'series', type: 'nominal', legend: { orient: 'bottom', columns: 2, title: null, labelLimit: 400 } },
           tooltip: [{ field: 'size' }, { field: 'series' }, { field: 'ms', format: '.2f' }, { field: 'tag' }],
+        },
+      },
+      {
+        data: { values: rows.filter((x) => x.tag !== 'run on a Vm' && x.series === 'kernel boot, eager (lazy_page_init=0)').map((x) => ({ ...x, label: `${x.size}*: derived/scaled` })) },
+        mark: { type: 'text', align: 'right', dx: -8, dy: -8, fontSize: 11 },
+        encoding: {
+          x: { field: 'bytes', type: 'quantitative', scale: { type: 'log' } },
+          y: { field: 'ms', type: 'quantitative', scale: { type: 'log' } },
+          text: { field: 'label' },
         },
       },
       {
@@ -71,8 +96,8 @@ export function bootVsSizeSpec(r: LazyInitBootResult): Spec {
   } as Spec;
 }
 
-function labelExprForSizes(ticks: number[]): string {
-  const parts = ticks.map((b) => `datum.value == ${b} ? '${formatSize(b)}'`);
+function labelExprForSizes(r: LazyInitBootResult): string {
+  const parts = r.sizes.map((s) => `datum.value == ${s.bytes} ? '${formatSize(s.bytes)}${s.scaled ? '*' : ''}'`);
   return parts.length === 0 ? 'datum.label' : `${parts.join(' : ')} : ''`;
 }
 
@@ -113,39 +138,70 @@ export function timelineSpec(r: LazyInitBootResult, sizeIndex: number): Spec {
   } as Spec;
 }
 
-/* Linux deferred init against threads per node, with the published points. */
-export function parallelDrainSpec(r: LazyInitBootResult): Spec | null {
-  const v = r.variants?.parallelDrain;
-  if (v === undefined) return null;
-  const rows = v.linux.prediction.cases.map((c) => ({ threads: c.threadsPerNode, ms: c.deferredInitNs / 1e6, what: 'model (linux-padata-2020)' }));
-  const pub = [
-    { threads: 1, ms: 1786, what: 'Jordan 2020, published' },
-    { threads: 52, ms: 138, what: 'Jordan 2020, published' },
-  ];
+/*
+ * Linux deferred init and kernel boot against threads per node, one panel
+ * per machine and measure: the model's curve, and every published point with
+ * its standard deviation (x = 0: the kernel without the series).
+ */
+export function linuxThreadsSpec(r: LazyInitBootResult): Spec {
+  const rows: Array<Record<string, unknown>> = [];
+  const machines = (r.variants?.parallelDrain.linux.machines.filter((m) => m.restOfBootNs !== null) ?? []).map((m) => ({
+    ...m,
+    description: JORDAN_TABLES.find((t) => t.machine === m.machine)?.label ?? m.machine,
+  }));
+  for (const m of machines) {
+    for (const c of m.cases) {
+      rows.push({ machine: m.description, measure: 'deferred init', threads: c.threadsPerNode, ms: c.deferredInitNs / 1e6, kind: 'model' });
+      rows.push({ machine: m.description, measure: 'kernel boot', threads: c.threadsPerNode, ms: c.bootNs / 1e6, kind: 'model' });
+    }
+  }
+  for (const p of r.published) {
+    const l = p.linux;
+    if (l === undefined || l.measure === 'node deferred init' || !machines.some((m) => m.machine === l.machine)) continue;
+    const sd = p.publishedStdev ?? 0;
+    rows.push({
+      machine: machines.find((m) => m.machine === l.machine)?.description,
+      measure: l.measure,
+      threads: l.threadsPerNode,
+      ms: p.published,
+      lo: p.published - sd,
+      hi: p.published + sd,
+      kind: p.role === 'calibration' ? 'published (calibration)' : 'published (prediction)',
+      model: p.model,
+      error: `${(p.relativeError * 100).toFixed(1)}%`,
+    });
+  }
+  const isPub = "datum.kind !== 'model'";
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: 'Linux deferred init vs threads per node (2 x 384 GiB), simulated',
-    width: 420,
-    height: 260,
-    layer: [
-      {
-        data: { values: rows },
-        mark: { type: 'line', point: true },
-        encoding: {
-          x: { field: 'threads', type: 'quantitative', scale: { type: 'log' }, axis: { title: 'threads per node (log)', values: rows.map((x) => x.threads) } },
-          y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, axis: { title: 'deferred init (ms, log)' } },
-          color: { field: 'what', type: 'nominal', legend: { orient: 'bottom', title: null, labelLimit: 400 } },
+    title: 'Linux deferred init and boot vs padata threads per node (model simulated; Jordan 2020 published)',
+    data: { values: rows },
+    facet: { row: { field: 'measure', type: 'nominal', title: null }, column: { field: 'machine', type: 'nominal', title: null, header: { labelLimit: 0 } } },
+    spec: {
+      width: 360,
+      height: 220,
+      layer: [
+        { transform: [{ filter: "datum.kind === 'model'" }], mark: { type: 'line', point: true, color: '#4c78a8' } },
+        { transform: [{ filter: isPub }], mark: { type: 'rule', color: 'black' }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
+        {
+          transform: [{ filter: isPub }],
+          mark: { type: 'point', shape: 'diamond', size: 80, filled: true, stroke: 'black', strokeWidth: 1 },
+          encoding: {
+            fill: {
+              field: 'kind',
+              type: 'nominal',
+              scale: { domain: ['published (calibration)', 'published (prediction)'], range: ['white', 'black'] },
+              legend: { orient: 'bottom', title: null, labelLimit: 400, symbolType: 'diamond', symbolStrokeColor: 'black' },
+            },
+            tooltip: [{ field: 'kind' }, { field: 'threads' }, { field: 'ms', format: '.1f' }, { field: 'model', format: '.1f' }, { field: 'error' }],
+          },
         },
+      ],
+      encoding: {
+        x: { field: 'threads', type: 'quantitative', axis: { title: 'threads per node (0: without the series)' } },
+        y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, axis: { title: 'ms (log)' } },
       },
-      {
-        data: { values: pub },
-        mark: { type: 'point', shape: 'diamond', size: 90, filled: false },
-        encoding: {
-          x: { field: 'threads', type: 'quantitative', scale: { type: 'log' } },
-          y: { field: 'ms', type: 'quantitative', scale: { type: 'log' } },
-          color: { field: 'what', type: 'nominal' },
-        },
-      },
-    ],
+    },
+    resolve: { scale: { y: 'independent', x: 'independent' } },
   } as Spec;
 }

@@ -5,15 +5,54 @@
  * tables, labelled as what they are.
  */
 import { chromeTrace, type TraceRun } from '../sim/timeline.js';
+import type { LazyInitBootResult, PublishedComparison, WallSample } from './lazy-init-boot.js';
 import { formatVerdict } from '../stats/ministat.js';
-import { linuxComparisons, type LazyInitBootResult, type PublishedComparison } from './lazy-init-boot.js';
-import { bootVsSizeSpec, parallelDrainSpec, renderSvg, timelineSpec } from './plots.js';
-import { count, ms, pct, textTable } from './table.js';
+import { count, ms, pct, relErr, textTable } from './table.js';
 
-function fmtPublished(p: PublishedComparison): string[] {
-  const v = (x: number) => (p.unit === '%' ? `${x.toFixed(1)}%` : p.unit === 'ms' ? x.toFixed(x >= 100 ? 0 : 2) : x.toFixed(2));
-  const e = p.relativeError;
-  return [p.figure, v(p.published), v(p.model), `${e >= 0 ? '+' : ''}${(e * 100).toFixed(1)}%`, p.role];
+/* A published value with its stdev when the source gives one. */
+function fmtValue(p: PublishedComparison, x: number, sd?: number): string {
+  const v = p.unit === '%' ? `${x.toFixed(1)}%` : x.toFixed(x >= 100 ? 1 : 2);
+  return sd === undefined ? v : `${v} ± ${sd.toFixed(1)}`;
+}
+
+/*
+ * The rows of the published-vs-model table, and its notes numbered once
+ * each (a note shared by many rows is printed once).
+ */
+function publishedRows(pubs: readonly PublishedComparison[]): { rows: string[][]; notes: string[] } {
+  const notes: string[] = [];
+  const rows = pubs.map((p) => {
+    let mark = '';
+    if (p.note !== undefined) {
+      let i = notes.indexOf(p.note);
+      if (i < 0) i = notes.push(p.note) - 1;
+      mark = `[${i + 1}]`;
+    }
+    return [p.group, p.figure, fmtValue(p, p.published, p.publishedStdev), fmtValue(p, p.model), relErr(p.model, p.published), p.role, mark];
+  });
+  return { rows, notes };
+}
+
+const PUBLISHED_HEADERS = ['source', 'published figure', 'published', 'model', 'rel. error', 'role', 'note'];
+const PUBLISHED_TITLE = 'Published figures beside the model, every point of each cited table (calibration: a constant was fitted to it; prediction: nothing was)';
+
+/* The wall-time cells of one size: medians, spread and the outliers, shown rather than dropped. */
+function wallRow(w: WallSample): string[] {
+  const med = (s: WallSample['eager']) => (s === null ? '-' : s.median.toFixed(3));
+  const range = (s: WallSample['eager']) => (s === null ? '-' : `${s.min.toFixed(2)}-${s.max.toFixed(2)}`);
+  const outl = (o: number[]) => (o.length === 0 ? '-' : o.map((x) => x.toFixed(2)).join(' '));
+  const verdict = w.comparison === null ? (w.note ?? '-') : w.comparison.significant ? `${w.comparison.percent.toFixed(1)}% ± ${w.comparison.percentHalfWidth.toFixed(1)}%` : 'no difference proven';
+  return [w.size, w.machine, med(w.eager), range(w.eager), outl(w.eagerOutliers), med(w.lazy), range(w.lazy), outl(w.lazyOutliers), String(w.lazyMs.length), verdict];
+}
+const WALL_HEADERS = ['size', 'machine', 'eager median', 'eager min-max', 'eager outliers', 'lazy median', 'lazy min-max', 'lazy outliers', 'runs', 'lazy vs eager (ministat, 95%)'];
+
+/* The profile constants: value, unit, basis and what each calibration was fitted on. */
+function constantsTable(p: LazyInitBootResult['profile'], title: string): string {
+  return textTable(
+    ['constant', 'value', 'unit', 'basis', 'calibrated on'],
+    p.constants.map((c) => [c.name, Number.isInteger(c.value) || Math.abs(c.value) >= 1e6 ? c.value.toFixed(0) : String(Number(c.value.toPrecision(6))), c.unit, c.basis, c.calibratedOn ?? '-']),
+    title,
+  );
 }
 
 /* The index in r.sizes of the size whose timeline the report shows: 1G when present. */
@@ -55,9 +94,12 @@ export function renderText(r: LazyInitBootResult): string {
   }
   out += '\n';
 
-  const pubs = [...r.published, ...(r.variants !== null ? linuxComparisons(r.variants.parallelDrain) : [])];
-  out += textTable(['published figure', 'published', 'model', 'rel. error', 'role'], pubs.map(fmtPublished), 'Published figures beside the model (calibration: fitted to it; prediction: not used to fit anything)');
+  const pub = publishedRows(r.published);
+  out += textTable(PUBLISHED_HEADERS, pub.rows, PUBLISHED_TITLE);
+  out += pub.notes.map((n, i) => `[${i + 1}] ${n}\n`).join('');
+  if (r.variants === null) out += '(the Linux figures, Gorman 2015 and Jordan 2020, come with the variants: run without --no-variants)\n';
   out += '\n';
+  out += constantsTable(r.profile, `Profile ${r.profile.name}: every constant (sources in --json and report.html)`) + '\n';
 
   const ti = timelineSize(r);
   if (r.sizes.length > 0) {
@@ -73,18 +115,8 @@ export function renderText(r: LazyInitBootResult): string {
   }
 
   if (r.wallTime.samples.length > 0) {
-    out += textTable(
-      ['size', 'machine', 'eager median ms', 'lazy median ms', 'runs', 'lazy vs eager (ministat, 95%)'],
-      r.wallTime.samples.map((w) => [
-        w.size,
-        w.machine,
-        w.eager === null ? '-' : w.eager.median.toFixed(3),
-        w.lazy === null ? '-' : w.lazy.median.toFixed(3),
-        w.lazyMs.length,
-        w.comparison === null ? (w.note ?? '-') : w.comparison.significant ? `${w.comparison.percent.toFixed(1)}% ± ${w.comparison.percentHalfWidth.toFixed(1)}%` : 'no difference proven',
-      ]),
-      `pagelab's measured wall time on this host (${r.wallTime.host}): ${r.wallTime.what}`,
-    );
+    out += textTable(WALL_HEADERS, r.wallTime.samples.map(wallRow), `pagelab's measured wall time on this host, ms (${r.wallTime.host}): ${r.wallTime.what}`);
+    out += `samples: ${r.wallTime.method}; outliers: outside the quartiles ∓ 1.5 × IQR (Tukey), kept in every statistic\n`;
     for (const w of r.wallTime.samples) if (w.ministat !== null) out += `\n${w.ministat}`;
     out += '\n';
   }
@@ -99,23 +131,56 @@ export function renderText(r: LazyInitBootResult): string {
     out += `answer: ${v.queueHeads.answer}\n\n`;
     out += `Variant: page record initialisation, field by field vs zero-fill then set (${v.pageInit.machine})\n`;
     out += `  simulated vm_page_startup: fields ${ms(v.pageInit.simulated.fieldsNs, 3)} ms, bzero ${ms(v.pageInit.simulated.bzeroNs, 3)} ms (${pct(v.pageInit.simulated.relative)})\n`;
-    if (v.pageInit.wall?.ministat != null) out += `  measured wall time of eager boots on this host:\n${indent(v.pageInit.wall.ministat)}`;
-    else if (v.pageInit.wall?.comparison != null) out += `  measured wall time: ${formatVerdict(v.pageInit.wall.comparison)}\n`;
+    const piw = v.pageInit.wall;
+    if (piw !== null) {
+      out += `  measured wall time of eager boots on this host (${piw.method}):\n`;
+      for (const sr of piw.series) out += `    ${sr.name}: median ${sr.summary?.median.toFixed(3) ?? '-'}, outliers ${sr.outliers.length === 0 ? 'none' : sr.outliers.map((x) => x.toFixed(2)).join(' ')}\n`;
+      if (piw.ministat !== null) out += indent(piw.ministat);
+      else if (piw.comparison !== null) out += `  ${formatVerdict(piw.comparison)}\n`;
+    }
     out += `answer: ${v.pageInit.answer}\n\n`;
     const pd = v.parallelDrain;
+    const star = pd.freebsd.drainScaled ? '*' : '';
     out += textTable(
       ['threads', 'boot ms', 'drain ms (from SMP)', 'all init at ms', 'boot thread max wait ns'],
-      pd.freebsd.cases.map((c) => [c.threads, ms(c.bootNs), ms(c.drainNs, 1), ms(c.allInitialisedAtNs, 1), c.bootThreadMaxWaitNs.toFixed(0)]),
-      `Variant: several drain threads, FreeBSD model (${pd.freebsd.machine}, ${pd.freebsd.cpus} vCPUs; drain work ${pd.freebsd.drainWorkFrom})`,
+      pd.freebsd.cases.map((c) => [`${c.threads}${star}`, ms(c.bootNs), ms(c.drainNs, 1), ms(c.allInitialisedAtNs, 1), c.bootThreadMaxWaitNs.toFixed(0)]),
+      `Variant: several drain threads, FreeBSD model (${pd.freebsd.machine}, ${pd.freebsd.cpus} vCPUs, simulated)`,
     );
-    out += textTable(
-      ['threads/node', 'deferred init ms', 'boot ms'],
-      pd.linux.prediction.cases.map((c) => [c.threadsPerNode, ms(c.deferredInitNs, 1), ms(c.bootNs, 0)]),
-      `Linux deferred init, ${pd.linux.prediction.machine} (profile ${pd.linux.profile}, calibrated on ${pd.linux.calibration.machine})`,
-    );
+    out += pd.freebsd.drainScaled ? `* drain work ${pd.freebsd.drainWorkFrom}, not run on a Vm of this size\n` : `drain work counted on a real Vm of this size\n`;
+    for (const m of pd.linux.machines.filter((x) => x.restOfBootNs !== null)) {
+      const t = linuxTable(r, m.machine);
+      out += textTable(
+        ['threads/node', 'model deferred ms', 'published deferred ms', 'model boot ms', 'published boot ms'],
+        t.map((x) => [x.threads, x.modelDeferred.toFixed(1), x.pubDeferred, x.modelBoot, x.pubBoot]),
+        `Linux deferred init, ${m.description} (profile ${pd.linux.profile}, simulated; page_init calibrated on ${pd.linux.calibration})`,
+      );
+    }
+    out += '(threads 0: the kernel without the series, modelled as one thread per node)\n\n';
+    if (r.linuxProfile !== null) out += constantsTable(r.linuxProfile, `Profile ${r.linuxProfile.name}: every constant (sources in --json and report.html)`) + '\n';
     out += `answer: ${pd.answer}\n`;
   }
   return out;
+}
+
+/*
+ * The Linux model beside the published rows for one machine: one row per
+ * thread count the model ran or the table has (threads 0 is the kernel
+ * without the series; the model stands for it with one thread per node).
+ */
+export function linuxTable(r: LazyInitBootResult, machine: string): Array<{ threads: number; modelDeferred: number; pubDeferred: string; modelBoot: string; pubBoot: string }> {
+  const m = r.variants?.parallelDrain.linux.machines.find((x) => x.machine === machine);
+  if (m === undefined) return [];
+  const find = (measure: string, t: number) => r.published.find((p) => p.linux?.machine === machine && p.linux.measure === measure && p.linux.threadsPerNode === t);
+  const pv = (p: PublishedComparison | undefined) => (p === undefined ? '-' : `${fmtValue(p, p.published, p.publishedStdev)} (${relErr(p.model, p.published)})`);
+  const rows = [];
+  for (const t of [0, ...m.cases.map((c) => c.threadsPerNode)]) {
+    const d = find('deferred init', t);
+    const b = find('kernel boot', t);
+    if (t === 0 && d === undefined) continue;
+    const c = m.cases.find((x) => x.threadsPerNode === Math.max(1, t)) as (typeof m.cases)[number];
+    rows.push({ threads: t, modelDeferred: c.deferredInitNs / 1e6, pubDeferred: pv(d), modelBoot: m.restOfBootNs === null ? '-' : (c.bootNs / 1e6).toFixed(1), pubBoot: pv(b) });
+  }
+  return rows;
 }
 
 function indent(s: string): string {
@@ -152,16 +217,21 @@ function htmlTable(headers: string[], rows: Array<Array<string | number>>): stri
 
 /* The self-contained HTML report. */
 export async function renderHtml(r: LazyInitBootResult): Promise<string> {
+  // Vega is big: loaded only when a page is drawn.
+  const { bootVsSizeSpec, linuxThreadsSpec, renderSvg, timelineSpec } = await import('./plots.js');
   const parts: string[] = [];
+  const scaled = r.sizes.filter((s) => s.scaled);
   parts.push(`<h1>lazy-init-boot</h1><p>Page-structure initialisation at boot, eager vs lazy (FreeBSD review D40403). Profile <b>${esc(r.profile.name)}</b>: ${esc(r.profile.description)}. All times are <b>simulated</b> unless a section says it is pagelab's measured wall time.</p>`);
-  parts.push(`<h2>Boot time against memory size</h2>${await renderSvg(bootVsSizeSpec(r))}<p>Diamonds: figures published in D40403.${r.sizes.some((s) => s.scaled) ? ' Sizes above the scale limit use derived eager work and scaled drain work.' : ''}</p>`);
+  parts.push(
+    `<h2>Boot time against memory size</h2>${await renderSvg(bootVsSizeSpec(r))}<p>Diamonds: figures published in D40403.${scaled.length > 0 ? ` Sizes marked * (${esc(scaled.map((s) => s.size).join(', '))}) are not run on a Vm: their eager work is derived and their drain work scaled per page; their points are hollow.` : ''}</p>`,
+  );
   parts.push(
     `<h2>Simulated boots</h2>` +
       htmlTable(
         ['size', 'machine', 'mode', 'boot ms', 'vm_page_startup ms', 'share', 'all init at ms', 'pages init on boot path', 'pages init by drain', 'work source'],
         r.sizes.flatMap((s) =>
           (['eager', 'lazy'] as const).map((m) => [
-            s.size,
+            `${s.size}${s.scaled ? '*' : ''}`,
             s.machine,
             m,
             ms(s[m].bootNs),
@@ -175,20 +245,23 @@ export async function renderHtml(r: LazyInitBootResult): Promise<string> {
         ),
       ),
   );
-  const pubs = [...r.published, ...(r.variants !== null ? linuxComparisons(r.variants.parallelDrain) : [])];
-  parts.push(`<h2>Published figures beside the model</h2>` + htmlTable(['figure', 'published', 'model', 'relative error', 'role'], pubs.map(fmtPublished)));
+  const pub = publishedRows(r.published);
+  parts.push(`<h2>Published figures beside the model</h2><p>${esc(PUBLISHED_TITLE)}.</p>` + htmlTable(PUBLISHED_HEADERS, pub.rows) + `<ol>${pub.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ol>`);
   if (r.sizes.length > 0) {
     const ti = timelineSize(r);
     parts.push(`<h2>Timeline, ${esc(r.sizes[ti].size)}</h2>${await renderSvg(timelineSpec(r, ti))}<p>The full trace of every boot is in the trace-event JSON next to this file (load it in ui.perfetto.dev or chrome://tracing).</p>`);
   }
   if (r.wallTime.samples.length > 0) {
     parts.push(
-      `<h2>pagelab's measured wall time (host, not simulated)</h2><p>${esc(r.wallTime.what)}; ${esc(r.wallTime.host)}.</p>` +
-        r.wallTime.samples.map((w) => (w.ministat !== null ? `<pre>${esc(w.ministat)}</pre>` : `<p>${esc(w.size)}: lazy median ${w.lazy?.median.toFixed(3) ?? '-'} ms${w.note !== undefined ? ` (${esc(w.note)})` : ''}</p>`)).join(''),
+      `<h2>pagelab's measured wall time (host, not simulated), ms</h2><p>${esc(r.wallTime.what)}; ${esc(r.wallTime.host)}. Samples: ${esc(r.wallTime.method)}. Outliers (outside the quartiles ∓ 1.5 × IQR) are listed and kept in every statistic.</p>` +
+        htmlTable(WALL_HEADERS, r.wallTime.samples.map(wallRow)) +
+        r.wallTime.samples.map((w) => (w.ministat !== null ? `<pre>${esc(w.ministat)}</pre>` : '')).join(''),
     );
   }
   if (r.variants !== null) {
     const v = r.variants;
+    const pd = v.parallelDrain;
+    const star = pd.freebsd.drainScaled ? '*' : '';
     parts.push(
       `<h2>Reviewers' questions</h2><h3>Standing cost of the extra pool</h3>` +
         htmlTable(
@@ -196,23 +269,34 @@ export async function renderHtml(r: LazyInitBootResult): Promise<string> {
           v.queueHeads.cases.map((c) => [c.name, c.defaultFreepool, c.headsPerAllocation.toFixed(4), c.fallbacks, c.headsPerFallback.toFixed(2), c.headsPerContig === null ? '-' : c.headsPerContig.toFixed(2)]),
         ) +
         `<p>${esc(v.queueHeads.answer)}</p><h3>Field by field vs bzero then set</h3><p>${esc(v.pageInit.answer)}</p>${v.pageInit.wall?.ministat != null ? `<pre>${esc(v.pageInit.wall.ministat)}</pre>` : ''}` +
-        `<h3>Several drain threads</h3>` +
+        `<h3>Several drain threads: FreeBSD model (${esc(pd.freebsd.machine)}, ${pd.freebsd.cpus} vCPUs)</h3>` +
         htmlTable(
           ['threads', 'boot ms', 'drain ms', 'all init at ms'],
-          v.parallelDrain.freebsd.cases.map((c) => [c.threads, ms(c.bootNs), ms(c.drainNs, 1), ms(c.allInitialisedAtNs, 1)]),
-        ),
+          pd.freebsd.cases.map((c) => [`${c.threads}${star}`, ms(c.bootNs), ms(c.drainNs, 1), ms(c.allInitialisedAtNs, 1)]),
+        ) +
+        `<p>${pd.freebsd.drainScaled ? `* Drain work ${esc(pd.freebsd.drainWorkFrom)}, not run on a Vm of this size.` : 'Drain work counted on a real Vm of this size.'}</p>` +
+        `<h3>Several drain threads: Linux padata</h3>${await renderSvg(linuxThreadsSpec(r))}<p>Lines: the model (profile ${esc(pd.linux.profile)}, page_init calibrated on ${esc(pd.linux.calibration)}). Diamonds: every point Jordan published, with his standard deviation as a bar; at x = 0 the kernel without the series. Open diamonds are calibration points; all others are predictions.</p>` +
+        pd.linux.machines
+          .filter((m) => m.restOfBootNs !== null)
+          .map(
+            (m) =>
+              `<h4>${esc(m.description)}</h4>` +
+              htmlTable(
+                ['threads/node', 'model deferred ms', 'published deferred ms (error)', 'model boot ms', 'published boot ms (error)'],
+                linuxTable(r, m.machine).map((x) => [x.threads, x.modelDeferred.toFixed(1), x.pubDeferred, x.modelBoot, x.pubBoot]),
+              ),
+          )
+          .join('') +
+        `<p>${esc(pd.answer)}</p>`,
     );
-    const pdSpec = parallelDrainSpec(r);
-    if (pdSpec !== null) parts.push(await renderSvg(pdSpec));
-    parts.push(`<p>${esc(v.parallelDrain.answer)}</p>`);
   }
-  parts.push(
-    `<h2>Profile constants</h2>` +
-      htmlTable(
-        ['constant', 'value', 'unit', 'basis', 'source'],
-        r.profile.constants.map((c) => [c.name, c.value, c.unit, c.basis + (c.calibratedOn !== undefined ? ` (on: ${c.calibratedOn})` : ''), c.source]),
-      ),
-  );
+  const constants = (p: LazyInitBootResult['profile']) =>
+    `<h3>${esc(p.name)}</h3>` +
+    htmlTable(
+      ['constant', 'value', 'unit', 'basis', 'source'],
+      p.constants.map((c) => [c.name, c.value, c.unit, c.basis + (c.calibratedOn !== undefined ? ` (on: ${c.calibratedOn})` : ''), c.source]),
+    );
+  parts.push(`<h2>Profile constants</h2>${constants(r.profile)}${r.linuxProfile !== null ? constants(r.linuxProfile) : ''}`);
   const css =
     'body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left;font-size:13px;vertical-align:top}th{background:#f3f3f3}pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:12px}svg{max-width:100%;height:auto}';
   return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>pagelab lab: lazy-init-boot</title><style>${css}</style></head><body>${parts.join('\n')}</body></html>\n`;

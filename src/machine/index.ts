@@ -23,7 +23,7 @@ export {
   subtractReserved,
   validateMemoryMap,
 } from './memmap.js';
-export { KERNLOAD, MAX_MEM, memoryMapForSize, PRESET_NAMES, presetMemoryMap, PRESETS } from './presets.js';
+export { firecrackerMapForSize, KERNLOAD, MAX_MEM, memoryMapForSize, PRESET_NAMES, presetMemoryMap, PRESETS } from './presets.js';
 export type { PresetInfo } from './presets.js';
 export {
   memoryMapFromHost,

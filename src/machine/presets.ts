@@ -194,25 +194,35 @@ export function presetMemoryMap(name: string): MemoryMap {
 }
 
 /*
+ * Refuse a RAM size no machine can have, naming it as `what` (the option it
+ * came from: "--mem", "--sizes", ...).
+ * Guarantees: returns only for 16 MiB <= bytes <= MAX_MEM, page-aligned;
+ * otherwise ESIZE naming `what` and the size.
+ */
+function checkMemSize(bytes: number, what: string): void {
+  const shown = Number.isFinite(bytes) ? `${formatSize(bytes)} (${bytes} bytes)` : String(bytes);
+  if (!Number.isSafeInteger(bytes) || bytes < MIN_MEM) {
+    throw new PagelabError('ESIZE', `${what} ${shown}: a machine needs at least ${formatSize(MIN_MEM)} of RAM`);
+  }
+  if (bytes % PAGE_SIZE !== 0) {
+    throw new PagelabError('ESIZE', `${what} ${shown}: not a multiple of the ${PAGE_SIZE}-byte page size`);
+  }
+  if (bytes > MAX_MEM) {
+    throw new PagelabError('ESIZE', `${what} ${shown}: more than the ${formatSize(MAX_MEM)} amd64 can address above 4G`);
+  }
+}
+
+/*
  * A generic amd64 PC with exactly `bytes` of RAM, for `--mem SIZE`:
  * [0, 640 KiB), then [1 MiB, 3 GiB), then the rest from 4 GiB, one domain.
  * Real firmware loses the 384 KiB ISA hole; here the top range is extended by
  * that much so that the machine has exactly the RAM that was asked for.
  * Requires: 16 MiB <= bytes <= MAX_MEM, bytes a multiple of the page size.
  * Guarantees: a valid map whose RAM adds up to `bytes`, or ESIZE naming the
- * size.
+ * size and `what` (the option it came from).
  */
-export function memoryMapForSize(bytes: number): MemoryMap {
-  const shown = Number.isFinite(bytes) ? `${formatSize(bytes)} (${bytes} bytes)` : String(bytes);
-  if (!Number.isSafeInteger(bytes) || bytes < MIN_MEM) {
-    throw new PagelabError('ESIZE', `--mem ${shown}: a machine needs at least ${formatSize(MIN_MEM)} of RAM`);
-  }
-  if (bytes % PAGE_SIZE !== 0) {
-    throw new PagelabError('ESIZE', `--mem ${shown}: not a multiple of the ${PAGE_SIZE}-byte page size`);
-  }
-  if (bytes > MAX_MEM) {
-    throw new PagelabError('ESIZE', `--mem ${shown}: more than the ${formatSize(MAX_MEM)} amd64 can address above 4G`);
-  }
+export function memoryMapForSize(bytes: number, what = '--mem'): MemoryMap {
+  checkMemSize(bytes, what);
   const lowBytes = CONVENTIONAL_END;
   const midEnd = Math.min(HIMEM_START + bytes - lowBytes, LOWMEM_3G);
   const highBytes = bytes - lowBytes - (midEnd - HIMEM_START);
@@ -225,3 +235,17 @@ export function memoryMapForSize(bytes: number): MemoryMap {
   return preset(`mem-${formatSize(bytes)}`, 1, ram, kernel, '--mem');
 }
 
+/*
+ * A Firecracker guest of any size: the layout and kernel of the
+ * firecracker-128m and firecracker-1g presets (which it reproduces exactly at
+ * those sizes), so that a sweep over sizes changes only the amount of RAM.
+ * Named "firecracker-<size>" in lower case.
+ * Requires: as memoryMapForSize.
+ * Guarantees: a valid one-domain map of `bytes` of guest memory (the e820
+ * leaves out [EBDA, 1 MiB) as Firecracker's does), or ESIZE naming `what`
+ * and the size.
+ */
+export function firecrackerMapForSize(bytes: number, what = '--mem'): MemoryMap {
+  checkMemSize(bytes, what);
+  return firecracker(`firecracker-${formatSize(bytes).toLowerCase()}`, bytes);
+}

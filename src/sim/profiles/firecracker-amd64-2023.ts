@@ -7,6 +7,8 @@
  *     at 128 MiB (D40403 summary). The 1 GiB figure (21.5 ms) is a prediction.
  *   - restOfBootNs is fitted to the 128 MiB share (3 ms is 9% of kernel boot,
  *     so boot = 33.3 ms). The 1 GiB share (37%) and boot time are predictions.
+ *     That the rest of boot does not grow with memory is an assumption
+ *     (restOfBootGrowthNsPerGiB = 0): no independent source for its growth.
  *   - Everything else is an independent figure or a stated assumption; the
  *     experiment reports which it is beside every number it prints.
  *
@@ -69,7 +71,14 @@ export const firecrackerAmd64_2023: CostProfile = {
       unit: 'ns',
       basis: 'calibration',
       calibratedOn: 'D40403: 3 ms is 9% of kernel boot at 128 MiB, so eager boot = 33.33 ms',
-      source: `${D40403}. 3e6 / 0.09 - (priced vm_page_startup 3.000e6 ns + early allocations 3079 ns of the eager 128 MiB boot) = 30330254.3 ns; held constant across memory sizes`,
+      source: `${D40403}. 3e6 / 0.09 - (priced vm_page_startup 3.000e6 ns + early allocations 3079 ns of the eager 128 MiB boot) = 30330254.3 ns; how it grows with memory is restOfBootGrowthNsPerGiB`,
+    },
+    restOfBootGrowthNsPerGiB: {
+      value: 0,
+      unit: 'ns per GiB of RAM above 128 MiB',
+      basis: 'assumption',
+      source:
+        'the rest of boot is held constant across memory sizes. D40403\'s own figures imply it grows (33.3 - 3 = 30.3 ms at 128 MiB, 58.1 - 21.5 = 36.6 ms at 1 GiB: ~7 ms/GiB; candidates are pmap_bootstrap\'s direct map and vm_ksubmap_init, which scale with RAM), but those are the figures being predicted, and no independent measurement of that growth was found; so 0, an assumption, and the 1 GiB rest-of-boot row is a visible miss',
     },
     fracHammerTime: { value: 0.15, unit: 'of rest', basis: 'assumption', source: 'share of the rest of boot before vm_page_startup (hammer_time, pmap_bootstrap); moves phases, not totals' },
     fracPreSmp: { value: 0.35, unit: 'of rest', basis: 'assumption', source: 'SYSINITs after vm_mem_init and before SI_SUB_SMP; decides when the drain can start, not any calibrated figure' },

@@ -1,46 +1,25 @@
 /**
- * Linux deferred struct page initialisation on the simulated clock, for the
- * "several threads at once" variant: page_alloc_init_late starts one
- * pgdatinit thread per node and the boot waits for all of them; with
- * Jordan's padata series each pgdatinit splits its node's range into chunks
- * and runs them on up to `threadsPerNode` threads of that node.
+ * A lab scenario: Linux deferred struct page initialisation, for the
+ * "several threads at once" variant of lazy-init-boot. page_alloc_init_late
+ * starts one pgdatinit thread per node and the boot waits for all of them;
+ * with Jordan's padata series each pgdatinit splits its node's range into
+ * chunks and runs them on up to `threadsPerNode` threads of that node.
  *
  * No Vm runs here: a 768 GiB machine's page array does not fit this host.
- * The work is synthesised from the published machine sizes (pages per node),
- * one Work.PageInit per struct page, and priced by the same cost model; the
- * memory bandwidth of each node is shared by the threads streaming to it.
+ * The machines are the published ones (src/sim/profiles/linux-padata-2020.ts);
+ * the work is synthesised from their sizes, one Work.PageInit per struct
+ * page, and handed to the sim to schedule and price; the memory bandwidth of
+ * each node is shared by the threads streaming to it.
  */
 import { newWorkCounters, Work } from '../vm/counters.js';
-import { Clock } from './clock.js';
-import { param, priceWork, workTraffic, type CostProfile } from './cost.js';
-import { PRI_MIN_KERN, Scheduler, type SimThread, type Step, type ThreadContext } from './sched.js';
-import { phaseRows, Timeline, type PhaseRow } from './timeline.js';
-import type { RunInterval } from './sched.js';
+import type { LinuxMachine } from '../sim/profiles/linux-padata-2020.js';
+import { Clock } from '../sim/clock.js';
+import { param, priceWork, workTraffic, type CostProfile } from '../sim/cost.js';
+import { PRI_MIN_KERN, Scheduler, type SimThread, type Step, type ThreadContext } from '../sim/sched.js';
+import { phaseRows, Timeline, type PhaseRow } from '../sim/timeline.js';
+import type { RunInterval } from '../sim/sched.js';
 
-export interface LinuxMachine {
-  name: string;
-  nodes: number;
-  cpusPerNode: number;
-  /** struct pages left to deferred init, per node. */
-  deferredPagesPerNode: number;
-  source: string;
-}
-
-export const GORMAN_2015: LinuxMachine = {
-  name: 'gorman-2015-1tb-4node',
-  nodes: 4,
-  cpusPerNode: 8,
-  deferredPagesPerNode: (254 * 2 ** 30) / 4096,
-  source: 'Gorman 2015: 1 TB, 4 nodes; 2 GiB per node initialised early, the rest deferred (CPU count not published; one thread per node is used)',
-};
-
-export const JORDAN_2020: LinuxMachine = {
-  name: 'jordan-2020-768g-2node',
-  nodes: 2,
-  cpusPerNode: 52,
-  deferredPagesPerNode: (384 * 2 ** 30) / 4096,
-  source: 'Jordan 2020: 2 nodes x 52 CPUs, 384 GiB per node (a Skylake-SP Xeon, recalled as the Platinum 8167M; not verified here), all of it deferred',
-};
+export type { LinuxMachine };
 
 export interface LinuxSimResult {
   machine: string;
@@ -63,13 +42,13 @@ export function simulateLinuxDeferredInit(profile: CostProfile, machine: LinuxMa
   if (!Number.isInteger(threadsPerNode) || threadsPerNode < 1 || threadsPerNode > machine.cpusPerNode) {
     throw new RangeError(`simulateLinuxDeferredInit: ${threadsPerNode} threads per node on ${machine.cpusPerNode}-CPU nodes`);
   }
-  const bw = param(profile, 'memBandwidthBytesPerNs');
+  const bw = machine.bandwidthParam === null ? undefined : param(profile, machine.bandwidthParam);
   const clock = new Clock();
-  const sched = new Scheduler(clock, { memBandwidth: Array.from({ length: machine.nodes }, () => bw) });
+  const sched = new Scheduler(clock, bw === undefined ? {} : { memBandwidth: Array.from({ length: machine.nodes }, () => bw) });
   for (let n = 0; n < machine.nodes; n++) for (let c = 0; c < machine.cpusPerNode; c++) sched.addCpu(n, true);
   const nodeCpus = (n: number) => Array.from({ length: machine.cpusPerNode }, (_, c) => n * machine.cpusPerNode + c);
   const tl = new Timeline();
-  const rest = param(profile, 'restOfBootNs');
+  const rest = machine.restOfBootParam === null ? 0 : param(profile, machine.restOfBootParam);
   const before = param(profile, 'fracBeforeDeferred');
   const section = param(profile, 'padataChunkPages');
   const lbf = param(profile, 'padataLoadBalanceFactor');

@@ -1,5 +1,5 @@
 /**
- * A simulated FreeBSD kernel boot on the discrete-event clock: the boot
+ * A lab scenario: a simulated FreeBSD kernel boot on the sim's clock. The boot
  * thread walks the phases of mi_startup on the boot CPU, the VM does its real
  * work (vm_page_startup, early allocations, the lazy drain) on a real Vm, and
  * the profile prices the work it counted. Phases are recorded as TSLOG would.
@@ -11,15 +11,16 @@
  * else wants, and is preempted the moment anything else needs one.
  */
 import { Tunables } from '../kern/tunables.js';
+import { memoryMapTotals } from '../machine/memmap.js';
 import type { MemoryMap } from '../machine/types.js';
 import { Work, newWorkCounters, workDelta, workToObject, type WorkCounters } from '../vm/counters.js';
 import { VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT } from '../vm/param.js';
 import { Vm } from '../vm/vm.js';
-import { Clock } from './clock.js';
-import { param, priceWork, workTraffic, type CostProfile } from './cost.js';
-import { PRI_BOOT, PRI_MIN_IDLE, Scheduler, type SimThread, type Step, type ThreadContext } from './sched.js';
-import { phaseRows, Timeline, type PhaseRow } from './timeline.js';
-import type { RunInterval } from './sched.js';
+import { Clock } from '../sim/clock.js';
+import { param, priceWork, workTraffic, type CostProfile } from '../sim/cost.js';
+import { PRI_BOOT, PRI_MIN_IDLE, Scheduler, type SimThread, type Step, type ThreadContext } from '../sim/sched.js';
+import { phaseRows, Timeline, type PhaseRow } from '../sim/timeline.js';
+import type { RunInterval } from '../sim/sched.js';
 
 /** Phase names, as TSLOG would show them. */
 export const PHASE = {
@@ -131,7 +132,8 @@ export function simulateBoot(opts: BootSimOptions): BootSimResult {
   if (!Number.isInteger(nDrain) || nDrain < 1) throw new RangeError(`simulateBoot: ${nDrain} drain threads`);
   if (opts.derivedEager !== undefined && lazy) throw new RangeError('simulateBoot: derivedEager needs vm.lazy_page_init=0');
 
-  const rest = param(profile, 'restOfBootNs');
+  const ramBytes = memoryMapTotals(opts.map).ramBytes;
+  const rest = param(profile, 'restOfBootNs') + (param(profile, 'restOfBootGrowthNsPerGiB') * (ramBytes - 128 * 2 ** 20)) / 2 ** 30;
   const clock = new Clock();
   const sched = new Scheduler(clock, { memBandwidth: [param(profile, 'memBandwidthBytesPerNs')] });
   const tl = new Timeline();

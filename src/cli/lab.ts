@@ -1,0 +1,248 @@
+/**
+ * `pagelab lab [EXPERIMENT] [options]`: run the laboratory's experiments
+ * (src/lab/) and print or write what they return.
+ *
+ * With no EXPERIMENT every experiment runs at its default scale, with a
+ * progress bar when stderr is a terminal. Bad input (an unknown experiment,
+ * option or profile, a size that does not parse, an --out directory that
+ * cannot be created or written) is one PagelabError, found before any
+ * experiment runs; main.ts prints it on one line and exits 2.
+ */
+import { closeSync, constants, accessSync, mkdirSync, openSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import { PagelabError } from '../errors.js';
+import { DEFAULT_RUNS, DEFAULT_SIZES, EXPERIMENTS, EXPERIMENT_NAMES, labDocument, type Experiment, type LazyInitBootOptions, type LazyInitBootResult } from '../lab/index.js';
+import { PROFILES } from '../sim/profiles/index.js';
+import { parseSize } from '../util/units.js';
+import { parseArgs } from './args.js';
+
+export interface LabIO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  /** Whether stderr is a terminal (decides the progress bar). */
+  isTTY: boolean;
+}
+
+export interface LabOptions {
+  sizes?: string[];
+  runs?: number;
+  profile?: string;
+  json: boolean;
+  out?: string;
+  scaleAbove?: number;
+  wallEagerMax?: number;
+  variants: boolean;
+  help: boolean;
+}
+
+const FREEBSD_PROFILES = PROFILES.filter((p) => p.os === 'freebsd').map((p) => p.name);
+
+export const LAB_USAGE = `usage: pagelab lab [EXPERIMENT] [options]
+
+experiments:
+${EXPERIMENTS.map((e) => `  ${e.name.padEnd(16)} ${e.description}`).join('\n')}
+  (none)           every experiment at its default scale, with a progress bar
+
+options:
+  --sizes LIST          memory sizes, comma-separated (default ${DEFAULT_SIZES.join(',')}); Firecracker-shaped guests
+  --runs N              wall-time runs per size and mode, interleaved, compared with ministat (default ${DEFAULT_RUNS}; 0 skips)
+  --profile P           FreeBSD calibration profile (${FREEBSD_PROFILES.join(', ')})
+  --scale-above SIZE    sizes above SIZE: eager work derived, drain scaled, not run on a Vm
+                        (default 64G with the default sizes; "none" when --sizes is given)
+  --wall-eager-max SIZE do not time eager boots above SIZE (default 1G with the default sizes,
+                        the --scale-above limit when --sizes is given; "none" times every real one)
+  --no-variants         skip the reviewers' variants (and with them the Linux comparison)
+  --json                print results as JSON (schema in docs/lab.md) instead of tables
+  --out DIR             also write DIR/results.json, DIR/EXPERIMENT.trace.json, DIR/report.html
+                        (DIR is created, and checked writable, before anything runs)
+`;
+
+const VALUED = ['--sizes', '--runs', '--profile', '--scale-above', '--wall-eager-max', '--out'] as const;
+
+/* A size or "none" (no limit) for --scale-above / --wall-eager-max. */
+const limit = (v: string, flag: string): number => (v === 'none' ? Infinity : parseSize(v, flag));
+
+/*
+ * Parse the arguments after "lab" with the CLI's one parser.
+ * Guarantees: the experiment (or null for all) and options, or one
+ * EUSAGE/ESIZE error naming the offending argument.
+ */
+export function parseLabArgs(argv: readonly string[]): { experiment: Experiment | null; opts: LabOptions } {
+  const a = parseArgs(argv, ['--json', '--no-variants', '--help', '-h'], 'lab', { values: VALUED, machine: false });
+  if (a.positional.length > 1) throw new PagelabError('EUSAGE', `lab: one experiment at a time (got "${a.positional[0]}" and "${a.positional[1]}")`);
+  let experiment: Experiment | null = null;
+  if (a.positional.length === 1) {
+    const name = a.positional[0];
+    experiment = EXPERIMENTS.find((e) => e.name === name) ?? null;
+    if (experiment === null) throw new PagelabError('EUSAGE', `lab: unknown experiment "${name}" (known: ${EXPERIMENT_NAMES.join(', ')})`);
+  }
+  const opts: LabOptions = { json: a.flags.has('--json'), variants: !a.flags.has('--no-variants'), help: a.flags.has('--help') || a.flags.has('-h') };
+  const v = a.values;
+  const sizes = v.get('--sizes');
+  if (sizes !== undefined) {
+    const list = sizes
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    if (list.length === 0) throw new PagelabError('EUSAGE', 'lab: --sizes needs at least one size');
+    for (const s of list) parseSize(s, '--sizes');
+    opts.sizes = list;
+  }
+  const runs = v.get('--runs');
+  if (runs !== undefined) {
+    if (!/^\d+$/.test(runs) || Number(runs) > 1000) throw new PagelabError('EUSAGE', `lab: --runs "${runs}" is not an integer from 0 to 1000`);
+    opts.runs = Number(runs);
+  }
+  const profile = v.get('--profile');
+  if (profile !== undefined) {
+    if (!PROFILES.some((p) => p.name === profile)) throw new PagelabError('EUSAGE', `lab: unknown profile "${profile}" (known: ${PROFILES.map((p) => p.name).join(', ')})`);
+    opts.profile = profile;
+  }
+  const scale = v.get('--scale-above');
+  if (scale !== undefined) opts.scaleAbove = limit(scale, '--scale-above');
+  const eagerMax = v.get('--wall-eager-max');
+  if (eagerMax !== undefined) opts.wallEagerMax = limit(eagerMax, '--wall-eager-max');
+  const out = v.get('--out');
+  if (out !== undefined) {
+    if (out === '') throw new PagelabError('EUSAGE', 'lab: --out needs a directory');
+    opts.out = out;
+  }
+  return { experiment, opts };
+}
+
+/*
+ * Make `dir` an existing, writable directory, or say why it cannot be.
+ * Creates missing components one at a time from the nearest existing
+ * ancestor (never mkdir's recursive mode, which loops forever under /proc),
+ * then proves the directory writable by creating and removing a file.
+ * Guarantees: returns with `dir` a writable directory, or throws EUSAGE
+ * naming --out, the path and the reason.
+ */
+export function prepareOutDir(dir: string): void {
+  const fail = (why: string): never => {
+    throw new PagelabError('EUSAGE', `lab: --out ${dir}: ${why}`);
+  };
+  const abs = path.resolve(dir);
+  const missing: string[] = [];
+  let p = abs;
+  for (;;) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') fail(`cannot examine ${p}: ${(e as Error).message}`);
+    }
+    if (st !== undefined) {
+      if (!st.isDirectory()) fail(`${p} is not a directory`);
+      break;
+    }
+    const parent = path.dirname(p);
+    if (parent === p) fail('no existing ancestor directory');
+    missing.unshift(p);
+    p = parent;
+  }
+  if (missing.length > 64) fail(`would create ${missing.length} directories`);
+  try {
+    accessSync(p, constants.W_OK | constants.X_OK);
+  } catch {
+    fail(`${p} is not writable`);
+  }
+  for (const m of missing) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      fail(`cannot create ${m}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  const probe = path.join(abs, `.pagelab-write-test-${process.pid}`);
+  try {
+    closeSync(openSync(probe, 'wx'));
+    unlinkSync(probe);
+  } catch (e) {
+    fail(`cannot write in it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/* A stream-like object that cli-progress can draw on, writing through io.stderr. */
+function progressStream(io: LabIO): NodeJS.WritableStream {
+  const s = {
+    isTTY: true,
+    columns: process.stderr.columns ?? 80,
+    write(chunk: string | Uint8Array): boolean {
+      io.stderr(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+      return true;
+    },
+    on() {
+      return s;
+    },
+    removeListener() {
+      return s;
+    },
+  };
+  return s as unknown as NodeJS.WritableStream;
+}
+
+/*
+ * pagelab lab. Returns the exit code; throws PagelabError on bad input,
+ * always before an experiment starts.
+ */
+export async function labCommand(argv: readonly string[], io: LabIO): Promise<number> {
+  const { experiment, opts } = parseLabArgs(argv);
+  if (opts.help) {
+    io.stdout(LAB_USAGE);
+    return 0;
+  }
+  if (opts.out !== undefined) prepareOutDir(opts.out);
+  const chosen: readonly Experiment[] = experiment === null ? EXPERIMENTS : [experiment];
+  let bar: cliProgress.SingleBar | undefined;
+  if (io.isTTY) {
+    bar = new cliProgress.SingleBar(
+      { stream: progressStream(io), format: 'lab {bar} {percentage}% | {value}/{total} | {what}', hideCursor: true, clearOnComplete: true, etaBuffer: 5 },
+      cliProgress.Presets.shades_classic,
+    );
+  }
+  const results: Record<string, LazyInitBootResult> = {};
+  try {
+    for (const e of chosen) {
+      const o: LazyInitBootOptions = {
+        ...(opts.sizes !== undefined ? { sizes: opts.sizes } : {}),
+        ...(opts.runs !== undefined ? { runs: opts.runs } : {}),
+        ...(opts.profile !== undefined ? { profile: opts.profile } : {}),
+        ...(opts.scaleAbove !== undefined ? { scaleAbove: opts.scaleAbove } : {}),
+        ...(opts.wallEagerMax !== undefined ? { wallEagerMax: opts.wallEagerMax } : {}),
+        variants: opts.variants,
+        onProgress: (done, total, what) => {
+          if (bar === undefined) return;
+          if (done === 0) bar.start(total, 0, { what: `${e.name}: ${what}` });
+          else bar.update(done, { what: `${e.name}: ${what}` });
+        },
+      };
+      results[e.name] = e.run(o);
+      bar?.stop();
+    }
+  } finally {
+    bar?.stop();
+  }
+  const doc = labDocument(results);
+  if (opts.json) io.stdout(JSON.stringify(doc, null, 2) + '\n');
+  else for (const e of chosen) io.stdout(e.renderText(results[e.name]));
+  if (opts.out !== undefined) {
+    const written: string[] = [];
+    const write = (name: string, text: string) => {
+      const file = path.join(opts.out as string, name);
+      try {
+        writeFileSync(file, text);
+      } catch (err) {
+        throw new PagelabError('EHOST', `lab: --out: cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      written.push(file);
+    };
+    write('results.json', JSON.stringify(doc, null, 2) + '\n');
+    for (const e of chosen) write(`${e.name}.trace.json`, JSON.stringify(e.trace(results[e.name])) + '\n');
+    // One report page: the report of the first experiment chosen (there is one experiment so far).
+    write('report.html', await chosen[0].renderHtml(results[chosen[0].name]));
+    if (!opts.json) io.stdout(`\nwrote ${written.join(', ')}\n`);
+  }
+  return 0;
+}
