@@ -31,6 +31,10 @@ export * as vmem from './kern/vmem.js';
 export { ZeroEngine } from './vm/zeroidle.js';
 
 // The lab.
+export { EXPERIMENTS, labDocument, renderHtml, renderText, runLazyInitBoot, traceOf } from './lab/index.js';
+export type { Experiment, LazyInitBootOptions, LazyInitBootResult, PublishedComparison, WallSample } from './lab/index.js';
+export { measureWall } from './lab/wall.js';
+export type { WallCase, WallMeasurement, WallSeries } from './lab/wall.js';
 export { parseTrace, replayTrace } from './lab/replay.js';
 export type { Trace, TraceOp, ReplayResult, ReplayEvent, ReplayOptions } from './lab/replay.js';
 export { summarize, compareSamples, compareSummaries, formatVerdict, renderMinistat, readDataset, studentT } from './stats/ministat.js';

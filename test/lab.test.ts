@@ -95,6 +95,10 @@ describe('pagelab lab (labMain)', () => {
     try {
       const file = path.join(dir, 'f');
       writeFileSync(file, 'x');
+      // A bad size with a good --out: refused before the directory is made.
+      const unmade = path.join(dir, 'never');
+      await assert.rejects(labMain(['--sizes', '5M', '--out', unmade], io().io), usage('ESIZE'));
+      assert.ok(!existsSync(unmade));
       for (const bad of [path.join(file, 'sub'), file, '/proc/nope/deeper']) {
         const { io: i, out } = io();
         const t0 = Date.now();
@@ -113,6 +117,7 @@ describe('pagelab lab (labMain)', () => {
   test('a profile of the wrong OS is refused by the experiment', async () => {
     const { io: i } = io();
     await assert.rejects(labMain(['lazy-init-boot', '--profile', 'linux-padata-2020', '--runs', '0', '--no-variants'], i), usage('EUSAGE'));
+    assert.throws(() => runLazyInitBoot({ profile: 'linux-padata-2020', runs: 0, variants: false }), usage('EUSAGE'));
   });
 
   test('a size no machine can have is ESIZE', async () => {

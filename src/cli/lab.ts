@@ -12,8 +12,8 @@ import { closeSync, constants, accessSync, mkdirSync, openSync, statSync, unlink
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { PagelabError } from '../errors.js';
-import { DEFAULT_RUNS, DEFAULT_SIZES, EXPERIMENTS, EXPERIMENT_NAMES, labDocument, type Experiment, type LazyInitBootOptions, type LazyInitBootResult } from '../lab/index.js';
-import { PROFILES } from '../sim/profiles/index.js';
+import { DEFAULT_RUNS, DEFAULT_SIZES, EXPERIMENTS, EXPERIMENT_NAMES, labDocument, parseSizes, type Experiment, type LazyInitBootOptions, type LazyInitBootResult } from '../lab/index.js';
+import { getProfile, PROFILES } from '../sim/profiles/index.js';
 import { parseSize } from '../util/units.js';
 import { parseArgs } from './args.js';
 
@@ -86,7 +86,7 @@ export function parseLabArgs(argv: readonly string[]): { experiment: Experiment 
       .map((s) => s.trim())
       .filter((s) => s !== '');
     if (list.length === 0) throw new PagelabError('EUSAGE', 'lab: --sizes needs at least one size');
-    for (const s of list) parseSize(s, '--sizes');
+    parseSizes(list); // ESIZE naming --sizes and the size, for a size that does not parse or that no guest can have
     opts.sizes = list;
   }
   const runs = v.get('--runs');
@@ -97,6 +97,7 @@ export function parseLabArgs(argv: readonly string[]): { experiment: Experiment 
   const profile = v.get('--profile');
   if (profile !== undefined) {
     if (!PROFILES.some((p) => p.name === profile)) throw new PagelabError('EUSAGE', `lab: unknown profile "${profile}" (known: ${PROFILES.map((p) => p.name).join(', ')})`);
+    getProfile(profile, 'freebsd'); // the boot model needs a FreeBSD profile: EUSAGE naming the ones it can use
     opts.profile = profile;
   }
   const scale = v.get('--scale-above');
@@ -131,7 +132,9 @@ export function prepareOutDir(dir: string): void {
     try {
       st = statSync(p);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') fail(`cannot examine ${p}: ${(e as Error).message}`);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR') fail(`a component of ${p} is not a directory`);
+      if (code !== 'ENOENT') fail(`cannot examine ${p}: ${code ?? (e as Error).message}`);
     }
     if (st !== undefined) {
       if (!st.isDirectory()) fail(`${p} is not a directory`);

@@ -7,7 +7,7 @@
 import { runLazyInitBoot, type LazyInitBootOptions, type LazyInitBootResult } from './lazy-init-boot.js';
 import { renderHtml, renderText, traceOf } from './report.js';
 
-export { runLazyInitBoot, DEFAULT_RUNS, DEFAULT_SIZES, DEFAULT_SCALE_ABOVE, DEFAULT_WALL_EAGER_MAX } from './lazy-init-boot.js';
+export { runLazyInitBoot, parseSizes, DEFAULT_RUNS, DEFAULT_SIZES, DEFAULT_SCALE_ABOVE, DEFAULT_WALL_EAGER_MAX } from './lazy-init-boot.js';
 export type { LazyInitBootOptions, LazyInitBootResult, PublishedComparison, WallSample } from './lazy-init-boot.js';
 export { renderHtml, renderText, traceOf } from './report.js';
 
