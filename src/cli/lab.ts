@@ -8,7 +8,7 @@
  * cannot be created or written) is one PagelabError, found before any
  * experiment runs; main.ts prints it on one line and exits 2.
  */
-import { closeSync, constants, accessSync, mkdirSync, openSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { PagelabError } from '../errors.js';
@@ -151,19 +151,36 @@ export function prepareOutDir(dir: string): void {
   } catch {
     fail(`${p} is not writable`);
   }
-  for (const m of missing) {
-    try {
-      mkdirSync(m);
-    } catch (e) {
-      fail(`cannot create ${m}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  const made: string[] = [];
+  // Nothing left half-done: directories this call made go again when it fails.
+  const undo = () => {
+    for (const m of made.reverse()) {
+      try {
+        rmdirSync(m);
+      } catch {
+        // left behind: it was not empty, or went away
+      }
     }
-  }
-  const probe = path.join(abs, `.pagelab-write-test-${process.pid}`);
+  };
   try {
-    closeSync(openSync(probe, 'wx'));
-    unlinkSync(probe);
+    for (const m of missing) {
+      try {
+        mkdirSync(m);
+      } catch (e) {
+        fail(`cannot create ${m}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      made.push(m);
+    }
+    const probe = path.join(abs, `.pagelab-write-test-${process.pid}`);
+    try {
+      closeSync(openSync(probe, 'wx'));
+      unlinkSync(probe);
+    } catch (e) {
+      fail(`cannot write in it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
   } catch (e) {
-    fail(`cannot write in it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    undo();
+    throw e;
   }
 }
 
