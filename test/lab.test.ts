@@ -9,6 +9,7 @@ import { runLazyInitBoot } from '../src/lab/lazy-init-boot.js';
 import { queueHeadVariant } from '../src/lab/lazy-init-variants.js';
 import { simulateBoot } from '../src/lab/freebsd-boot.js';
 import { measureWall, tukeyOutliers } from '../src/lab/wall.js';
+import { JORDAN_TABLES } from '../src/lab/lazy-init-published.js';
 import { firecrackerAmd64_2023 } from '../src/sim/profiles/index.js';
 import { memoryMapForSize } from '../src/machine/index.js';
 import { PagelabError } from '../src/errors.js';
@@ -136,7 +137,9 @@ describe('pagelab lab (labMain)', () => {
       assert.equal(r.schema, 2);
       // Every published Linux point is in the JSON, and the Linux constants with it.
       const jordan = r.published.filter((p: { group: string }) => p.group.startsWith('Jordan'));
-      assert.equal(jordan.length, 32);
+      assert.equal(jordan.length, 2 * JORDAN_TABLES.reduce((n, t) => n + t.rows.length, 0));
+      // Exactly one calibration per Jordan machine: its boot without the series.
+      assert.equal(jordan.filter((p: { role: string }) => p.role === 'calibration').length, JORDAN_TABLES.length);
       assert.ok(r.linuxProfile.constants.some((c: { name: string }) => c.name === 'restOfBootSkylakeNs'));
       assert.ok(!r.published.some((p: { figure: string }) => /flatten/.test(p.figure)));
       assert.deepEqual(
@@ -146,7 +149,7 @@ describe('pagelab lab (labMain)', () => {
       assert.equal(r.wallTime.samples.length, 2);
       assert.equal(r.wallTime.samples[0].lazyMs.length, 3);
       assert.ok(typeof r.wallTime.samples[0].ministat === 'string');
-      assert.ok(r.variants.parallelDrain.linux.machines.length === 4);
+      assert.equal(r.variants.parallelDrain.linux.machines.length, 2 + JORDAN_TABLES.length);
       const saved = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8'));
       assert.deepEqual(saved.experiments['lazy-init-boot'].sizes, r.sizes);
       const trace = JSON.parse(readFileSync(path.join(dir, 'lazy-init-boot.trace.json'), 'utf8'));

@@ -276,7 +276,7 @@ export function parallelDrainVariant(profile: CostProfile, drain: SyntheticDrain
     `FreeBSD model (${map.name}, ${cpus} vCPUs): the drain takes ${(fb[0].drainNs / 1e6).toFixed(1)} ms with one idle thread and ` +
     `${(fb[fb.length - 1].drainNs / 1e6).toFixed(1)} ms with ${fb[fb.length - 1].threads}; kernel boot time does not change (${(fb[0].bootNs / 1e6).toFixed(2)} ms), because the drain is off the boot path. ` +
     `Linux (deferred init is on the boot path), every published point a prediction but the calibration rows: ${linuxText}. ` +
-    `As Jordan found, more threads never made the published times much worse, and the model's only stop is the memory bandwidth; it cannot follow the published non-monotonic stretch (Skylake, 13 to 39 threads) nor the KVM guest's slower pages.`;
+    `As Jordan found, more threads never made the published times much worse, and the model's only stop is the memory bandwidth; it cannot follow the published non-monotonic stretch (Skylake, 13 to 39 threads), the sub-linear gains of SMT siblings (the 4-vCPU guests), nor each guest's own price per struct page (14 to 39 ns at one thread, against the calibration machine's 17.1).`;
   return {
     freebsd: { machine: map.name, cpus, drainWorkFrom: drain?.from ?? 'vm', drainScaled: drain !== undefined, cases: fb },
     linux: { profile: linuxPadata2020.name, calibration: 'gorman-2015-1tb-4node', machines },

@@ -171,15 +171,18 @@ export function linuxThreadsSpec(r: LazyInitBootResult): Spec {
       error: `${(p.relativeError * 100).toFixed(1)}%`,
     });
   }
+  for (const x of rows) x.panel = `${x.machine}: ${x.measure}`;
+  const panels = machines.flatMap((m) => [`${m.description}: deferred init`, `${m.description}: kernel boot`]);
   const isPub = "datum.kind !== 'model'";
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: 'Linux deferred init and boot vs padata threads per node (model simulated; Jordan 2020 published)',
+    title: 'Linux deferred init and boot vs padata threads per node (line: model, simulated; diamonds: Jordan 2020, published)',
     data: { values: rows },
-    facet: { row: { field: 'measure', type: 'nominal', title: null }, column: { field: 'machine', type: 'nominal', title: null, header: { labelLimit: 0 } } },
+    facet: { field: 'panel', type: 'nominal', title: null, sort: panels, header: { labelLimit: 0 } },
+    columns: 4,
     spec: {
-      width: 360,
-      height: 220,
+      width: 230,
+      height: 170,
       layer: [
         { transform: [{ filter: "datum.kind === 'model'" }], mark: { type: 'line', point: true, color: '#4c78a8' } },
         { transform: [{ filter: isPub }], mark: { type: 'rule', color: 'black' }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },

@@ -7,10 +7,10 @@
  *   - work.page_init is fitted to Mel Gorman's 2015 series on a 1 TB, 4-node
  *     machine: one kswapd per node initialised its deferred memory in
  *     1116/1140/1148/1148 ms (mean 1138 ms) for 254 GiB per node.
- *   - Every deferred-init time of Daniel Jordan's 2020 padata series, on two
- *     machines (a 2 x 52-CPU Skylake server with 768 GiB and a 32-vCPU,
- *     192 GiB KVM guest), and of Gorman's 64 GiB machine, is then a
- *     prediction. The gain from more threads stops where each node's memory
+ *   - Every deferred-init time of Daniel Jordan's 2020 padata series, on all
+ *     six machines of his table (Skylake and Haswell servers; Broadwell,
+ *     EPYC and Haswell KVM guests), and of Gorman's 64 GiB machine, is then
+ *     a prediction. The gain from more threads stops where each node's memory
  *     bandwidth, taken from the memory system's specification (not from any
  *     published time), is used up.
  *   - The rest of each Jordan boot (everything but deferred init) is
@@ -71,29 +71,123 @@ export const GORMAN_2015_64G: LinuxMachine = {
   source: `${GORMAN}. 16 GiB per node assumed (64 GiB / 4 kswapd threads); ${DEFER_2015}: 14 GiB deferred per node`,
 };
 
-export const JORDAN_2020_SKYLAKE: LinuxMachine = {
-  name: 'jordan-2020-skylake-2x52',
-  description: 'Jordan 2020: Xeon Platinum 8167M (Skylake), bare metal, 2 nodes x 52 CPUs, 384 GiB per node',
-  nodes: 2,
-  cpusPerNode: 52,
-  deferredPagesPerNode: (384 * GiB) / PAGE - SECTION_PAGES,
-  bandwidthParam: 'bandwidthSkylakeNodeBytesPerNs',
-  restOfBootParam: 'restOfBootSkylakeNs',
-  source: `${JORDAN}: "Intel(R) Xeon(R) Platinum 8167M CPU @ 2.00GHz (Skylake, bare metal) 2 nodes * 26 cores * 2 threads = 104 CPUs, 384G/node". ${DEFER_2020}; node 1 (no low zones) is the slowest: 384 GiB less one section`,
-};
+/*
+ * A machine of Jordan's table: `quote` is his description of it, `deferredGiB`
+ * the memory of its slowest node above what defer_init keeps (the low zones),
+ * of which the first section is initialised early too.
+ */
+function jordanMachine(
+  name: string,
+  description: string,
+  nodes: number,
+  cpusPerNode: number,
+  deferredGiB: number,
+  params: { bandwidth: string; restOfBoot: string },
+  quote: string,
+  why: string,
+): LinuxMachine {
+  return {
+    name,
+    description,
+    nodes,
+    cpusPerNode,
+    deferredPagesPerNode: (deferredGiB * GiB) / PAGE - SECTION_PAGES,
+    bandwidthParam: params.bandwidth,
+    restOfBootParam: params.restOfBoot,
+    source: `${JORDAN}: "${quote}". ${DEFER_2020}; ${why}: ${deferredGiB} GiB less one section deferred`,
+  };
+}
 
-export const JORDAN_2020_KVM: LinuxMachine = {
-  name: 'jordan-2020-kvm-1x32',
-  description: 'Jordan 2020: Xeon E5-2699C v4 (Broadwell) KVM guest, 1 node x 32 vCPUs, 192 GiB',
-  nodes: 1,
-  cpusPerNode: 32,
-  deferredPagesPerNode: (190 * GiB) / PAGE - SECTION_PAGES,
-  bandwidthParam: 'bandwidthBroadwellGuestBytesPerNs',
-  restOfBootParam: 'restOfBootBroadwellGuestNs',
-  source: `${JORDAN}: "Intel(R) Xeon(R) CPU E5-2699C v4 @ 2.20GHz (Broadwell, kvm guest) 1 node * 16 cores * 2 threads = 32 CPUs, 192G/node". ${DEFER_2020}; assumed 2 GiB of it below 4 GiB (QEMU q35 keeps 2 GiB low; the VMM is not named), so 190 GiB less one section deferred`,
-};
+const GUEST_LOW = '2 GiB assumed below 4 GiB (QEMU q35 keeps 2 GiB low; the VMM is not named)';
 
-export const LINUX_MACHINES: readonly LinuxMachine[] = [GORMAN_2015_1TB, GORMAN_2015_64G, JORDAN_2020_SKYLAKE, JORDAN_2020_KVM];
+export const JORDAN_2020_SKYLAKE = jordanMachine(
+  'jordan-2020-skylake-2x52',
+  'Jordan 2020: Xeon Platinum 8167M (Skylake), bare metal, 2 nodes x 52 CPUs, 384 GiB per node',
+  2,
+  52,
+  384,
+  { bandwidth: 'bandwidthSkylakeNodeBytesPerNs', restOfBoot: 'restOfBootSkylakeNs' },
+  'Intel(R) Xeon(R) Platinum 8167M CPU @ 2.00GHz (Skylake, bare metal) 2 nodes * 26 cores * 2 threads = 104 CPUs, 384G/node',
+  'node 1 (no low zones) is the slowest',
+);
+
+export const JORDAN_2020_KVM = jordanMachine(
+  'jordan-2020-kvm-1x32',
+  'Jordan 2020: Xeon E5-2699C v4 (Broadwell) KVM guest, 1 node x 32 vCPUs, 192 GiB',
+  1,
+  32,
+  190,
+  { bandwidth: 'bandwidthBroadwellGuestBytesPerNs', restOfBoot: 'restOfBootBroadwellGuestNs' },
+  'Intel(R) Xeon(R) CPU E5-2699C v4 @ 2.20GHz (Broadwell, kvm guest) 1 node * 16 cores * 2 threads = 32 CPUs, 192G/node',
+  GUEST_LOW,
+);
+
+export const JORDAN_2020_HASWELL = jordanMachine(
+  'jordan-2020-haswell-2x36',
+  'Jordan 2020: Xeon E5-2699 v3 (Haswell), bare metal, 2 nodes x 36 CPUs, 128 GiB per node',
+  2,
+  36,
+  128,
+  { bandwidth: 'bandwidthHaswellNodeBytesPerNs', restOfBoot: 'restOfBootHaswellNs' },
+  'Intel(R) Xeon(R) CPU E5-2699 v3 @ 2.30GHz (Haswell, bare metal) 2 nodes * 18 cores * 2 threads = 72 CPUs, 128G/node',
+  'node 1 (no low zones) is the slowest',
+);
+
+export const JORDAN_2020_EPYC_GUEST_16 = jordanMachine(
+  'jordan-2020-epyc-kvm-1x16',
+  'Jordan 2020: EPYC 7551 (Zen) KVM guest, 1 node x 16 vCPUs, 64 GiB',
+  1,
+  16,
+  62,
+  { bandwidth: 'bandwidthEpycDieBytesPerNs', restOfBoot: 'restOfBootEpycGuest16Ns' },
+  'AMD EPYC 7551 32-Core Processor (Zen, kvm guest) 1 node * 8 cores * 2 threads = 16 CPUs, 64G/node',
+  GUEST_LOW,
+);
+
+export const JORDAN_2020_EPYC_GUEST_4 = jordanMachine(
+  'jordan-2020-epyc-kvm-1x4',
+  'Jordan 2020: EPYC 7551 (Zen) KVM guest, 1 node x 4 vCPUs, 16 GiB',
+  1,
+  4,
+  14,
+  { bandwidth: 'bandwidthEpycDieBytesPerNs', restOfBoot: 'restOfBootEpycGuest4Ns' },
+  'AMD EPYC 7551 32-Core Processor (Zen, kvm guest) 1 node * 2 cores * 2 threads = 4 CPUs, 16G/node',
+  GUEST_LOW,
+);
+
+export const JORDAN_2020_HASWELL_GUEST_4 = jordanMachine(
+  'jordan-2020-haswell-kvm-1x4',
+  'Jordan 2020: Xeon E5-2699 v3 (Haswell) KVM guest, 1 node x 4 vCPUs, 14 GiB',
+  1,
+  4,
+  12,
+  { bandwidth: 'bandwidthHaswellNodeBytesPerNs', restOfBoot: 'restOfBootHaswellGuest4Ns' },
+  'Intel(R) Xeon(R) CPU E5-2699 v3 @ 2.30GHz (Haswell, kvm guest) 1 node * 2 cores * 2 threads = 4 CPUs, 14G/node',
+  GUEST_LOW,
+);
+
+/** Every machine of Gorman's cover letter and of Jordan's table, in the order they are published. */
+export const LINUX_MACHINES: readonly LinuxMachine[] = [
+  GORMAN_2015_1TB,
+  GORMAN_2015_64G,
+  JORDAN_2020_SKYLAKE,
+  JORDAN_2020_KVM,
+  JORDAN_2020_HASWELL,
+  JORDAN_2020_EPYC_GUEST_16,
+  JORDAN_2020_EPYC_GUEST_4,
+  JORDAN_2020_HASWELL_GUEST_4,
+];
+
+/* The rest-of-boot calibration of a Jordan machine: his boot without the series minus the model's own one-thread deferred init. */
+function restOfBoot(m: LinuxMachine, bootWithoutSeriesMs: number, label: string): { value: number; unit: string; basis: 'calibration'; calibratedOn: string; source: string } {
+  return {
+    value: bootWithoutSeriesMs * 1e6 - oneThreadNs(m),
+    unit: 'ns',
+    basis: 'calibration',
+    calibratedOn: `Jordan 2020, ${label}: kernel boot without the series, ${bootWithoutSeriesMs} ms`,
+    source: `${JORDAN}. ${bootWithoutSeriesMs} ms minus the model's own one-thread deferred init of that machine (deferred pages x work.page_init = ${(oneThreadNs(m) / 1e6).toFixed(1)} ms), as the FreeBSD profile derives its rest of boot; held constant across thread counts`,
+  };
+}
 
 /** The one figure work.page_init is fitted to: Gorman's 1 TB machine, mean of its four nodes. */
 const GORMAN_1TB_MEAN_NS = ((1116 + 1140 + 1148 + 1148) / 4) * 1e6;
@@ -109,7 +203,7 @@ const oneThreadNs = (m: LinuxMachine) => m.deferredPagesPerNode * PAGE_INIT_NS;
 export const linuxPadata2020: CostProfile = {
   name: 'linux-padata-2020',
   os: 'linux',
-  description: 'Linux deferred struct page init, calibrated on Gorman 2015 (1 TB, 4 nodes), predicting Gorman 2015 (64 GiB) and Jordan 2020 (two machines)',
+  description: 'Linux deferred struct page init, calibrated on Gorman 2015 (1 TB, 4 nodes), predicting Gorman 2015 (64 GiB) and Jordan 2020 (six machines)',
   machine: LINUX_MACHINES.map((m) => m.description).join('; '),
   work: {
     ...firecrackerAmd64_2023.work,
@@ -123,20 +217,12 @@ export const linuxPadata2020: CostProfile = {
     page_init_bulk: { value: PAGE_INIT_NS, unit: 'ns/page', basis: 'derived', source: 'Linux has no bzero-then-set variant; same as page_init' },
   },
   params: {
-    restOfBootSkylakeNs: {
-      value: 4089.7e6 - oneThreadNs(JORDAN_2020_SKYLAKE),
-      unit: 'ns',
-      basis: 'calibration',
-      calibratedOn: 'Jordan 2020, Skylake 2 x 52: kernel boot without the series, 4089.7 ms',
-      source: `${JORDAN}. 4089.7 ms minus the model's own one-thread deferred init of that machine (deferred pages x work.page_init = ${(oneThreadNs(JORDAN_2020_SKYLAKE) / 1e6).toFixed(1)} ms), as the FreeBSD profile derives its rest of boot; held constant across thread counts`,
-    },
-    restOfBootBroadwellGuestNs: {
-      value: 1988.7e6 - oneThreadNs(JORDAN_2020_KVM),
-      unit: 'ns',
-      basis: 'calibration',
-      calibratedOn: 'Jordan 2020, Broadwell KVM guest 1 x 32: kernel boot without the series, 1988.7 ms',
-      source: `${JORDAN}. 1988.7 ms minus the model's own one-thread deferred init of that machine (${(oneThreadNs(JORDAN_2020_KVM) / 1e6).toFixed(1)} ms); held constant across thread counts`,
-    },
+    restOfBootSkylakeNs: restOfBoot(JORDAN_2020_SKYLAKE, 4089.7, 'Skylake 2 x 52'),
+    restOfBootBroadwellGuestNs: restOfBoot(JORDAN_2020_KVM, 1988.7, 'Broadwell KVM guest 1 x 32'),
+    restOfBootHaswellNs: restOfBoot(JORDAN_2020_HASWELL, 1680.0, 'Haswell 2 x 36'),
+    restOfBootEpycGuest16Ns: restOfBoot(JORDAN_2020_EPYC_GUEST_16, 1029.3, 'EPYC KVM guest 1 x 16'),
+    restOfBootEpycGuest4Ns: restOfBoot(JORDAN_2020_EPYC_GUEST_4, 716.0, 'EPYC KVM guest 1 x 4'),
+    restOfBootHaswellGuest4Ns: restOfBoot(JORDAN_2020_HASWELL_GUEST_4, 787.7, 'Haswell KVM guest 1 x 4'),
     pageTrafficBytes: {
       value: 128,
       unit: 'bytes/page',
@@ -156,6 +242,20 @@ export const linuxPadata2020: CostProfile = {
       basis: 'assumption',
       source:
         'not fitted to any published time: a Broadwell-EP (Xeon E5 v4) socket has 4 channels of DDR4-2400 x 8 bytes = 76.8 GB/s peak (Intel E5-2600 v4 spec); x 78% as for Skylake = 60 GB/s, assuming the 16-core guest and its memory sit on one host socket',
+    },
+    bandwidthHaswellNodeBytesPerNs: {
+      value: 53,
+      unit: 'bytes/ns per node',
+      basis: 'assumption',
+      source:
+        'not fitted to any published time: a Haswell-EP (Xeon E5 v3) socket has 4 channels of DDR4-2133 x 8 bytes = 68.3 GB/s peak (Intel E5-2600 v3 spec); x 78% as for Skylake = 53 GB/s; the 4-vCPU Haswell guest is assumed to sit on one such socket',
+    },
+    bandwidthEpycDieBytesPerNs: {
+      value: 33,
+      unit: 'bytes/ns per node',
+      basis: 'assumption',
+      source:
+        'not fitted to any published time: an EPYC 7551 (Naples) is 4 dies of 8 cores, each die with 2 channels of DDR4-2666 x 8 bytes = 42.7 GB/s peak (AMD EPYC 7001 spec); x 78% = 33 GB/s; a 16-vCPU (8-core) guest fills one die, and the guests are assumed to get their memory from that die\'s channels only',
     },
     padataChunkPages: {
       value: SECTION_PAGES,
