@@ -4,13 +4,113 @@
  * touch (field by field and bzero-then-set), random order-0 alloc+free pairs
  * with many pages held, and 2 MiB contiguous allocations.
  */
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolveMachine } from '../src/machine/index.js';
 import { PageArray } from '../src/vm/page.js';
 import { PageCache } from '../src/vm/pgcache.js';
 import { Work } from '../src/vm/counters.js';
 import { VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT } from '../src/vm/param.js';
 import { Vm } from '../src/vm/vm.js';
-import { compare, fmtRate, markdownTable, median, rng, sink } from './harness.js';
+import { compare, fmtRate, markdownTable, median, rng, sink, type BenchResult } from './harness.js';
+
+/*
+ * The bare reference for the vm_phys pairs: a binary buddy allocator over
+ * one range of pages and nothing else. No segments, pools, free lists, work
+ * counters or checks: int32 links with -1 as NIL, an int8 order per page (-1
+ * when the page heads no free block), one queue per order. Frees go to the
+ * tail and allocations come from the head, as vm_phys does, so the same
+ * operation sequence touches the same kind of memory.
+ */
+class BareBuddy {
+  private readonly next: Int32Array;
+  private readonly prev: Int32Array;
+  private readonly order: Int8Array;
+  private readonly head: Int32Array;
+  private readonly tail: Int32Array;
+
+  /* Requires: npages a multiple of 2^(nfreeorder - 1). Everything starts free. */
+  constructor(npages: number, private readonly nfreeorder: number) {
+    this.next = new Int32Array(npages);
+    this.prev = new Int32Array(npages);
+    this.order = new Int8Array(npages).fill(-1);
+    this.head = new Int32Array(nfreeorder).fill(-1);
+    this.tail = new Int32Array(nfreeorder).fill(-1);
+    for (let m = 0; m < npages; m += 2 ** (nfreeorder - 1)) this.add(m, nfreeorder - 1);
+  }
+
+  private add(m: number, o: number): void {
+    const t = this.tail[o];
+    this.order[m] = o;
+    this.prev[m] = t;
+    this.next[m] = -1;
+    if (t === -1) this.head[o] = m;
+    else this.next[t] = m;
+    this.tail[o] = m;
+  }
+
+  private rem(m: number, o: number): void {
+    const n = this.next[m];
+    const p = this.prev[m];
+    if (p === -1) this.head[o] = n;
+    else this.next[p] = n;
+    if (n === -1) this.tail[o] = p;
+    else this.prev[n] = p;
+    this.order[m] = -1;
+  }
+
+  /* A block of 2^order pages, or -1. */
+  alloc(order: number): number {
+    for (let o = order; o < this.nfreeorder; o++) {
+      const m = this.head[o];
+      if (m === -1) continue;
+      this.rem(m, o);
+      while (o > order) this.add(m + (1 << --o), o);
+      return m;
+    }
+    return -1;
+  }
+
+  /* Requires: [m, m + 2^order) was allocated. */
+  free(m: number, order: number): void {
+    while (order < this.nfreeorder - 1) {
+      const b = m ^ (1 << order);
+      if (this.order[b] !== order) break;
+      this.rem(b, order);
+      m &= ~(1 << order);
+      order++;
+    }
+    this.add(m, order);
+  }
+}
+
+/* Median over rounds of a case's time divided by the reference's in the same round. */
+function pairedRatio(c: BenchResult, ref: BenchResult): number {
+  return median(c.samplesNs.map((ns, i) => ns / c.opsPerRun / (ref.samplesNs[i] / ref.opsPerRun)));
+}
+
+/*
+ * `new Vm` of a lazily booted `size` machine timed inside fresh processes
+ * (what a one-shot `pagelab boot` pays): the JIT is cold and the page array's
+ * reservation is the first large one the process makes.
+ */
+function oneShotBootMs(size: string, runs: number): number[] {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const src = (f: string) => JSON.stringify(pathToFileURL(path.resolve(here, '../src', f)).href);
+  const script =
+    `const { Vm } = await import(${src('vm/vm.js')}); const { resolveMachine } = await import(${src('machine/index.js')});` +
+    `const map = resolveMachine({ mem: ${JSON.stringify(size)} }); const t = performance.now(); new Vm(map);` +
+    'process.stdout.write(String(performance.now() - t));';
+  const ms: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const p = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    if (p.status !== 0) throw new Error(`one-shot boot of ${size} failed: ${p.stderr}`);
+    ms.push(Number(p.stdout));
+  }
+  return ms;
+}
 
 function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
@@ -60,6 +160,12 @@ export default async function run(): Promise<string> {
     markdownTable(['RAM', 'eager ms', 'eager ns/page', 'lazy ms', 'lazy first run ms (cold JIT)', 'eager/lazy', 'lazy RSS growth MiB'], rows),
   );
   out.push('Eager includes first touch of the page array (26 B/page); the 1 TiB eager boot needs 6.5 GiB resident and is not run by default.');
+  const oneShot = oneShotBootMs('1T', 11);
+  out.push(
+    `One-shot lazy boot of 1 TiB (\`new Vm\` timed inside 11 fresh processes, as \`pagelab boot --mem 1T\` pays it): ` +
+      `median ${median(oneShot).toFixed(1)} ms, min ${Math.min(...oneShot).toFixed(1)} ms, max ${Math.max(...oneShot).toFixed(1)} ms ` +
+      `(load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} CPUs when it ran).`,
+  );
 
   // Eager initialisation after first touch.
   const n = 2 ** 22;
@@ -72,15 +178,34 @@ export default async function run(): Promise<string> {
   out.push('### Eager page-record initialisation after first touch (4 Mi records)');
   out.push(markdownTable(['method', 'ns/page', 'pages/s'], init.map((r) => [r.name, r.nsPerOp.toFixed(2), fmtRate(r.opsPerSec)])));
 
-  // Random order-0 alloc+free pairs with many pages held.
+  // Random order-0 alloc+free pairs with many pages held, beside the bare
+  // reference running the same sequence on the same number of pages.
   const vm = new Vm(resolveMachine({ mem: '4G' }), { 'vm.lazy_page_init': 0 });
   const phys = vm.phys;
   const held = new Uint32Array(2 ** 19);
   for (let i = 0; i < held.length; i++) held[i] = phys.allocPages(0, VM_FREEPOOL_DEFAULT, 0);
+  const bare = new BareBuddy(Math.ceil(phys.npages / 2 ** phys.maxOrder) * 2 ** phys.maxOrder, phys.nfreeorder);
+  const bareHeld = new Int32Array(held.length);
+  for (let i = 0; i < held.length; i++) bareHeld[i] = bare.alloc(0);
   const rand = rng(42);
-  const idx = new Uint32Array(2 ** 20);
+  const pairs = 2 ** 18;
+  const idx = new Uint32Array(pairs);
   for (let i = 0; i < idx.length; i++) idx[i] = Math.floor(rand() * held.length);
-  const pairs = 2 ** 20;
+  const bareCase = {
+    name: 'bare JS buddy (the reference): free a random held page + alloc',
+    run: () => {
+      let s = 0;
+      for (let i = 0; i < pairs; i++) {
+        const j = idx[i];
+        bare.free(bareHeld[j], 0);
+        const m = bare.alloc(0);
+        bareHeld[j] = m;
+        s += m;
+      }
+      sink(s);
+      return pairs;
+    },
+  };
   const churnCase = (name: string, checked: boolean) => ({
     name,
     run: () => {
@@ -131,14 +256,30 @@ export default async function run(): Promise<string> {
       return pairs;
     },
   };
-  const churn = compare([
-    churnCase('vm_phys freePages of a random held page + allocPages (checked)', true),
-    churnCase('vm_phys the same, unchecked twins (freePagesFast + allocPagesUnsafe)', false),
-    allocThenFree,
-    cached,
-  ]);
-  out.push('### Random order-0 alloc+free pairs (4 GiB machine, 512 Ki pages held)');
-  out.push(markdownTable(['case', 'ns/pair', 'pairs/s'], churn.map((r) => [r.name, r.nsPerOp.toFixed(1), fmtRate(r.opsPerSec)])));
+  const churn = compare(
+    [
+      bareCase,
+      churnCase('vm_phys freePages of a random held page + allocPages (checked)', true),
+      churnCase('vm_phys the same, unchecked twins (freePagesFast + allocPagesUnsafe)', false),
+      cached,
+      allocThenFree,
+    ],
+    15,
+    2,
+  );
+  vm.check();
+  out.push('### Random order-0 alloc+free pairs (4 GiB machine, 512 Ki pages held), beside a bare JS buddy');
+  out.push(
+    markdownTable(
+      ['case', 'ns/pair', 'pairs/s', 'time / bare buddy (median of per-round ratios)'],
+      churn.map((r, i) => [r.name, r.nsPerOp.toFixed(1), fmtRate(r.opsPerSec), i < 4 ? pairedRatio(r, churn[0]).toFixed(2) : '-']),
+    ),
+  );
+  out.push(
+    'The bare buddy (in this file) has one segment, one pool, no counters and no checks: int32 links, ' +
+      'an int8 order per page, FIFO queues as vm_phys. Rows 2-4 are compared with row 1 (the same operation sequence); ' +
+      'the 15 rounds ran interleaved, and each ratio is the median of the 15 per-round ratios.',
+  );
 
   // PG_ZERO: a zeroed allocation of a page already known zero against a plain one.
   const vz = new Vm(resolveMachine({ mem: '1G' }), { 'vm.lazy_page_init': 0, 'vm.backed': 1 });

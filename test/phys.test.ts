@@ -4,6 +4,7 @@ import { Vm } from '../src/vm/vm.js';
 import { Phys, buildSegments, addrOk } from '../src/vm/phys.js';
 import { checkPhys } from '../src/vm/checker.js';
 import { vmPageStartup } from '../src/vm/startup.js';
+import { BYTES_PER_PAGE, PageArray, SHARED_ABOVE_BYTES } from '../src/vm/page.js';
 import { Work } from '../src/vm/counters.js';
 import { resolveMachine } from '../src/machine/index.js';
 import { PagelabError } from '../src/errors.js';
@@ -334,4 +335,20 @@ describe('host limits', () => {
     assert.throws(() => lazy.lazyInit(), ehost);
     assert.ok(lazy.lazyInitSlice(0, 512) > 0, 'a slice that fits runs');
   });
+});
+
+test('a page array above SHARED_ABOVE_BYTES is shared memory, and bzero-then-set still equals field-by-field on it', () => {
+  const n = Math.ceil(SHARED_ABOVE_BYTES / BYTES_PER_PAGE) + 4096;
+  const a = new PageArray(n, 13);
+  const b = new PageArray(n, 13);
+  assert.ok(a.buffer instanceof SharedArrayBuffer);
+  assert.ok(new PageArray(1024, 13).buffer instanceof ArrayBuffer);
+  const [first, end] = [n - 70001, n - 3];
+  a.initRange(first, end - first, 7);
+  b.initRangeBulk(first, end - first, 7);
+  for (const f of ['next', 'prev', 'wire', 'object', 'pindex', 'segind', 'pool', 'order', 'astate', 'flags', 'queue'] as const) {
+    assert.deepEqual(b[f].subarray(first - 8, end + 8), a[f].subarray(first - 8, end + 8), `field ${f}`);
+  }
+  assert.equal(b.pool[first - 1], 0, 'nothing written before the range');
+  assert.equal(b.pool[end], 0, 'nothing written after it');
 });

@@ -39,8 +39,8 @@ export function findContig(phys: Phys, domain: number, npages: number, low: numb
     const paStart = Math.max(low, seg.start);
     const paEnd = Math.min(high, seg.end);
     if (paEnd - paStart < npages * PAGE_SIZE) continue;
-    if (phys.segQueueBase[s] === queuesBase) continue;
-    queuesBase = phys.segQueueBase[s];
+    if (phys.segtab.queueBase[s] === queuesBase) continue;
+    queuesBase = phys.segtab.queueBase[s];
     const run = findQueuesContig(phys, queuesBase, npages, low, high, alignment, boundary);
     if (run >= 0) return run;
   }
@@ -93,7 +93,7 @@ function findFreelistContig(phys: Phys, q0: number, npages: number, low: number,
   const p = phys.pages;
   const work = phys.work;
   const isMaxFree = (i: number, seg: number): boolean =>
-    i >= phys.segFirst[seg] && i < phys.segFirst[seg] + phys.segCount[seg] && p.pool[i] !== VM_FREEPOOL_LAZYINIT && p.order[i] === maxOrder;
+    i >= phys.segtab.first[seg] && i < phys.segtab.first[seg] + phys.segtab.count[seg] && p.pool[i] !== VM_FREEPOOL_LAZYINIT && p.order[i] === maxOrder;
   for (let m = phys.queues.head[q0 + maxOrder]; m !== NIL; m = p.next[m]) {
     work[Work.ContigScan]++;
     const s = p.segind[m];
@@ -131,7 +131,7 @@ function findFreelistContig(phys: Phys, q0: number, npages: number, low: number,
 export function takeRange(phys: Phys, run: number, npages: number): void {
   const nfo = phys.nfreeorder;
   const p = phys.pages;
-  const queuesBase = phys.segQueueBase[p.segind[run]];
+  const queuesBase = phys.segtab.queueBase[p.segind[run]];
   let m = run;
   const runEnd = run + npages;
   while (m < runEnd) {
@@ -155,7 +155,7 @@ export function unfreePage(phys: Phys, pa: number): boolean {
   const p = phys.pages;
   const pool = p.pool[set];
   let order = p.order[set];
-  const q0 = phys.segQueueBase[s] + pool * phys.nfreeorder;
+  const q0 = phys.segtab.queueBase[s] + pool * phys.nfreeorder;
   phys.queues.rem(q0 + order, set);
   let mset = set;
   while (order > 0) {
@@ -177,8 +177,8 @@ export function unfreePage(phys: Phys, pa: number): boolean {
 /* Phys.containingFreeBlock (see there). */
 export function containingFreeBlock(phys: Phys, m: number): number {
   const s = phys.segOfIndex(m);
-  const first = phys.segFirst[s];
-  const pfnLo = phys.segPfnLo[s];
+  const first = phys.segtab.first[s];
+  const pfnLo = phys.segtab.pfnLo[s];
   const p = phys.pages;
   for (let order = 0; order <= phys.maxOrder; order++) {
     const off = m - first;

@@ -12,11 +12,15 @@
  * a lazy block stay all zero (reading as pool LAZYINIT) until the block
  * leaves the pool and vm_phys_finish_init writes them all (Phys does that).
  *
- * Descriptors are numbered by creation and never reused; a taken block's
- * descriptor stays dead. Blocks of less than the largest order are also
- * registered in a chunk index by head page, so that a buddy being freed can
- * find the lazy block it merges with (vm_phys_free_pages reads the buddy's
- * head record, which a descriptor stands in for).
+ * A descriptor of the largest order may stand for a run of consecutive
+ * blocks (the long middle of a boot range): taking from it takes its first
+ * block and advances it, so a 1 TiB boot writes a few dozen descriptors, not
+ * 65536. Nothing ever merges into a largest-order block, so runs are never
+ * looked up by address. Smaller blocks have a descriptor each, registered in
+ * a chunk index by head page, so that a buddy being freed can find the lazy
+ * block it merges with (vm_phys_free_pages reads the buddy's head record,
+ * which a descriptor stands in for). Descriptors are numbered by creation
+ * and never reused; one whose blocks are all taken stays dead.
  */
 import { kassert } from '../errors.js';
 import { Work, type WorkCounters } from './counters.js';
@@ -31,16 +35,20 @@ export class LazyBlocks {
 
   // Descriptors, indexed by id.
   private head: Uint32Array = new Uint32Array(64);
+  /** Blocks the descriptor stands for: 1, or more for a run of largest-order blocks. */
+  private runLength: Uint32Array = new Uint32Array(64);
   private order: Uint8Array = new Uint8Array(64);
   private next: Int32Array = new Int32Array(64);
   private prev: Int32Array = new Int32Array(64);
   private chunkNext: Int32Array = new Int32Array(64);
   private liveFlag: Uint8Array = new Uint8Array(64);
   private created = 0;
+  /** Blocks ever added. */
+  private blocksAdded = 0;
   /** Live (not yet taken) blocks. */
   private nlive = 0;
 
-  // Queues, indexed by queue(domain, flind, order).
+  // Queues of descriptors, indexed by queue(domain, flind, order); counts are in blocks.
   private readonly qHead: Int32Array;
   private readonly qTail: Int32Array;
   private readonly qCount: Int32Array;
@@ -84,6 +92,7 @@ export class LazyBlocks {
       return b;
     };
     this.head = grow(this.head, Uint32Array);
+    this.runLength = grow(this.runLength, Uint32Array);
     this.order = grow(this.order, Uint8Array);
     this.next = grow(this.next, Int32Array);
     this.prev = grow(this.prev, Int32Array);
@@ -102,41 +111,39 @@ export class LazyBlocks {
 
   /*
    * Add `count` consecutive blocks of `order`, the first at page `m`, in
-   * address order at the tail of queue `q`: one tight loop, because a 1 TiB
-   * boot adds 65536 of them before the JIT has warmed up.
+   * address order at the tail of queue `q`: one descriptor for the whole run
+   * when `order` is the largest, else one per block.
    */
   addRun(m: number, q: number, order: number, count: number): void {
     if (count <= 0) return;
-    this.reserve(count);
+    const isRun = order === this.nfreeorder - 1;
+    const ndesc = isRun ? 1 : count;
+    this.reserve(ndesc);
     const first = this.created;
-    const end = first + count;
+    const end = first + ndesc;
     const step = 2 ** order;
-    const { head, next, prev } = this;
-    // Largest-order blocks are never looked up by head (only a buddy of lower
-    // order merges into a lazy block), so they need no chunk registration.
-    if (order !== this.nfreeorder - 1) {
-      const shift = this.chunkShift;
-      for (let id = first, pg = m; id < end; id++, pg += step) {
-        const c = pg >>> shift;
+    for (let id = first, pg = m; id < end; id++, pg += step) {
+      this.head[id] = pg;
+      this.next[id] = id + 1;
+      this.prev[id] = id - 1;
+      this.runLength[id] = isRun ? count : 1;
+      if (!isRun) {
+        const c = pg >>> this.chunkShift;
         this.chunkNext[id] = this.chunkFirst[c];
         this.chunkFirst[c] = id;
       }
     }
-    for (let id = first, pg = m; id < end; id++, pg += step) {
-      head[id] = pg;
-      next[id] = id + 1;
-      prev[id] = id - 1;
-    }
     this.order.fill(order, first, end);
     this.liveFlag.fill(1, first, end);
     const t = this.qTail[q];
-    next[end - 1] = NONE;
-    prev[first] = t;
+    this.next[end - 1] = NONE;
+    this.prev[first] = t;
     if (t === NONE) this.qHead[q] = first;
-    else next[t] = first;
+    else this.next[t] = first;
     this.qTail[q] = end - 1;
     this.qCount[q] += count;
     this.created = end;
+    this.blocksAdded += count;
     this.nlive += count;
     this.pendingPages[this.domainOfQueue(q)] += count * step;
     this.work[Work.QueueInsert] += count;
@@ -148,25 +155,34 @@ export class LazyBlocks {
   }
 
   /*
-   * Unlink block `id` from queue `q`; it is dead from then on.
-   * Requires: `id` is live and on `q`.
+   * Take the first block of descriptor `id` off queue `q` and return its
+   * head page; a run moves on to its next block, anything else is unlinked
+   * and dead from then on. Requires: `id` is live and on `q`.
    */
-  remove(q: number, id: number): void {
-    kassert(this.liveFlag[id] === 1, () => `LazyBlocks.remove: block ${id} at page ${this.head[id]} is not live`);
-    const n = this.next[id];
-    const pr = this.prev[id];
-    if (pr === NONE) this.qHead[q] = n;
-    else this.next[pr] = n;
-    if (n === NONE) this.qTail[q] = pr;
-    else this.prev[n] = pr;
-    this.liveFlag[id] = 0;
+  take(q: number, id: number): number {
+    kassert(this.liveFlag[id] === 1, () => `LazyBlocks.take: block ${id} at page ${this.head[id]} is not live`);
+    const m = this.head[id];
+    const step = 2 ** this.order[id];
+    if (this.runLength[id] > 1) {
+      this.runLength[id]--;
+      this.head[id] = m + step;
+    } else {
+      const n = this.next[id];
+      const pr = this.prev[id];
+      if (pr === NONE) this.qHead[q] = n;
+      else this.next[pr] = n;
+      if (n === NONE) this.qTail[q] = pr;
+      else this.prev[n] = pr;
+      this.liveFlag[id] = 0;
+    }
     this.qCount[q]--;
     this.nlive--;
-    this.pendingPages[this.domainOfQueue(q)] -= 2 ** this.order[id];
+    this.pendingPages[this.domainOfQueue(q)] -= step;
     this.work[Work.QueueRemove]++;
+    return m;
   }
 
-  /** The live block whose head is page `m` and whose order is below the largest, or -1. */
+  /** The live descriptor of the block whose head is page `m` and whose order is below the largest, or -1. */
   blockAt(m: number): number {
     if (this.nlive === 0) return NONE;
     for (let id = this.chunkFirst[m >>> this.chunkShift]; id !== NONE; id = this.chunkNext[id]) {
@@ -175,12 +191,7 @@ export class LazyBlocks {
     return NONE;
   }
 
-  /** First page of block `id`. */
-  headOf(id: number): number {
-    return this.head[id];
-  }
-
-  /** Order of block `id`. */
+  /** Order of the blocks of descriptor `id`. */
   orderOf(id: number): number {
     return this.order[id];
   }
@@ -195,9 +206,9 @@ export class LazyBlocks {
     return this.nlive;
   }
 
-  /** Blocks ever created. */
-  get everCreated(): number {
-    return this.created;
+  /** Blocks ever added. */
+  get everAdded(): number {
+    return this.blocksAdded;
   }
 
   /** Pages in the pool of `domain`. */
@@ -207,7 +218,10 @@ export class LazyBlocks {
 
   /** Visits the blocks of queue `q` head first: (head page, order). */
   forEachIn(q: number, fn: (m: number, order: number) => void): void {
-    for (let id = this.qHead[q]; id !== NONE; id = this.next[id]) fn(this.head[id], this.order[id]);
+    for (let id = this.qHead[q]; id !== NONE; id = this.next[id]) {
+      const step = 2 ** this.order[id];
+      for (let k = 0; k < this.runLength[id]; k++) fn(this.head[id] + k * step, this.order[id]);
+    }
   }
 
   /*
@@ -217,8 +231,12 @@ export class LazyBlocks {
   members(q: number, limit: number): { members: number[]; reverse: number[] } {
     const members: number[] = [];
     const reverse: number[] = [];
-    for (let id = this.qHead[q]; id !== NONE && members.length <= limit; id = this.next[id]) members.push(this.head[id]);
-    for (let id = this.qTail[q]; id !== NONE && reverse.length <= limit; id = this.prev[id]) reverse.push(this.head[id]);
+    for (let id = this.qHead[q]; id !== NONE && members.length <= limit; id = this.next[id]) {
+      for (let k = 0; k < this.runLength[id] && members.length <= limit; k++) members.push(this.head[id] + k * 2 ** this.order[id]);
+    }
+    for (let id = this.qTail[q]; id !== NONE && reverse.length <= limit; id = this.prev[id]) {
+      for (let k = this.runLength[id] - 1; k >= 0 && reverse.length <= limit; k--) reverse.push(this.head[id] + k * 2 ** this.order[id]);
+    }
     reverse.reverse();
     return { members, reverse };
   }

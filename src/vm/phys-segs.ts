@@ -107,3 +107,77 @@ export function buildSegments(
   return { segs, freelistToFlind, nfreelists, ndomains };
 }
 
+
+/**
+ * The segment table in typed arrays, for the hot paths and the address
+ * lookups (vm_phys_paddr_to_seg, vm_phys_paddr_to_vm_page and back). Indexed
+ * by segment: first page index, page count, low 32 bits of the first pfn
+ * (alignment arithmetic stays in 32 bits), domain, and the first free queue
+ * and first lazy queue of the segment's [domain][flind].
+ */
+export class SegmentTable {
+  readonly segs: readonly PhysSeg[];
+  readonly first: Float64Array;
+  readonly count: Float64Array;
+  readonly pfnLo: Int32Array;
+  readonly domain: Uint8Array;
+  /** Free queue [domain][flind][0][0] of the segment: add pool * nfreeorder + order. */
+  readonly queueBase: Int32Array;
+  /** Lazy queue [domain][flind][0] of the segment: add the order. */
+  readonly lazyBase: Int32Array;
+
+  constructor(segs: readonly PhysSeg[], queueBase: (domain: number, flind: number) => number, lazyBase: (domain: number, flind: number) => number) {
+    this.segs = segs;
+    this.first = Float64Array.from(segs, (s) => s.firstPage);
+    this.count = Float64Array.from(segs, (s) => s.npages);
+    this.pfnLo = Int32Array.from(segs, (s) => (s.start / PAGE_SIZE) % 4294967296 | 0);
+    this.domain = Uint8Array.from(segs, (s) => s.domain);
+    this.queueBase = Int32Array.from(segs, (s) => queueBase(s.domain, s.flind));
+    this.lazyBase = Int32Array.from(segs, (s) => lazyBase(s.domain, s.flind));
+  }
+
+  /** Segment index containing physical address `pa`, or -1. */
+  ofPa(pa: number): number {
+    let lo = 0;
+    let hi = this.segs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = this.segs[mid];
+      if (pa < s.start) hi = mid - 1;
+      else if (pa >= s.end) lo = mid + 1;
+      else return mid;
+    }
+    return -1;
+  }
+
+  /** Segment of page index `m` (0 <= m < npages), found without reading the page record. */
+  of(m: number): number {
+    let lo = 0;
+    let hi = this.segs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.first[mid] <= m) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Page index of `pa`, or -1 when no segment holds it. */
+  paToPage(pa: number): number {
+    const s = this.ofPa(pa);
+    if (s < 0) return -1;
+    return this.segs[s].firstPage + Math.floor((pa - this.segs[s].start) / PAGE_SIZE);
+  }
+
+  /** Physical address of page `m`. Requires: 0 <= m < npages. */
+  pageToPa(m: number): number {
+    const seg = this.segs[this.of(m)];
+    return seg.start + (m - seg.firstPage) * PAGE_SIZE;
+  }
+
+  /** Low 32 bits of the pfn of page `m`. */
+  pfnLow(m: number): number {
+    const s = this.of(m);
+    return (this.pfnLo[s] + (m - this.first[s])) | 0;
+  }
+}

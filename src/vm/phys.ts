@@ -18,7 +18,7 @@ import { assertHostHolds } from '../machine/backing.js';
 import { addrOk, containingFreeBlock, findContig, takeRange, unfreePage } from './phys-contig.js';
 import { LazyBlocks } from './phys-lazy.js';
 import { FreeQueues } from './phys-queues.js';
-import { buildSegments, type PhysSeg } from './phys-segs.js';
+import { buildSegments, SegmentTable, type PhysSeg } from './phys-segs.js';
 import { isPow2 } from '../util/bits.js';
 import {
   NIL,
@@ -39,8 +39,6 @@ import {
 } from './param.js';
 
 export { addrOk, buildSegments, type PhysSeg };
-
-const TWO32 = 4294967296;
 
 export interface PhysOptions {
   /** VM_NFREEORDER: number of buddy orders (blocks up to 2^(n-1) pages). */
@@ -92,16 +90,12 @@ export class Phys {
   readonly invariants: boolean;
   readonly work: WorkCounters = newWorkCounters();
 
-  // Segment table, mirrored into typed arrays for the hot paths. Read by
-  // phys-contig.ts; nothing outside the vm_phys files should use them.
-  /** @internal */ readonly segFirst: Float64Array;
-  /** @internal */ readonly segCount: Float64Array;
-  /** @internal */ readonly segPfnLo: Int32Array;
-  /** @internal First free queue of a segment's [domain][flind]: add pool * nfreeorder + order. */
-  readonly segQueueBase: Int32Array;
-  /** First lazy queue of a segment's [domain][flind]: add the order. */
-  private readonly segLazyBase: Int32Array;
-  private readonly segDomainArr: Uint8Array;
+  /** @internal The segment table in typed arrays; phys-contig.ts reads it too. */
+  readonly segtab: SegmentTable;
+  /** Per domain, the first queue of the free list allocations try first: add pool * nfreeorder + order. */
+  private readonly firstQueue: Int32Array;
+  /** The segment of the last page freed: frees cluster, so it usually holds the next. */
+  private lastSeg = 0;
 
   /** @internal The free queues of initialised blocks, indexed by queueIndex(). */
   readonly queues: FreeQueues;
@@ -148,28 +142,13 @@ export class Phys {
     this.nfreelists = built.nfreelists;
     this.freelistToFlind = built.freelistToFlind;
     this.flindOrder = Int32Array.from([...built.freelistToFlind].filter((f) => f >= 0));
-    const nsegs = this.segs.length;
-    this.segFirst = new Float64Array(nsegs);
-    this.segCount = new Float64Array(nsegs);
-    this.segPfnLo = new Int32Array(nsegs);
-    this.segQueueBase = new Int32Array(nsegs);
-    this.segLazyBase = new Int32Array(nsegs);
-    this.segDomainArr = new Uint8Array(nsegs);
-    let npages = 0;
-    for (let s = 0; s < nsegs; s++) {
-      const seg = this.segs[s];
-      this.segFirst[s] = seg.firstPage;
-      this.segCount[s] = seg.npages;
-      this.segPfnLo[s] = (seg.start / PAGE_SIZE) % TWO32 | 0;
-      this.segLazyBase[s] = (seg.domain * this.nfreelists + seg.flind) * nfo;
-      this.segDomainArr[s] = seg.domain;
-      npages += seg.npages;
-    }
-    this.npages = npages;
-    this.pages = new PageArray(npages, nfo);
+    const last = this.segs[this.segs.length - 1];
+    this.npages = last.firstPage + last.npages;
+    this.pages = new PageArray(this.npages, nfo);
     this.queues = new FreeQueues(this.pages, this.ndomains, this.nfreelists, nfo, this.work);
-    for (let s = 0; s < nsegs; s++) this.segQueueBase[s] = this.queues.index(this.segs[s].domain, this.segs[s].flind, 0, 0);
-    this.lazy = new LazyBlocks(npages, this.ndomains, this.nfreelists, nfo, this.work);
+    this.lazy = new LazyBlocks(this.npages, this.ndomains, this.nfreelists, nfo, this.work);
+    this.segtab = new SegmentTable(this.segs, (d, fl) => this.queues.index(d, fl, 0, 0), (d, fl) => this.lazy.queue(d, fl, 0));
+    this.firstQueue = Int32Array.from({ length: this.ndomains }, (_, d) => this.queues.index(d, this.flindOrder[0], 0, 0));
   }
 
   /** Index of the free queue [domain][flind][pool][order]. */
@@ -184,54 +163,34 @@ export class Phys {
 
   // ---------------------------------------------------------------- addresses
 
-  /** Segment index containing `pa`, or -1. Binary search over the few segments. */
+  /** Segment index containing `pa`, or -1 (vm_phys_paddr_to_seg). */
   paToSeg(pa: number): number {
-    let lo = 0;
-    let hi = this.segs.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const s = this.segs[mid];
-      if (pa < s.start) hi = mid - 1;
-      else if (pa >= s.end) lo = mid + 1;
-      else return mid;
-    }
-    return -1;
+    return this.segtab.ofPa(pa);
   }
 
   /** vm_phys_paddr_to_vm_page: page index of `pa`, or -1 when no segment holds it. */
   paToPage(pa: number): number {
-    const s = this.paToSeg(pa);
-    if (s < 0) return -1;
-    return this.segs[s].firstPage + Math.floor((pa - this.segs[s].start) / PAGE_SIZE);
+    return this.segtab.paToPage(pa);
   }
 
   /** Physical address of page `m`. Requires: 0 <= m < npages. */
   pageToPa(m: number): number {
-    const seg = this.segs[this.segOfIndex(m)];
-    return seg.start + (m - seg.firstPage) * PAGE_SIZE;
+    return this.segtab.pageToPa(m);
   }
 
   /** Segment of a page index, found without reading the page record (which may be uninitialised). */
   segOfIndex(m: number): number {
-    let lo = 0;
-    let hi = this.segs.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.segFirst[mid] <= m) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return this.segtab.of(m);
   }
 
   /** Domain of page `m`. */
   domainOf(m: number): number {
-    return this.segDomainArr[this.segOfIndex(m)];
+    return this.segtab.domain[this.segtab.of(m)];
   }
 
   /** PFN low 32 bits of page `m` (for alignment checks without 64-bit arithmetic). */
   pfnLow(m: number): number {
-    const s = this.segOfIndex(m);
-    return (this.segPfnLo[s] + (m - this.segFirst[s])) | 0;
+    return this.segtab.pfnLow(m);
   }
 
   // ------------------------------------------------------------ INVARIANTS
@@ -271,14 +230,13 @@ export class Phys {
   // ------------------------------------------------------------ LAZYINIT pool
 
   /*
-   * Take lazy block `id` off lazy queue `lq` and initialise every record in
+   * Take the first block of lazy descriptor `id` off lazy queue `lq` and initialise every record in
    * it (vm_phys_finish_init). Returns the head page, now an ordinary page
    * that is on no queue.
    */
   private lazyTake(lq: number, id: number): number {
-    this.lazy.remove(lq, id);
-    const m = this.lazy.headOf(id);
     const n = 2 ** this.lazy.orderOf(id);
+    const m = this.lazy.take(lq, id);
     this.pages.initRange(m, n, this.segOfIndex(m));
     if (this.freshMemoryZero) this.pages.flags.fill(PG_ZERO, m, m + n);
     this.work[Work.PageInit] += n;
@@ -286,9 +244,9 @@ export class Phys {
     return m;
   }
 
-  /** Lazy blocks ever created. */
+  /** Lazy blocks ever enqueued. */
   queueInsertsLazy(): number {
-    return this.lazy.everCreated;
+    return this.lazy.everAdded;
   }
 
   /** Pages still in the LAZYINIT pool of `domain` (all domains when omitted). */
@@ -358,19 +316,19 @@ export class Phys {
   enqueueContig(m: number, pool: number, npages: number): void {
     if (npages <= 0) return;
     const seg = this.segOfIndex(m);
-    if (m + npages > this.segFirst[seg] + this.segCount[seg]) {
+    if (m + npages > this.segtab.first[seg] + this.segtab.count[seg]) {
       throw new PagelabError('EINVARIANT', `enqueueContig: range at ${hex(this.pageToPa(m))} of ${npages} pages spans segments`);
     }
     const lazy = pool === VM_FREEPOOL_LAZYINIT;
     if (lazy) {
-      this.lazy.reserve(Math.floor(npages / 2 ** this.maxOrder) + 2 * this.nfreeorder);
+      this.lazy.reserve(2 * this.nfreeorder);
       this.freepool = VM_FREEPOOL_LAZYINIT;
     }
-    const lo = this.segPfnLo[seg];
-    const base = this.segFirst[seg];
+    const lo = this.segtab.pfnLo[seg];
+    const base = this.segtab.first[seg];
     const maxOrder = this.maxOrder;
-    const q0 = this.segQueueBase[seg] + pool * this.nfreeorder;
-    const lq0 = this.segLazyBase[seg];
+    const q0 = this.segtab.queueBase[seg] + pool * this.nfreeorder;
+    const lq0 = this.segtab.lazyBase[seg];
     let i = m;
     const end = m + npages;
     while (i < end) {
@@ -488,6 +446,18 @@ export class Phys {
    * Requires: a valid domain, an allocation pool and 0 <= order <= maxOrder.
    */
   allocPagesUnsafe(domain: number, pool: number, order: number): number {
+    // The common case first, written out: the queue of the right order on the
+    // first free list has a block. Same work counted as the general path.
+    const q = this.firstQueue[domain] + pool * this.nfreeorder + order;
+    const queues = this.queues;
+    const h = queues.head[q];
+    if (h !== NIL) {
+      this.work[Work.QueueHeadVisit]++;
+      queues.rem(q, h);
+      if (order === 0) this.pages.astate[h] = ASTATE_ALLOCATED;
+      else this.markAllocated(h, 1 << order);
+      return h;
+    }
     const flinds = this.flindOrder;
     for (let i = 0; i < flinds.length; i++) {
       const m = this.allocFlindUnsafe(domain, flinds[i], pool, order);
@@ -668,7 +638,8 @@ export class Phys {
     const p = this.pages;
     if (order === 0) {
       p.astate[m] = ASTATE_FREE;
-      p.flags[m] = knownZero ? p.flags[m] | PG_ZERO : p.flags[m] & ~PG_ZERO;
+      if (knownZero) p.flags[m] |= PG_ZERO;
+      else p.flags[m] &= ~PG_ZERO;
     } else {
       const end = m + (1 << order);
       p.astate.fill(ASTATE_FREE, m, end);
@@ -683,7 +654,7 @@ export class Phys {
       throw new PagelabError('ENOTALLOC', `${what}: page ${m} (+${n}) is outside the machine's ${this.npages} pages`);
     }
     const seg = this.segOfIndex(m);
-    if (m + n > this.segFirst[seg] + this.segCount[seg]) {
+    if (m + n > this.segtab.first[seg] + this.segtab.count[seg]) {
       throw new PagelabError('ENOTALLOC', `${what}: range at ${hex(this.pageToPa(m))} of ${n} pages crosses the end of its segment`);
     }
     const a = this.pages.astate;
@@ -707,35 +678,46 @@ export class Phys {
    * queue, and marked not allocated.
    */
   freePagesUnsafe(m: number, pool: number, order: number): void {
-    const p = this.pages;
-    const porder = p.order;
-    const ppool = p.pool;
-    const s = p.segind[m];
-    const first = this.segFirst[s];
-    const count = this.segCount[s];
-    const pfnLo = this.segPfnLo[s];
-    const qbase = this.segQueueBase[s];
+    const porder = this.pages.order;
+    const ppool = this.pages.pool;
+    // The segment from the few-entry table, not from the page's record: one
+    // cache miss less on a cold page, and the buddy's address does not wait for it.
+    let s = this.lastSeg;
+    if (!(m >= this.segtab.first[s] && m < this.segtab.first[s] + this.segtab.count[s])) this.lastSeg = s = this.segOfIndex(m);
+    const first = this.segtab.first[s];
+    const end = first + this.segtab.count[s];
+    const pfnLo = this.segtab.pfnLo[s];
+    const qbase = this.segtab.queueBase[s];
     const nfo = this.nfreeorder;
     const maxOrder = this.maxOrder;
+    const queues = this.queues;
+    let merges = 0;
     while (order < maxOrder) {
       const bit = 1 << order;
-      const off = m - first;
-      const b = ((pfnLo + off) & bit) !== 0 ? m - bit : m + bit;
-      if (b < first || b >= first + count) break;
-      const bpool = ppool[b];
-      if (bpool !== VM_FREEPOOL_LAZYINIT) {
-        if (porder[b] !== order) break;
-        this.queues.rem(qbase + bpool * nfo + order, b);
-      } else {
-        const id = this.lazy.blockAt(b);
-        if (id < 0 || this.lazy.orderOf(id) !== order) break;
-        this.lazyTake(this.segLazyBase[s] + order, id);
-      }
-      this.work[Work.Merge]++;
+      const b = ((pfnLo + (m - first)) & bit) !== 0 ? m - bit : m + bit;
+      if (b < first || b >= end) break;
+      // A free head of this order, or (an all-zero record reads order 0 and
+      // pool LAZYINIT) perhaps a lazy block: the pool is read only then.
+      if (porder[b] === order && ppool[b] !== VM_FREEPOOL_LAZYINIT) queues.rem(qbase + ppool[b] * nfo + order, b);
+      else if (this.lazy.live === 0 || ppool[b] !== VM_FREEPOOL_LAZYINIT || !this.mergeLazy(b, s, order)) break;
+      merges++;
       order++;
       if (b < m) m = b;
     }
-    this.queues.add(qbase + pool * nfo + order, m, order, pool, true);
+    this.work[Work.Merge] += merges;
+    queues.add(qbase + pool * nfo + order, m, order, pool, true);
+  }
+
+  /*
+   * The buddy `b` of a block being freed reads as never initialised: if it
+   * heads a lazy block of `order` in segment `s`, take that block (it is
+   * initialised) and return true; otherwise false.
+   */
+  private mergeLazy(b: number, s: number, order: number): boolean {
+    const id = this.lazy.blockAt(b);
+    if (id < 0 || this.lazy.orderOf(id) !== order) return false;
+    this.lazyTake(this.segtab.lazyBase[s] + order, id);
+    return true;
   }
 
   /*
@@ -765,7 +747,7 @@ export class Phys {
       throw new PagelabError('ERANGE', `bootstrapFree: page ${m} (+${npages}) is outside the machine's ${this.npages} pages`);
     }
     const seg = this.segOfIndex(m);
-    if (m + npages > this.segFirst[seg] + this.segCount[seg]) {
+    if (m + npages > this.segtab.first[seg] + this.segtab.count[seg]) {
       throw new PagelabError('EINVAL', `bootstrapFree: range at ${hex(this.pageToPa(m))} of ${npages} pages crosses the end of its segment`);
     }
     const a = this.pages.astate;
@@ -788,8 +770,8 @@ export class Phys {
     const flags = this.pages.flags;
     for (let i = m; i < end; i++) flags[i] &= ~PG_ZERO;
     const seg = this.segOfIndex(m);
-    const lo = this.segPfnLo[seg];
-    const base = this.segFirst[seg];
+    const lo = this.segtab.pfnLo[seg];
+    const base = this.segtab.first[seg];
     let i = m;
     while (i < end) {
       const order = this.largestBlockOrder((lo + (i - base)) | 0, end - i);
@@ -964,7 +946,7 @@ export class Phys {
    * members than the machine could hold, so a cycle cannot hang it.
    */
   queueMembers(domain: number, flind: number, pool: number, order: number): { members: number[]; reverse: number[] } {
-    const limit = this.npages + this.lazy.everCreated + 1;
+    const limit = this.npages + 1;
     if (pool === VM_FREEPOOL_LAZYINIT) return this.lazy.members(this.lazy.queue(domain, flind, order), limit);
     return this.queues.members(this.queueIndex(domain, flind, pool, order), limit);
   }
