@@ -143,7 +143,7 @@ export class Phys {
     this.freelistToFlind = built.freelistToFlind;
     this.flindOrder = Int32Array.from([...built.freelistToFlind].filter((f) => f >= 0));
     const last = this.segs[this.segs.length - 1];
-    this.npages = last.firstPage + last.npages;
+    this.npages = last === undefined ? 0 : last.firstPage + last.npages;
     this.pages = new PageArray(this.npages, nfo);
     this.queues = new FreeQueues(this.pages, this.ndomains, this.nfreelists, nfo, this.work);
     this.lazy = new LazyBlocks(this.npages, this.ndomains, this.nfreelists, nfo, this.work);
