@@ -117,3 +117,55 @@ test('ministat names a directory and refuses input past its cap, exit 2 with one
   assert.equal(z.code, 2);
   assert.match(z.stderr, /^ministat: \/dev\/zero: more than 64M \(67108864 bytes\), the limit for a ministat data file\n$/);
 });
+
+test('every command answers --help and -h with its usage on stdout, exit 0', () => {
+  for (const cmd of ['boot', 'replay', 'lab', 'ministat', 'tunables']) {
+    for (const flag of ['--help', '-h']) {
+      const r = pagelab(cmd, flag);
+      assert.equal(r.code, 0, `${cmd} ${flag}: ${r.stderr}`);
+      assert.equal(r.stderr, '');
+      assert.match(r.stdout, new RegExp(`^usage: pagelab ${cmd}`));
+    }
+  }
+  // before the command's own parser: a bad option next to --help does not matter
+  assert.equal(pagelab('boot', '--mem', '12Q', '--help').code, 0);
+  const top = pagelab('--help');
+  assert.equal(top.code, 0);
+  assert.match(top.stdout, /pagelab COMMAND --help/);
+});
+
+test('wrong or missing messages: --mem ceilings and signs, tunables arguments', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['boot', '--mem', '64T'], /^pagelab: --mem 64T \(70368744177664 bytes\): more than 16T - 8K \(17592186036224 bytes\), the most RAM the page array's 32-bit page indices can number\n$/],
+    [['boot', '--mem', '1P'], /^pagelab: --mem 1P .*more than 16T - 8K/],
+    [['boot', '--mem', '-4K'], /^pagelab: --mem: "-4K" is negative; sizes and addresses are never below 0\n$/],
+    [['boot', '--mem=-4K'], /"-4K" is negative/],
+    [['boot', '--mem', '--json'], /^pagelab: boot: --mem needs a value\n$/],
+    [['tunables', '--frob'], /^pagelab: tunables: unknown option "--frob"\n$/],
+    [['tunables', '-o', 'vm.backed=1'], /^pagelab: tunables: unknown option "-o"\n$/],
+    [['tunables', 'extra'], /^pagelab: tunables: unexpected argument "extra"\n$/],
+  ];
+  for (const [args, re] of cases) {
+    const r = pagelab(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+});
+
+test('error lines are one line, escaped and bounded, whatever the input quotes', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pagelab-'));
+  const hostile = 'x\x1b]0;pwned\x07\x1b[2J\r\nline2\u202e' + 'y'.repeat(100_000);
+  for (const args of [['boot', '--machine', hostile], [hostile], ['boot', '-o', `${hostile}=1`]]) {
+    const r = pagelab(...args);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.split('\n').length, 2, 'one line and its newline');
+    assert.ok(r.stderr.length <= 'pagelab: '.length + 512 + 1, String(r.stderr.length));
+    assert.doesNotMatch(r.stderr.slice(0, -1), /[\x00-\x1f\x7f\u202e]/);
+    assert.match(r.stderr, /x\\x1b\]0;pwned\\x07\\x1b\[2J\\r\\nline2\\u\{202e\}y+ \.\.\.\[\d+ characters cut\]\.\.\. /);
+  }
+  const dup = path.join(dir, 'dup.json');
+  writeFileSync(dup, '{\n  "ram": [\n    {"start": "1M", "end": "64M",\n     "end": "128M"}\n  ]\n}\n');
+  const r = pagelab('boot', '--memmap', dup);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, `pagelab: ${dup}: ram[0]: duplicate key "end" at line 4, column 6 (JSON.parse would keep only the last)\n`);
+});

@@ -27,9 +27,7 @@ describe('readTextBounded', () => {
   });
 
   it('stops an endless device at the cap', () => {
-    const t0 = performance.now();
     assert.match(code(() => readTextBounded('/dev/zero', { maxBytes: 1 << 20, label: '--memmap /dev/zero' })), /^EFBIG: --memmap \/dev\/zero: more than 1M \(1048576 bytes\)/);
-    assert.ok(performance.now() - t0 < 5000);
   });
 
   it('reads a descriptor in chunks and leaves it open', () => {

@@ -1,11 +1,98 @@
 /**
- * Option parsing shared by the commands: machine options, -o tunables, flags.
- * Every mistake is an EUSAGE error naming the option.
+ * Option parsing shared by the commands: machine options, -o tunables, flags,
+ * and `--help` for every command. Every mistake is an EUSAGE error naming
+ * the option.
  */
 import { PagelabError } from '../errors.js';
 import type { MachineOptions } from '../machine/index.js';
 
 const MACHINE_OPTIONS: readonly string[] = ['--machine', '--preset', '-m', '--mem', '--memmap', '--from-host', '-o'];
+
+const MACHINE_OPTIONS_USAGE = `machine options (one of them; default --machine firecracker-1g):
+  --machine NAME     a preset (\`pagelab boot --machine help\` lists them)
+  --mem SIZE         a generic amd64 machine with SIZE of RAM, 16M to 16T - 8K (e.g. 1T)
+  --memmap FILE      a JSON memory map of at most 1 MiB (docs/memmap-format.md)
+  --from-host        this host's RAM ranges from /proc/iomem
+  -o name=value      set a tunable (\`pagelab tunables\` lists them); repeatable
+`;
+
+/*
+ * What `pagelab CMD --help` prints, for the commands whose options live in
+ * src/cli. `lab` keeps its usage beside its options (cli/lab.ts LAB_USAGE);
+ * commandUsage serves all of them.
+ */
+export const COMMAND_USAGE = {
+  boot: `usage: pagelab boot [machine options] [--compare] [--backed] [--json]
+
+Boot a machine and show its memory map, physical segments, free queues and
+what vm_page_startup did.
+
+  --compare          boot twice, eager (vm.lazy_page_init=0) and lazy, side by side
+  --backed           back RAM with shared WebAssembly memory (vm.backed=1)
+  --json             print the result as JSON
+
+${MACHINE_OPTIONS_USAGE}`,
+  replay: `usage: pagelab replay TRACE [machine options] [--check] [--events] [--json]
+
+Run a trace of allocator operations (docs/trace-format.md); TRACE "-" is
+standard input. The trace's own "machine" line is overridden by machine
+options given here.
+
+  --check            run the consistency checker after every operation
+  --events           list every operation and its outcome
+  --json             print the result as JSON
+
+${MACHINE_OPTIONS_USAGE}`,
+  tunables: `usage: pagelab tunables
+
+List the tunables that -o name=value sets, with their defaults.
+`,
+  ministat: `usage: pagelab ministat [-Anqs] [-C column] [-c confidence] [-d delimiters] [-w width] [file ...]
+
+FreeBSD's ministat(1): compare samples with Student's t and plot them
+(docs/ministat.md). No file, or "-", is standard input.
+
+  -A                 statistics and comparisons, no plot
+  -n                 statistics only: no plot, no comparisons
+  -q                 no data-set names and no statistics header
+  -s                 one avg/median/stddev bar line per data set
+  -C column          take this 1-based column (default 1)
+  -c confidence      80, 90, 95 (default), 98, 99 or 99.5
+  -d delimiters      column separator characters (default space and tab)
+  -w width           plot width between the borders (default 74)
+`,
+} as const;
+
+export type CommandName = keyof typeof COMMAND_USAGE | 'lab';
+
+/*
+ * Whether `argv` (the words after the command) asks for help: "--help" or
+ * "-h" anywhere before a "--". Every command answers before its own parser
+ * runs, so `pagelab boot --mem 12Q --help` prints the usage, as getopt
+ * programs do.
+ */
+export function wantsHelp(argv: readonly string[]): boolean {
+  for (const a of argv) {
+    if (a === '--') return false;
+    if (a === '--help' || a === '-h') return true;
+  }
+  return false;
+}
+
+/* The usage text of `command`. */
+export async function commandUsage(command: CommandName): Promise<string> {
+  if (command === 'lab') return (await import('./lab.js')).LAB_USAGE;
+  return COMMAND_USAGE[command];
+}
+
+/*
+ * A value that looks like an option is taken as a missing value ("--mem
+ * --json" is a mistake), except a negative number, which is a value its
+ * option's own parser refuses with a better message ("--mem -4K").
+ */
+function looksLikeOption(v: string): boolean {
+  return v.startsWith('-') && v.length > 1 && !/^-[0-9.]/.test(v);
+}
 
 export interface Parsed {
   machine: MachineOptions;
@@ -35,7 +122,7 @@ export function parseArgs(argv: readonly string[], flags: readonly string[], com
   const valued = spec.values ?? [];
   const value = (i: number, name: string): string => {
     const v = argv[i + 1];
-    if (v === undefined || (v.startsWith('-') && v.length > 1)) throw new PagelabError('EUSAGE', `${command}: ${name} needs a value`);
+    if (v === undefined || looksLikeOption(v)) throw new PagelabError('EUSAGE', `${command}: ${name} needs a value`);
     return v;
   };
   for (let i = 0; i < argv.length; i++) {

@@ -114,7 +114,9 @@ export function bootCommand(argv: string[], out: (s: string) => void): number {
   return 0;
 }
 
-export function tunablesCommand(out: (s: string) => void): number {
+export function tunablesCommand(argv: string[], out: (s: string) => void): number {
+  const a = parseArgs(argv, [], 'tunables', { machine: false });
+  if (a.positional.length > 0) throw new PagelabError('EUSAGE', `tunables: unexpected argument "${a.positional[0]}"`);
   const t = new Tunables();
   out(textTable(['name', 'default', 'description'], TUNABLES.map((d) => [d.name, String(t.get(d.name)), d.description])));
   return 0;

@@ -26,7 +26,10 @@ machine options:
   --from-host        this host's RAM ranges from /proc/iomem
 
 global options: --version, --help, --debug (stack traces on errors)
+\`pagelab COMMAND --help\` shows a command's options.
 `;
+
+const COMMANDS = ['boot', 'replay', 'ministat', 'lab', 'tunables'] as const;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -45,6 +48,13 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(s);
   };
   try {
+    if ((COMMANDS as readonly (string | undefined)[]).includes(cmd)) {
+      const { wantsHelp, commandUsage } = await import('./args.js');
+      if (wantsHelp(rest)) {
+        out(await commandUsage(cmd as (typeof COMMANDS)[number]));
+        return 0;
+      }
+    }
     switch (cmd) {
       case '--version':
       case '-V':
@@ -62,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
       case 'replay':
         return (await import('./replay.js')).replayCommand(rest, out);
       case 'tunables':
-        return (await import('./boot.js')).tunablesCommand(out);
+        return (await import('./boot.js')).tunablesCommand(rest, out);
       case 'ministat': {
         const { ministatMain, MINISTAT_MAX_BYTES } = await import('./ministat.js');
         const { readTextBounded, STDIN } = await import('../util/read-bounded.js');
@@ -80,17 +90,18 @@ async function main(argv: string[]): Promise<number> {
         return await labCommand(rest, { stdout: out, stderr: err, isTTY: process.stderr.isTTY === true });
       }
       default:
-        err(`pagelab: unknown command "${cmd}" (boot, replay, ministat, lab, tunables; --help for usage)\n`);
-        return 2;
+        throw new (await import('../errors.js')).PagelabError('EUSAGE', `unknown command "${cmd}" (${COMMANDS.join(', ')}; --help for usage)`);
     }
   } catch (e) {
-    const { PagelabError } = await import('../errors.js');
+    // A PagelabError's message is already one safe line (errors.ts); an
+    // internal error's may quote anything, so it goes through the same filter.
+    const { PagelabError, safeMessage } = await import('../errors.js');
     if (e instanceof PagelabError) {
       err(`pagelab: ${e.message}\n`);
       if (debug) err(`${e.stack}\n`);
       return 2;
     }
-    err(`pagelab: internal error: ${(e as Error).message ?? String(e)}\n`);
+    err(`pagelab: internal error: ${safeMessage(String((e as Error)?.message ?? e))}\n`);
     if (debug) err(`${(e as Error).stack}\n`);
     else err('(run with --debug for the stack)\n');
     return 1;

@@ -17,6 +17,10 @@ export {
   memoryMapToJson,
   memoryMapTotals,
   MAX_DOMAINS,
+  MAX_MAP_RANGES,
+  MAX_RAM_BYTES,
+  MAX_RAM_RUNS,
+  MAX_RAM_TEXT,
   PAGE_SIZE,
   parseMemoryMapJson,
   rangeText,
@@ -108,24 +112,32 @@ export interface MemoryMapRow {
  * Requires: a valid map.
  */
 export function describeMemoryMap(map: MemoryMap): MemoryMapRow[] {
+  // All three lists are sorted and disjoint, so one forward walk over each
+  // serves every row: O(ram + phys_avail + reserved), not their product.
+  let a = 0;
+  let q = 0;
   return map.ram.map((r, index) => {
-    const avail = map.physAvail.filter((a) => a.start >= r.start && a.end <= r.end);
+    while (a < map.physAvail.length && map.physAvail[a].end <= r.start) a++;
     const holes: PhysRange[] = [];
     let at = r.start;
-    for (const a of avail) {
-      if (a.start > at) holes.push({ start: at, end: a.start });
-      at = a.end;
+    let availBytes = 0;
+    for (; a < map.physAvail.length && map.physAvail[a].end <= r.end; a++) {
+      const av = map.physAvail[a];
+      if (av.start > at) holes.push({ start: at, end: av.start });
+      availBytes += av.end - av.start;
+      at = av.end;
     }
     if (at < r.end) holes.push({ start: at, end: r.end });
     const notAvail: string[] = [];
     for (const h of holes) {
       // Name each hole by the reserved ranges inside it; whatever is left
       // between them is reported as anonymous.
+      while (q < map.reserved.length && map.reserved[q].end <= h.start) q++;
       let p = h.start;
-      for (const res of map.reserved) {
+      for (let k = q; k < map.reserved.length && map.reserved[k].start < h.end; k++) {
+        const res = map.reserved[k];
         const s = Math.max(res.start, h.start);
         const e = Math.min(res.end, h.end);
-        if (e <= s) continue;
         if (s > p) notAvail.push(`[${hex(p)}, ${hex(s)}) ${formatSize(s - p)} not in phys_avail`);
         notAvail.push(`[${hex(s)}, ${hex(e)}) ${formatSize(e - s)} ${res.what}`);
         p = e;
@@ -139,7 +151,7 @@ export function describeMemoryMap(map: MemoryMap): MemoryMapRow[] {
       size: formatSize(r.end - r.start),
       domain: r.domain,
       bytes: r.end - r.start,
-      availBytes: avail.reduce((s, a) => s + (a.end - a.start), 0),
+      availBytes,
       notAvail,
     };
   });

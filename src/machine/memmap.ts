@@ -26,6 +26,34 @@ export const MAX_PHYS_ADDR = 2 ** 52;
  */
 export const MAX_DOMAINS = 64;
 
+/*
+ * The most ranges in any one list (ram, phys_avail, reserved). Firmware
+ * tables are far smaller (Linux sizes its e820 table at 128 entries plus 3
+ * per NUMA node); the bound is checked before any per-range work, so a
+ * 20 000-range map is refused at once instead of validated first.
+ */
+export const MAX_MAP_RANGES = 4096;
+
+/*
+ * The most separate runs of RAM (ranges that do not touch the one before).
+ * Each run becomes at least one vm_phys segment, and FreeBSD amd64 has
+ * VM_PHYSSEG_MAX = 63 of them; the VM makes the exact check on its segments
+ * (which the 16 MiB and 4 GiB free-list boundaries may split further), this
+ * one only refuses, early and in O(n), a map that can never fit. Equal to
+ * vm/param.ts VM_PHYSSEG_MAX (a test ties the two; machine/ does not import
+ * the VM).
+ */
+export const MAX_RAM_RUNS = 63;
+
+/*
+ * The most RAM a map may have: the page array numbers every page of RAM
+ * with a 32-bit index, 0xffffffff is NIL and 0xfffffffe pages is
+ * vm/param.ts MAX_PAGES, so 2^32 - 2 pages of 4 KiB: 16 TiB - 8 KiB.
+ */
+export const MAX_RAM_BYTES = (2 ** 32 - 2) * 4096;
+/* MAX_RAM_BYTES as people write it (formatSize would say 17179869176K). */
+export const MAX_RAM_TEXT = '16T - 8K';
+
 /* `[0x100000, 0x200000)`: the one way ranges are printed in messages. */
 export function rangeText(r: PhysRange): string {
   return `[${hex(r.start)}, ${hex(r.end)})`;
@@ -73,19 +101,35 @@ function checkRangeList(list: readonly PhysRange[], listName: string, prefix: st
   }
 }
 
-/* Index of the RAM range containing all of `r`, or -1. */
-function containingRam(ram: readonly RamRange[], r: PhysRange): number {
-  for (let i = 0; i < ram.length; i++) {
-    if (ram[i].start <= r.start && r.end <= ram[i].end) return i;
+/*
+ * Index of the first RAM range that ends above `addr`, or ram.length.
+ * Requires: ram sorted and non-overlapping (checkRangeList), so ends ascend.
+ */
+function firstRamEndingAbove(ram: readonly RamRange[], addr: number): number {
+  let lo = 0;
+  let hi = ram.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ram[mid].end <= addr) lo = mid + 1;
+    else hi = mid;
   }
-  return -1;
+  return lo;
 }
 
-/* Whether the union of RAM ranges (which may touch) covers all of `r`. */
+/* Index of the RAM range containing all of `r`, or -1. O(log n). */
+function containingRam(ram: readonly RamRange[], r: PhysRange): number {
+  const i = firstRamEndingAbove(ram, r.start);
+  return i < ram.length && ram[i].start <= r.start && r.end <= ram[i].end ? i : -1;
+}
+
+/*
+ * Whether the union of RAM ranges (which may touch) covers all of `r`.
+ * O(log n + the RAM ranges `r` spans).
+ */
 function coveredByRam(ram: readonly RamRange[], r: PhysRange): boolean {
   let at = r.start;
-  for (const m of ram) {
-    if (m.end <= at) continue;
+  for (let i = firstRamEndingAbove(ram, at); i < ram.length; i++) {
+    const m = ram[i];
     if (m.start > at) return false;
     at = m.end;
     if (at >= r.end) return true;
@@ -94,14 +138,59 @@ function coveredByRam(ram: readonly RamRange[], r: PhysRange): boolean {
 }
 
 /*
+ * The limits that bound all later work, checked first and in O(1): list
+ * lengths. Guarantees: returns only if every list has at most
+ * MAX_MAP_RANGES ranges; otherwise EMEMMAP naming the list.
+ */
+function checkListSizes(lists: Record<string, readonly unknown[]>, prefix: string): void {
+  for (const [name, list] of Object.entries(lists)) {
+    if (list.length > MAX_MAP_RANGES) {
+      fail(`${prefix}${name} has ${list.length} ranges; a map has at most ${MAX_MAP_RANGES} in each list`);
+    }
+  }
+}
+
+/*
+ * The VM's limits that RAM alone decides, in O(n): runs of touching ranges
+ * against MAX_RAM_RUNS, and total RAM against MAX_RAM_BYTES.
+ * Requires: ram passed checkRangeList.
+ */
+function checkRamLimits(ram: readonly RamRange[], prefix: string): void {
+  let runs = 0;
+  let bytes = 0;
+  for (let i = 0; i < ram.length; i++) {
+    if (i === 0 || ram[i].start !== ram[i - 1].end) {
+      runs++;
+      if (runs > MAX_RAM_RUNS) {
+        fail(
+          `${prefix}ram[${i}] ${rangeText(ram[i])} starts run ${runs} of separate RAM ranges; ` +
+            `each run is at least one vm_phys segment and VM_PHYSSEG_MAX is ${MAX_RAM_RUNS}`,
+        );
+      }
+    }
+    bytes += ram[i].end - ram[i].start;
+  }
+  if (bytes > MAX_RAM_BYTES) {
+    fail(
+      `${prefix}${formatSize(bytes)} of RAM (${bytes / PAGE_SIZE} pages) is more than the ${MAX_RAM_TEXT} ` +
+        `(${MAX_RAM_BYTES / PAGE_SIZE} pages) the page array's 32-bit page indices can number`,
+    );
+  }
+}
+
+/*
  * Checks every invariant documented on MemoryMap.
  * Requires: nothing; `map` may come straight from a user.
- * Guarantees: returns only if ram is non-empty, sorted, non-overlapping,
- * page-aligned, with every domain below ndomains; phys_avail is non-empty,
+ * Guarantees: returns only if no list has more than MAX_MAP_RANGES ranges
+ * (checked first, before any per-range work); ram is non-empty, sorted,
+ * non-overlapping, page-aligned, with every domain below ndomains, in at
+ * most MAX_RAM_RUNS separate runs, adding up to at most MAX_RAM_BYTES;
+ * phys_avail is non-empty,
  * sorted, non-overlapping, page-aligned, each range inside one RAM range;
  * reserved is sorted, non-overlapping, page-aligned and covered by RAM.
  * Otherwise throws one EMEMMAP error naming the first offending range; RAM is
  * checked before phys_avail so that the root cause is the one reported.
+ * O(n log n) in the number of ranges.
  */
 export function validateMemoryMap(map: MemoryMap): void {
   validateWithPrefix(map, map.name ? `memory map "${map.name}": ` : '');
@@ -112,6 +201,7 @@ function validateWithPrefix(map: MemoryMap, prefix: string): void {
   if (!Number.isInteger(map.ndomains) || map.ndomains < 1 || map.ndomains > MAX_DOMAINS) {
     fail(`${prefix}ndomains ${map.ndomains} must be an integer from 1 to ${MAX_DOMAINS}`);
   }
+  checkListSizes({ ram: map.ram, phys_avail: map.physAvail, reserved: map.reserved }, prefix);
   if (map.ram.length === 0) fail(`${prefix}no RAM ranges`);
   checkRangeList(map.ram, 'ram', prefix);
   map.ram.forEach((r, i) => {
@@ -122,6 +212,7 @@ function validateWithPrefix(map: MemoryMap, prefix: string): void {
       );
     }
   });
+  checkRamLimits(map.ram, prefix);
   if (map.physAvail.length === 0) fail(`${prefix}phys_avail is empty: no page would be free`);
   checkRangeList(map.physAvail, 'phys_avail', prefix);
   map.physAvail.forEach((r, i) => {
@@ -146,10 +237,16 @@ function validateWithPrefix(map: MemoryMap, prefix: string): void {
  */
 export function subtractReserved(ram: readonly PhysRange[], reserved: readonly PhysRange[]): PhysRange[] {
   const out: PhysRange[] = [];
+  // One walk over both lists: O(ram + reserved). A reserved range that
+  // spans several RAM ranges is revisited for each, so `j` only moves past
+  // ranges that end at or below the current RAM range's start.
+  let j = 0;
   for (const m of ram) {
+    while (j < reserved.length && reserved[j].end <= m.start) j++;
     let at = m.start;
-    for (const r of reserved) {
-      if (r.end <= at || r.start >= m.end) continue;
+    for (let k = j; k < reserved.length && reserved[k].start < m.end; k++) {
+      const r = reserved[k];
+      if (r.end <= at) continue;
       if (r.start > at) out.push({ start: at, end: r.start });
       at = Math.max(at, r.end);
     }
@@ -172,6 +269,8 @@ export function buildMemoryMap(
   },
   messagePrefix?: string,
 ): MemoryMap {
+  const prefix = messagePrefix ?? (spec.name ? `memory map "${spec.name}": ` : '');
+  checkListSizes({ ram: spec.ram, reserved: spec.reserved }, prefix);
   const reserved = [...spec.reserved].sort((a, b) => a.start - b.start);
   const map: MemoryMap = {
     name: spec.name,
@@ -181,8 +280,7 @@ export function buildMemoryMap(
     physAvail: subtractReserved(spec.ram, reserved),
     reserved,
   };
-  if (messagePrefix === undefined) validateMemoryMap(map);
-  else validateWithPrefix(map, messagePrefix);
+  validateWithPrefix(map, prefix);
   return map;
 }
 
@@ -203,24 +301,53 @@ const RAM_KEYS = new Set(['start', 'end', 'size', 'domain', 'comment']);
 const RESERVED_KEYS = new Set(['start', 'end', 'size', 'what', 'comment']);
 const AVAIL_KEYS = new Set(['start', 'end', 'size', 'comment']);
 
+/* How deep a memory map's JSON may nest; the format itself needs three levels. */
+const MAX_JSON_DEPTH = 32;
+
+/* What scanJson found first. `at` is an offset in the text. */
+type JsonScan =
+  | { kind: 'ok' }
+  | { kind: 'syntax'; at: number }
+  | { kind: 'duplicate'; at: number; where: string; key: string }
+  | { kind: 'deep'; at: number };
+
+class ScanStop {
+  constructor(readonly found: JsonScan) {}
+}
+
 /*
- * Offset of the first JSON syntax error in `text`, found by a small
- * recursive-descent scan. Only called after JSON.parse has failed: V8's
- * messages carry a position for some errors and not for others, and a person
- * fixing a file wants a line and column either way.
- * Guarantees: an offset in [0, text.length].
+ * A small recursive-descent scan of JSON text for what JSON.parse does not
+ * say: where a syntax error is (V8 gives a position for some errors and not
+ * for others, and a person fixing a file wants a line and column either
+ * way), and which key an object repeats (JSON.parse silently keeps the last,
+ * so a range with two "end"s would lose one without a word).
+ * Guarantees: O(text) time, recursion at most MAX_JSON_DEPTH deep, offsets
+ * in [0, text.length]; `where` names an object as messages do: "memory map"
+ * for the top level, then "ram", "ram[2]", "ram[2].comment".
  */
-function jsonErrorOffset(text: string): number {
+function scanJson(text: string): JsonScan {
   let i = 0;
-  const ws = () => {
+  const literal = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null/y;
+  const ws = (): void => {
     while (i < text.length && ' \t\r\n'.includes(text[i])) i++;
   };
   const bad = (): never => {
-    throw i;
+    throw new ScanStop({ kind: 'syntax', at: Math.min(i, text.length) });
   };
-  const value = (): void => {
+  const string = (): void => {
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      if (text[i] === '\\') i++;
+      else if (text.charCodeAt(i) < 0x20) bad();
+      i++;
+    }
+    if (i >= text.length) bad();
+    i++;
+  };
+  const value = (where: string, depth: number): void => {
     ws();
     const c = text[i];
+    if ((c === '{' || c === '[') && depth >= MAX_JSON_DEPTH) throw new ScanStop({ kind: 'deep', at: i });
     if (c === '{') {
       i++;
       ws();
@@ -228,14 +355,25 @@ function jsonErrorOffset(text: string): number {
         i++;
         return;
       }
+      const keys = new Set<string>();
       for (;;) {
         ws();
         if (text[i] !== '"') bad();
+        const keyAt = i;
         string();
+        let key: string;
+        try {
+          key = JSON.parse(text.slice(keyAt, i)) as string;
+        } catch {
+          i = keyAt;
+          return bad();
+        }
+        if (keys.has(key)) throw new ScanStop({ kind: 'duplicate', at: keyAt, where, key });
+        keys.add(key);
         ws();
         if (text[i] !== ':') bad();
         i++;
-        value();
+        value(depth === 0 ? key : `${where}.${key}`, depth + 1);
         ws();
         if (text[i] === ',') i++;
         else if (text[i] === '}') {
@@ -250,8 +388,8 @@ function jsonErrorOffset(text: string): number {
         i++;
         return;
       }
-      for (;;) {
-        value();
+      for (let n = 0; ; n++) {
+        value(`${where}[${n}]`, depth + 1);
         ws();
         if (text[i] === ',') i++;
         else if (text[i] === ']') {
@@ -262,37 +400,52 @@ function jsonErrorOffset(text: string): number {
     } else if (c === '"') {
       string();
     } else {
-      const m = /^(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null)/.exec(text.slice(i));
-      if (m === null) bad();
-      i += m![0].length;
+      literal.lastIndex = i;
+      if (!literal.test(text)) bad();
+      i = literal.lastIndex;
     }
-  };
-  const string = (): void => {
-    i++;
-    while (i < text.length && text[i] !== '"') {
-      if (text[i] === '\\') i++;
-      else if (text.charCodeAt(i) < 0x20) bad();
-      i++;
-    }
-    if (i >= text.length) bad();
-    i++;
   };
   try {
-    value();
+    value('memory map', 0);
     ws();
-    return i; // trailing garbage starts here
-  } catch (at) {
-    return Math.min(at as number, text.length);
+    return i < text.length ? { kind: 'syntax', at: i } : { kind: 'ok' };
+  } catch (stop) {
+    if (stop instanceof ScanStop) return stop.found;
+    throw stop;
   }
 }
 
-/* " at line L, column C" of the first syntax error in `text`. */
-function jsonErrorLocation(text: string): string {
-  const pos = jsonErrorOffset(text);
-  const before = text.slice(0, pos);
-  const line = before.split('\n').length;
-  const column = pos - before.lastIndexOf('\n');
-  return ` at line ${line}, column ${column}`;
+/* "line L, column C" of offset `pos` in `text`. */
+function lineAndColumn(text: string, pos: number): string {
+  let line = 1;
+  let lineStart = 0;
+  for (let nl = text.indexOf('\n'); nl >= 0 && nl < pos; nl = text.indexOf('\n', nl + 1)) {
+    line++;
+    lineStart = nl + 1;
+  }
+  return `line ${line}, column ${pos - lineStart + 1}`;
+}
+
+/*
+ * The one error for JSON that is not a memory map's JSON, or undefined when
+ * the scan finds nothing wrong. `parseError` is JSON.parse's, if it failed.
+ */
+function jsonProblem(text: string, parseError: Error | undefined): string | undefined {
+  const found = scanJson(text);
+  switch (found.kind) {
+    case 'duplicate':
+      return `${found.where}: duplicate key "${found.key}" at ${lineAndColumn(text, found.at)} (JSON.parse would keep only the last)`;
+    case 'deep':
+      return `invalid JSON at ${lineAndColumn(text, found.at)}: nested more than ${MAX_JSON_DEPTH} levels deep`;
+    case 'syntax':
+    case 'ok': {
+      if (parseError === undefined) return found.kind === 'ok' ? undefined : `invalid JSON at ${lineAndColumn(text, found.at)}`;
+      // V8 quotes the text around the error; the line and column say where
+      // without echoing a possibly long file back.
+      const why = parseError.message.replace(/, ".*" is not valid JSON$/s, '').replace(/ (?:in JSON )?at position \d+.*$/s, '');
+      return found.kind === 'syntax' ? `invalid JSON at ${lineAndColumn(text, found.at)}: ${why}` : `invalid JSON: ${why}`;
+    }
+  }
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -342,6 +495,7 @@ function parseRangeObject(v: unknown, allowed: Set<string>, where: string): { ra
 
 function parseRangeList(v: unknown, allowed: Set<string>, where: string): Array<{ range: PhysRange; obj: Record<string, unknown> }> {
   if (!Array.isArray(v)) fail(`${where}: expected an array of ranges`);
+  checkListSizes({ [where]: v }, '');
   return v.map((item, i) => parseRangeObject(item, allowed, `${where}[${i}]`));
 }
 
@@ -365,15 +519,14 @@ export function parseMemoryMapJson(text: string, sourceName: string): MemoryMap 
 
 function parseMemoryMapJsonUnprefixed(text: string, sourceName: string): MemoryMap {
   let doc: unknown;
+  let parseError: Error | undefined;
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    const e = err as Error;
-    // V8 quotes the text around the error; the line and column say where
-    // without echoing a possibly long file back.
-    const why = e.message.replace(/, ".*" is not valid JSON$/s, '').replace(/ (?:in JSON )?at position \d+.*$/s, '');
-    fail(`invalid JSON${jsonErrorLocation(text)}: ${why}`);
+    parseError = err as Error;
   }
+  const problem = jsonProblem(text, parseError);
+  if (problem !== undefined) fail(problem);
   if (!isPlainObject(doc)) fail('expected a JSON object with a "ram" list');
   checkKeys(doc, TOP_KEYS, 'memory map');
   if (doc.name !== undefined && typeof doc.name !== 'string') fail('"name" must be a string');

@@ -14,7 +14,7 @@
  */
 import { PagelabError } from '../errors.js';
 import { formatSize } from '../util/units.js';
-import { buildMemoryMap, MAX_PHYS_ADDR, PAGE_SIZE } from './memmap.js';
+import { buildMemoryMap, MAX_RAM_BYTES, MAX_RAM_TEXT, PAGE_SIZE } from './memmap.js';
 import type { MemoryMap, PhysRange, RamRange } from './types.js';
 
 const KiB = 2 ** 10;
@@ -46,8 +46,11 @@ const MSGBUF_BYTES = 96 * KiB;
 const AP_TRAMPOLINE_BYTES = 2 * PAGE_SIZE;
 
 const MIN_MEM = 16 * MiB;
-/* The largest --mem: RAM above 4 GiB must still end below the 52-bit limit. */
-export const MAX_MEM = MAX_PHYS_ADDR - HIGHMEM_START;
+/*
+ * The largest --mem: as much RAM as the page array can number (16 TiB -
+ * 8 KiB). amd64's 52-bit physical limit, 4 PiB, is far above it.
+ */
+export const MAX_MEM = MAX_RAM_BYTES;
 
 type Reserved = PhysRange & { what: string };
 
@@ -208,7 +211,7 @@ function checkMemSize(bytes: number, what: string): void {
     throw new PagelabError('ESIZE', `${what} ${shown}: not a multiple of the ${PAGE_SIZE}-byte page size`);
   }
   if (bytes > MAX_MEM) {
-    throw new PagelabError('ESIZE', `${what} ${shown}: more than the ${formatSize(MAX_MEM)} amd64 can address above 4G`);
+    throw new PagelabError('ESIZE', `${what} ${shown}: more than ${MAX_RAM_TEXT} (${MAX_MEM} bytes), the most RAM the page array's 32-bit page indices can number`);
   }
 }
 

@@ -34,6 +34,7 @@ export function parseSize(text: string | number, what = 'size'): number {
     return text;
   }
   const s = String(text).trim();
+  if (s.startsWith('-')) throw new PagelabError('ESIZE', `${what}: "${text}" is negative; sizes and addresses are never below 0`);
   let value: number;
   if (/^0x[0-9a-f]+$/i.test(s)) {
     value = Number.parseInt(s.slice(2), 16);
