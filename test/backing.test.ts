@@ -370,3 +370,27 @@ test('property: random fill/zero/copy/isZero/checkPattern agree with a Uint8Arra
     { numRuns: 60 },
   );
 });
+
+test('patterns are 32-bit integers: NaN, fractions and 2^40 + 5 are EINVAL, not coerced', () => {
+  const b = small();
+  for (const bad of [NaN, Infinity, 1.5, 2 ** 40 + 5, 2 ** 32, -(2 ** 31) - 1]) {
+    assert.match(code(() => b.fillPattern(0x1000, 0x1000, bad)), new RegExp(`^EINVAL: backing fillPattern: pattern ${String(bad).replace('+', '\\+')} is not a 32-bit integer`));
+    assert.match(code(() => b.checkPattern(0x1000, 0x1000, bad)), /^EINVAL: backing checkPattern: pattern/);
+  }
+  assert.equal(b.isZero(0x1000, 0x1000), true, 'a refused fill writes nothing');
+  // Both spellings of one 32-bit pattern are the same pattern.
+  b.fillPattern(0x1000, 0x1000, 0xdeadbeef);
+  assert.equal(b.checkPattern(0x1000, 0x1000, 0xdeadbeef | 0), -1);
+  assert.equal(b.checkPattern(0x1000, 0x1000, -(2 ** 31)), 0);
+});
+
+test('an empty range still names an address, which must be RAM or the end of RAM', () => {
+  const b = small();
+  const [first, second] = RAM;
+  const hole = first[1] + 0x1000;
+  assert.equal(code(() => b.view(hole, 0)), `ERANGE: backing view: address 0x${hole.toString(16)} is outside the machine's RAM (range [0x${hole.toString(16)}, 0x${hole.toString(16)}))`);
+  assert.match(code(() => b.zero(2 ** 50, 0)), /^ERANGE: backing zero: address 0x4000000000000/);
+  assert.equal(b.view(first[0], 0).length, 0);
+  assert.equal(b.view(first[1], 0).length, 0, 'one past the end of a range');
+  assert.equal(b.view(second[0], 0).length, 0);
+});

@@ -110,6 +110,19 @@ const enum Op {
 }
 const OP_NAMES = ['zero', 'fill', 'fillPattern', 'isZero', 'checkPattern'];
 
+/*
+ * A 32-bit pattern as an int32, from either spelling of one (-2^31..2^31-1
+ * or 0..2^32-1). Anything else (NaN, 1.5, 2^40 + 5) is EINVAL: `| 0` would
+ * silently turn it into some other pattern, and a verify would then
+ * "succeed" against the wrong one.
+ */
+function checkPattern32(pattern: number, what: string): number {
+  if (!Number.isInteger(pattern) || pattern < -(2 ** 31) || pattern > 0xffffffff) {
+    throw new PagelabError('EINVAL', `backing ${what}: pattern ${pattern} is not a 32-bit integer (-2^31 .. 2^32 - 1)`);
+  }
+  return pattern | 0;
+}
+
 export class BackingStore {
   /** Total bytes of RAM backed. */
   readonly ramBytes: number;
@@ -376,9 +389,15 @@ export class BackingStore {
     if (!Number.isSafeInteger(pa) || pa < 0 || !Number.isSafeInteger(bytes) || bytes < 0) {
       throw new PagelabError('EINVAL', `backing ${what}: bad range (address ${pa}, ${bytes} bytes)`);
     }
-    if (bytes === 0) return;
     const end = pa + bytes;
     let i = this.segmentOf(pa);
+    // An empty range still names an address, and it must be RAM (or the end
+    // of a RAM segment, as a C pointer may point one past an array): an
+    // empty view of unmapped space is a bug in the caller, not a no-op.
+    if (bytes === 0) {
+      if (i < 0 && (pa === 0 || this.segmentOf(pa - 1) < 0)) throw this.notRam(what, pa, end, pa);
+      return;
+    }
     if (i < 0) throw this.notRam(what, pa, end, pa);
     for (;;) {
       const segEnd = this.segEnd[i];
@@ -467,7 +486,7 @@ export class BackingStore {
    * physical address 0: the byte at address a is byte (a mod 4) of it.
    */
   fillPattern(pa: number, bytes: number, pattern: number): void {
-    this.apply(Op.FillPattern, pa, bytes, pattern | 0);
+    this.apply(Op.FillPattern, pa, bytes, checkPattern32(pattern, 'fillPattern'));
   }
 
   /** Whether every byte of [pa, pa+bytes) is zero. */
@@ -482,7 +501,7 @@ export class BackingStore {
 
   /** Offset from `pa` of the first byte differing from fillPattern(…, pattern), or -1. */
   checkPattern(pa: number, bytes: number, pattern: number): number {
-    return this.apply(Op.CheckPattern, pa, bytes, pattern | 0);
+    return this.apply(Op.CheckPattern, pa, bytes, checkPattern32(pattern, 'checkPattern'));
   }
 
   /**
