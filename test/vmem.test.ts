@@ -588,6 +588,31 @@ describe('imported spans and stacked arenas', () => {
     dup.check();
   });
 
+  test('a misaligned imported span is an error that leaks nothing in the parent', () => {
+    const parent = new Vmem('parent', KVA, 64 * PAGE, PAGE);
+    const first = parent.alloc(PAGE); // the parent's next span starts one page in
+    const child = new Vmem('wide', 0, 0, 4 * PAGE);
+    vmem_set_import(child, vmem_alloc, vmem_free, parent, 4 * PAGE);
+    throwsCode(() => child.alloc(4 * PAGE), 'EINVAL', "vmem_import 'wide'", `0x${(KVA + PAGE).toString(16)}`, 'quantum');
+    assert.equal(parent.size(VMEM_ALLOC), PAGE, 'the span went back to the parent');
+    assert.equal(child.size(VMEM_ALLOC | VMEM_FREE), 0);
+    parent.check();
+    child.check();
+    parent.free(first, PAGE);
+    assert.equal(parent.size(VMEM_ALLOC), 0);
+    // Once the parent hands out aligned spans, the child works.
+    const s = child.alloc(4 * PAGE);
+    assert.equal(s % (4 * PAGE), 0);
+    child.free(s, 4 * PAGE);
+    assert.equal(parent.size(VMEM_ALLOC), 0);
+    // Garbage from a source is not handed back to it.
+    let released = 0;
+    const junk = new Vmem('junk', 0, 0, PAGE);
+    junk.setImport(() => NaN, () => released++, undefined, PAGE);
+    throwsCode(() => junk.alloc(PAGE), 'EINVAL', "'junk'");
+    assert.equal(released, 0);
+  });
+
   test('set_import requires an empty arena', () => {
     const vm = new Vmem('full', 0, PAGE, PAGE);
     throwsCode(() => vmem_set_import(vm, vmem_alloc, vmem_free, vm, PAGE), 'EINVAL', "'full'");

@@ -197,6 +197,11 @@ export class Vmem extends VmemQuery {
     this.retireSeg(s, heir);
     this.spanIndexRemove(this.spanUpper(addr) - 1);
     this.total -= size;
+    this.giveBack(addr, size);
+  }
+
+  /* Hands [addr, addr + size) back to the source with releaseFn, marking this arena as the one releasing. */
+  private giveBack(addr: number, size: number): void {
     const saved = arenaContext.releasing;
     arenaContext.releasing = this.id;
     try {
@@ -211,7 +216,12 @@ export class Vmem extends VmemQuery {
    * (FreeBSD's estimate: size + 2 * align unless align is the quantum,
    * rounded up to the import quantum) and adds it. Returns the new span
    * tag, or 0 if there is no source, the limit would be passed, or the
-   * source has nothing. Throws EINVAL if the source returns a bad span.
+   * source has nothing. Throws EINVAL if the source returns a span that is
+   * misaligned, empty or out of range, after handing it back to the source
+   * (when there is a releaseFn) so that the failed import leaks nothing
+   * there. A span overlapping one already held is not handed back: the
+   * source has handed out the same range twice, and freeing it would free
+   * the range this arena already holds.
    */
   private importSpan(size: number, align: number, flags: number): number {
     if (this.importFn === null) return 0;
@@ -228,7 +238,19 @@ export class Vmem extends VmemQuery {
       arenaContext.importing = saved;
     }
     if (addr === VMEM_FAILED) return 0;
-    this.checkRange('vmem_import', addr, size);
+    try {
+      this.checkRange('vmem_import', addr, size);
+    } catch (e) {
+      // Not an address at all (NaN, negative) was never the source's to take back.
+      if (this.releaseFn !== null && Number.isSafeInteger(addr) && addr >= 0) {
+        try {
+          this.giveBack(addr, size);
+        } catch {
+          // The source refuses it too; the bad span is the error to report.
+        }
+      }
+      throw e;
+    }
     return this.addSpan(addr, size, BT_TYPE_SPAN);
   }
 
