@@ -5,12 +5,21 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
+import { main } from '../src/cli/main.js';
 import { repoRoot } from './helpers/root.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.resolve(here, '../src/cli/main.js');
 const root = repoRoot();
 const TRACE = path.join(root, 'test/fixtures/traces/basic.trace');
+
+/* `pagelab ARGS` in this process, through the CLI's exported main(): for the many small cases. */
+async function inProcess(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, { out: (s) => void (stdout += s), err: (s) => void (stderr += s), isTTY: false, stdin: () => '' });
+  return { code, stdout, stderr };
+}
 
 function pagelab(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
@@ -118,23 +127,26 @@ test('ministat names a directory and refuses input past its cap, exit 2 with one
   assert.match(z.stderr, /^ministat: \/dev\/zero: more than 64M \(67108864 bytes\), the limit for a ministat data file\n$/);
 });
 
-test('every command answers --help and -h with its usage on stdout, exit 0', () => {
+test('every command answers --help and -h with its usage on stdout, exit 0', async () => {
+  const spawned = pagelab('replay', '--help');
+  assert.equal(spawned.code, 0, spawned.stderr);
+  assert.match(spawned.stdout, /^usage: pagelab replay TRACE/);
   for (const cmd of ['boot', 'replay', 'lab', 'ministat', 'tunables']) {
     for (const flag of ['--help', '-h']) {
-      const r = pagelab(cmd, flag);
+      const r = await inProcess(cmd, flag);
       assert.equal(r.code, 0, `${cmd} ${flag}: ${r.stderr}`);
       assert.equal(r.stderr, '');
       assert.match(r.stdout, new RegExp(`^usage: pagelab ${cmd}`));
     }
   }
   // before the command's own parser: a bad option next to --help does not matter
-  assert.equal(pagelab('boot', '--mem', '12Q', '--help').code, 0);
-  const top = pagelab('--help');
+  assert.equal((await inProcess('boot', '--mem', '12Q', '--help')).code, 0);
+  const top = await inProcess('--help');
   assert.equal(top.code, 0);
   assert.match(top.stdout, /pagelab COMMAND --help/);
 });
 
-test('wrong or missing messages: --mem ceilings and signs, tunables arguments', () => {
+test('wrong or missing messages: --mem ceilings and signs, tunables arguments', async () => {
   const cases: Array<[string[], RegExp]> = [
     [['boot', '--mem', '64T'], /^pagelab: --mem 64T \(70368744177664 bytes\): more than 16T - 8K \(17592186036224 bytes\), the most RAM the page array's 32-bit page indices can number\n$/],
     [['boot', '--mem', '1P'], /^pagelab: --mem 1P .*more than 16T - 8K/],
@@ -146,17 +158,17 @@ test('wrong or missing messages: --mem ceilings and signs, tunables arguments', 
     [['tunables', 'extra'], /^pagelab: tunables: unexpected argument "extra"\n$/],
   ];
   for (const [args, re] of cases) {
-    const r = pagelab(...args);
+    const r = await inProcess(...args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re);
   }
 });
 
-test('error lines are one line, escaped and bounded, whatever the input quotes', () => {
+test('error lines are one line, escaped and bounded, whatever the input quotes', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pagelab-'));
   const hostile = 'x\x1b]0;pwned\x07\x1b[2J\r\nline2\u202e' + 'y'.repeat(100_000);
-  for (const args of [['boot', '--machine', hostile], [hostile], ['boot', '-o', `${hostile}=1`]]) {
-    const r = pagelab(...args);
+  for (const [i, args] of [['boot', '--machine', hostile], [hostile], ['boot', '-o', `${hostile}=1`]].entries()) {
+    const r = i === 0 ? pagelab(...args) : await inProcess(...args);
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr.split('\n').length, 2, 'one line and its newline');
     assert.ok(r.stderr.length <= 'pagelab: '.length + 512 + 1, String(r.stderr.length));
@@ -165,7 +177,7 @@ test('error lines are one line, escaped and bounded, whatever the input quotes',
   }
   const dup = path.join(dir, 'dup.json');
   writeFileSync(dup, '{\n  "ram": [\n    {"start": "1M", "end": "64M",\n     "end": "128M"}\n  ]\n}\n');
-  const r = pagelab('boot', '--memmap', dup);
+  const r = await inProcess('boot', '--memmap', dup);
   assert.equal(r.code, 2);
   assert.equal(r.stderr, `pagelab: ${dup}: ram[0]: duplicate key "end" at line 4, column 6 (JSON.parse would keep only the last)\n`);
 });

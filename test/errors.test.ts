@@ -22,8 +22,8 @@ describe('PagelabError messages', () => {
     assert.equal(safeMessage('x\u202ey\u2028z\ud800w\udc00'), 'x\\u{202e}y\\u{2028}z\\u{d800}w\\u{dc00}');
   });
 
-  it('cuts 100 MB to its head and tail, keeping the reason at the end', () => {
-    const huge = 'tag "' + 'x'.repeat(100e6) + '": was never allocated';
+  it('cuts megabytes to their head and tail, keeping the reason at the end', () => {
+    const huge = 'tag "' + 'x'.repeat(10e6) + '": was never allocated';
     const m = new PagelabError('ETRACE', huge).message;
     assert.ok(m.length <= MAX_MESSAGE_CHARS, String(m.length));
     assert.match(m, /^tag "x+ \.\.\.\[\d+ characters cut\]\.\.\. x+": was never allocated$/);
@@ -31,7 +31,8 @@ describe('PagelabError messages', () => {
 
   it('any text becomes one safe line of at most MAX_MESSAGE_CHARS, and a second pass changes nothing', () => {
     const anyText = fc.oneof(
-      fc.string({ unit: 'binary', maxLength: 2000 }),
+      // any UTF-16 code units, lone surrogates included (fc's 'binary' unit is slow to generate)
+      fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 1200 }).map((units) => String.fromCharCode(...units)),
       fc.string({ unit: fc.constantFrom('\x1b', '\n', '\ud83d', '\udcbe', '\u202e', 'a', '\\'), maxLength: 1200 }),
     );
     fc.assert(
@@ -42,7 +43,7 @@ describe('PagelabError messages', () => {
         assert.equal(safeMessage(m), m);
         if (s.length <= MAX_MESSAGE_CHARS && !UNSAFE.test(s)) assert.equal(m, s);
       }),
-      { numRuns: 400 },
+      { numRuns: 200 },
     );
   });
 });

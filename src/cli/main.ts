@@ -4,7 +4,8 @@
  * imported only when that command runs, so `pagelab --version` is fast.
  * Bad input exits 2 with one line on stderr; --debug adds the stack.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const USAGE = `usage: pagelab <command> [options]
 
@@ -36,17 +37,33 @@ function version(): string {
   return pkg.version;
 }
 
-async function main(argv: string[]): Promise<number> {
+/** Where a run of the command line reads and writes; the process's own by default. */
+export interface CliIO {
+  out(s: string): void;
+  err(s: string): void;
+  /** Whether stderr is a terminal (the lab's progress bar). */
+  isTTY: boolean;
+  /** All of standard input (ministat with no file); default: fd 0 through the bounded reader. */
+  stdin?: () => string;
+}
+
+const PROCESS_IO: CliIO = {
+  out: (s) => void process.stdout.write(s),
+  err: (s) => void process.stderr.write(s),
+  isTTY: process.stderr.isTTY === true,
+};
+
+/*
+ * One run of `pagelab ARGV...`. Requires nothing; guarantees an exit status:
+ * 0, 2 with one line on io.err for bad input, 1 for an internal error. The
+ * fuzzer (fuzz/cli.fuzz.ts) calls it in-process with its own io.
+ */
+export async function main(argv: string[], io: CliIO = PROCESS_IO): Promise<number> {
   const debug = argv.includes('--debug');
   const args = argv.filter((a) => a !== '--debug');
   const cmd = args[0];
   const rest = args.slice(1);
-  const out = (s: string): void => {
-    process.stdout.write(s);
-  };
-  const err = (s: string): void => {
-    process.stderr.write(s);
-  };
+  const { out, err } = io;
   try {
     if ((COMMANDS as readonly (string | undefined)[]).includes(cmd)) {
       const { wantsHelp, commandUsage } = await import('./args.js');
@@ -79,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
         const bound = { maxBytes: MINISTAT_MAX_BYTES, what: 'a ministat data file', code: 'EINVAL' as const };
         const r = ministatMain(rest, {
           readFile: (p: string) => readTextBounded(p, bound),
-          stdin: () => readTextBounded(STDIN, bound),
+          stdin: io.stdin ?? (() => readTextBounded(STDIN, bound)),
         });
         out(r.stdout);
         err(r.stderr);
@@ -87,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'lab': {
         const { labCommand } = await import('./lab.js');
-        return await labCommand(rest, { stdout: out, stderr: err, isTTY: process.stderr.isTTY === true });
+        return await labCommand(rest, { stdout: out, stderr: err, isTTY: io.isTTY });
       }
       default:
         throw new (await import('../errors.js')).PagelabError('EUSAGE', `unknown command "${cmd}" (${COMMANDS.join(', ')}; --help for usage)`);
@@ -108,18 +125,28 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// A reader that goes away (pagelab … | head) is not an error.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-});
+/* Whether this module is the program (`pagelab …`, through npm's bin link too) rather than imported. */
+function isProgram(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e) => {
-    process.stderr.write(`pagelab: ${String(e)}\n`);
-    process.exitCode = 1;
-  },
-);
+if (isProgram()) {
+  // A reader that goes away (pagelab … | head) is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`pagelab: ${String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -448,6 +448,21 @@ function jsonProblem(text: string, parseError: Error | undefined): string | unde
   }
 }
 
+/* The longest "name" or "what": they are printed in every report's tables. */
+const MAX_LABEL_CHARS = 200;
+
+/*
+ * A "name" or "what" is printed as it is in reports, so it must be a short
+ * string of printable characters: no escape sequences, newlines or bidi
+ * overrides smuggled into a terminal through a map file.
+ */
+function checkLabel(v: unknown, where: string): void {
+  if (typeof v !== 'string') fail(`${where} must be a string, got ${JSON.stringify(v)}`);
+  if (v.length > MAX_LABEL_CHARS) fail(`${where} is ${v.length} characters long; at most ${MAX_LABEL_CHARS}`);
+  const bad = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/.exec(v);
+  if (bad !== null) fail(`${where} "${v}" holds the control character U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -529,7 +544,7 @@ function parseMemoryMapJsonUnprefixed(text: string, sourceName: string): MemoryM
   if (problem !== undefined) fail(problem);
   if (!isPlainObject(doc)) fail('expected a JSON object with a "ram" list');
   checkKeys(doc, TOP_KEYS, 'memory map');
-  if (doc.name !== undefined && typeof doc.name !== 'string') fail('"name" must be a string');
+  if (doc.name !== undefined) checkLabel(doc.name, '"name"');
   let ndomains = 1;
   if (doc.ndomains !== undefined) {
     if (typeof doc.ndomains !== 'number' || !Number.isInteger(doc.ndomains)) {
@@ -552,9 +567,7 @@ function parseMemoryMapJsonUnprefixed(text: string, sourceName: string): MemoryM
     doc.reserved === undefined
       ? []
       : parseRangeList(doc.reserved, RESERVED_KEYS, 'reserved').map(({ range, obj }, i) => {
-          if (obj.what !== undefined && typeof obj.what !== 'string') {
-            fail(`reserved[${i}] ${rangeText(range)}: "what" must be a string`);
-          }
+          if (obj.what !== undefined) checkLabel(obj.what, `reserved[${i}] ${rangeText(range)}: "what"`);
           return { ...range, what: (obj.what as string | undefined) ?? 'reserved' };
         });
   const name = (doc.name as string | undefined) ?? sourceName.replace(/^.*[\\/]/, '').replace(/\.json$/i, '');
