@@ -110,6 +110,15 @@ describe('memory map JSON: duplicate keys and nesting', () => {
     assert.equal(code(() => parseMemoryMapJson(deep, 'deep.json')), 'EMEMMAP: deep.json: invalid JSON at line 1, column 44: nested more than 32 levels deep');
   });
 
+  it('"name" and "what" are printed in reports, so they must be short and printable', () => {
+    const map = (name: string, what = 'kernel') => JSON.stringify({ name, ram: [{ start: 0, size: '16M' }], reserved: [{ start: '2M', size: '4K', what }] });
+    assert.equal(parseMemoryMapJson(map('lab box ✓', 'noyau'), 'l.json').name, 'lab box ✓');
+    assert.equal(code(() => parseMemoryMapJson(map('x\u001b[2J'), 'l.json')), 'EMEMMAP: l.json: "name" "x\\x1b[2J" holds the control character U+001b');
+    assert.match(code(() => parseMemoryMapJson(map('ok', 'a\u202eb'), 'l.json')), /^EMEMMAP: l\.json: reserved\[0\] \[0x200000, 0x201000\): "what" "a\\u\{202e\}b" holds the control character U\+202e$/);
+    assert.match(code(() => parseMemoryMapJson(map('n'.repeat(201)), 'l.json')), /"name" is 201 characters long; at most 200/);
+    assert.match(code(() => parseMemoryMapJson(JSON.stringify({ name: 7, ram: [] }), 'l.json')), /"name" must be a string, got 7/);
+  });
+
   it('every message is one line, however the file spells its keys and values', () => {
     assert.equal(
       code(() => parseMemoryMapJson('{"ram": [{"start": 0, "size": "16M", "x\\ny\\u001b[2J": 1}]}', 'k.json')),

@@ -8,7 +8,7 @@
  * offending range by list and index (`ram[2]`) and by address in hex, because
  * a person editing a 40-line JSON file needs to know which line to fix.
  */
-import { PagelabError } from '../errors.js';
+import { PagelabError, UNSAFE_CHAR } from '../errors.js';
 import { formatSize, hex, parseSize } from '../util/units.js';
 import type { MemoryMap, PhysRange, RamRange } from './types.js';
 
@@ -459,7 +459,7 @@ const MAX_LABEL_CHARS = 200;
 function checkLabel(v: unknown, where: string): void {
   if (typeof v !== 'string') fail(`${where} must be a string, got ${JSON.stringify(v)}`);
   if (v.length > MAX_LABEL_CHARS) fail(`${where} is ${v.length} characters long; at most ${MAX_LABEL_CHARS}`);
-  const bad = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/.exec(v);
+  const bad = UNSAFE_CHAR.exec(v);
   if (bad !== null) fail(`${where} "${v}" holds the control character U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
