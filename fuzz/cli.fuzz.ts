@@ -173,6 +173,9 @@ export async function fuzzCli(iterations: number, seed: number): Promise<FuzzRep
   const report = newReport('cli', seed);
   const rng = seededRng(seed);
   const files = writeFuzzFiles(rng, 8);
+  // Load every command's modules once, so that the slowest case is work, not an import.
+  const quiet: CliIO = { out: () => {}, err: () => {}, isTTY: false, stdin: () => '' };
+  for (const cmd of ['boot', 'replay', 'ministat', 'lab', 'tunables']) await main([cmd, '--frob'], quiet);
   try {
     for (let it = 0; it < iterations; it++) {
       const argv = cliCase(rng, files);

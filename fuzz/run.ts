@@ -1,7 +1,9 @@
 /**
  * `npm run fuzz [-- [memmap] [cli] [--iterations N] [--seed S]]`: runs the
  * fuzzers (docs/fuzzing.md) and prints what they found. Exit 1 when anything
- * broke an oracle or a case took longer than SLOW_MS, 2 for bad arguments.
+ * broke an oracle, 2 for bad arguments. A case slower than SLOW_MS is
+ * flagged for a person to look at, not failed: on a shared, loaded host a
+ * 1 MiB map can take that long without anything being wrong.
  * The test suite runs the same fuzzers for a few hundred cases; this is the
  * long run.
  */
@@ -11,7 +13,7 @@ import type { FuzzReport } from './oracle.js';
 
 /* Default cases per fuzzer: about a minute each on the 2-core development machine. */
 export const DEFAULT_ITERATIONS = { memmap: 4000, cli: 20000 } as const;
-/* A case slower than this is reported: work that grows with hostile input. */
+/* A case slower than this is flagged: work that may grow with hostile input. */
 const SLOW_MS = 1000;
 
 type Name = keyof typeof DEFAULT_ITERATIONS;
@@ -45,10 +47,7 @@ async function main(argv: string[]): Promise<number> {
     const s = ((performance.now() - t0) / 1000).toFixed(1);
     process.stdout.write(`  ${report.iterations} cases in ${s} s; outcomes ${JSON.stringify(report.outcomes)}\n`);
     process.stdout.write(`  slowest case ${report.slowest.ms.toFixed(1)} ms: ${report.slowest.input}\n`);
-    if (report.slowest.ms > SLOW_MS) {
-      failed = true;
-      process.stdout.write(`  SLOW: more than ${SLOW_MS} ms\n`);
-    }
+    if (report.slowest.ms > SLOW_MS) process.stdout.write(`  SLOW: more than ${SLOW_MS} ms; worth a look (reproduce with the seed below)\n`);
     for (const f of report.findings.slice(0, 20)) process.stdout.write(`  FINDING case ${f.iteration}: ${f.problem}\n    input: ${f.input}\n`);
     if (report.findings.length > 20) process.stdout.write(`  … and ${report.findings.length - 20} more\n`);
     if (report.findings.length > 0) failed = true;
