@@ -14,6 +14,7 @@ import {
   MAX_RAM_BYTES,
   MAX_RAM_RUNS,
   memoryMapForSize,
+  memoryMapFromHost,
   memoryMapToJson,
   parseMemoryMapJson,
   presetMemoryMap,
@@ -83,6 +84,13 @@ describe('memory map limits', () => {
     assert.equal(rows.length, MAX_MAP_RANGES);
     assert.deepEqual(rows[4095].notAvail, ['[0xfff0000, 0xfff1000) 4K r']);
     assert.equal(rows[4095].availBytes, 15 * PAGE);
+  });
+
+  it('--from-host reads the host\'s files to a cap too', () => {
+    assert.match(
+      code(() => memoryMapFromHost({ procIomem: '/dev/zero', sysFirmwareMemmap: '/nonexistent' })),
+      /^EHOST: --from-host: cannot read this machine's memory map\. \/dev\/zero: more than 4M \(4194304 bytes\), the limit for a \/proc\/iomem listing; then /,
+    );
   });
 
   it('total RAM above the page array\'s reach is refused from a file too', () => {

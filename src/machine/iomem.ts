@@ -11,12 +11,20 @@
  * Both give inclusive end addresses. The parsers take text, not paths, so
  * they can be tested on captured copies (test/fixtures/machine/).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PagelabError } from '../errors.js';
+import { readTextBounded } from '../util/read-bounded.js';
 import { hex } from '../util/units.js';
 import { buildMemoryMap, PAGE_SIZE } from './memmap.js';
 import type { MemoryMap, PhysRange } from './types.js';
+
+/*
+ * Caps for the host's files, read like any other input: /proc/iomem is tens
+ * of KiB even on large servers; a sysfs attribute is one line.
+ */
+const IOMEM_MAX_BYTES = 4 << 20;
+const SYSFS_BOUND = { maxBytes: 4096, what: 'a sysfs attribute', code: 'EHOST' } as const;
 
 export const PROC_IOMEM = '/proc/iomem';
 export const SYS_FIRMWARE_MEMMAP = '/sys/firmware/memmap';
@@ -122,9 +130,9 @@ export function readSysFirmwareMemmap(dir = SYS_FIRMWARE_MEMMAP): FirmwareMemmap
       .filter((n) => /^\d+$/.test(n))
       .sort((a, b) => Number(a) - Number(b));
     return names.map((n) => ({
-      start: readFileSync(join(dir, n, 'start'), 'utf8'),
-      end: readFileSync(join(dir, n, 'end'), 'utf8'),
-      type: readFileSync(join(dir, n, 'type'), 'utf8'),
+      start: readTextBounded(join(dir, n, 'start'), SYSFS_BOUND),
+      end: readTextBounded(join(dir, n, 'end'), SYSFS_BOUND),
+      type: readTextBounded(join(dir, n, 'type'), SYSFS_BOUND),
     }));
   } catch (err) {
     hostError(`cannot read ${dir}: ${(err as Error).message}`);
@@ -230,7 +238,7 @@ export function readNodeMemoryBlocks(
   memoryDir = '/sys/devices/system/memory',
 ): NodeMemoryBlocks | undefined {
   try {
-    const lines = [`block_size_bytes ${readFileSync(join(memoryDir, 'block_size_bytes'), 'utf8').trim()}`];
+    const lines = [`block_size_bytes ${readTextBounded(join(memoryDir, 'block_size_bytes'), SYSFS_BOUND).trim()}`];
     for (const n of readdirSync(nodeDir).filter((d) => /^node\d+$/.test(d))) {
       const blocks = readdirSync(join(nodeDir, n))
         .filter((d) => /^memory\d+$/.test(d))
@@ -259,12 +267,7 @@ export function memoryMapFromHost(
   const nodes = readNodeMemoryBlocks(paths.nodeDir, paths.memoryDir);
   const reasons: string[] = [];
   try {
-    let text: string;
-    try {
-      text = readFileSync(iomemPath, 'utf8');
-    } catch (err) {
-      hostError(`cannot read ${iomemPath}: ${(err as Error).message}`);
-    }
+    const text = readTextBounded(iomemPath, { maxBytes: IOMEM_MAX_BYTES, what: 'a /proc/iomem listing', code: 'EHOST' });
     return memoryMapFromRamRanges(parseProcIomem(text), iomemPath, nodes);
   } catch (err) {
     if (!(err instanceof PagelabError)) throw err;
