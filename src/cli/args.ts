@@ -32,7 +32,7 @@ what vm_page_startup did.
   --json             print the result as JSON
 
 ${MACHINE_OPTIONS_USAGE}`,
-  replay: `usage: pagelab replay TRACE [machine options] [--check] [--events] [--json]
+  replay: `usage: pagelab replay TRACE [machine options] [--check] [--events] [--json] [--html FILE]
 
 Run a trace of allocator operations (docs/trace-format.md); TRACE "-" is
 standard input. The trace's own "machine" line is overridden by machine
@@ -41,6 +41,17 @@ options given here.
   --check            run the consistency checker after every operation
   --events           list every operation and its outcome
   --json             print the result as JSON
+  --html FILE        also write the web view (docs/web.md) with the trace inside, as one file
+
+${MACHINE_OPTIONS_USAGE}`,
+  web: `usage: pagelab web [TRACE] [machine options] [--port N] [--no-open] [--reports DIR]
+
+Serve the web view of physical memory (docs/web.md) on 127.0.0.1, with TRACE,
+the machine and the -o options preloaded; Ctrl-C stops it.
+
+  --port N           the port (default 0: a free one, printed)
+  --no-open          do not start the desktop's browser
+  --reports DIR      link the files of a \`pagelab lab --out DIR\` run in the page
 
 ${MACHINE_OPTIONS_USAGE}`,
   tunables: `usage: pagelab tunables

@@ -12,8 +12,11 @@ const USAGE = `usage: pagelab <command> [options]
 commands:
   boot     [machine options] [-o name=value]... [--compare] [--backed] [--json]
            boot a machine and show its memory map, free queues and boot work
-  replay   TRACE [--check] [--events] [--json] [machine options] [-o name=value]...
-           run a trace of allocator operations (docs/trace-format.md)
+  replay   TRACE [--check] [--events] [--json] [--html FILE] [machine options] [-o name=value]...
+           run a trace of allocator operations (docs/trace-format.md);
+           --html FILE writes the web view with the trace in one file
+  web      [TRACE] [machine options] [-o name=value]... [--port N] [--no-open] [--reports DIR]
+           watch physical memory in the browser, served on 127.0.0.1 (docs/web.md)
   ministat [-c confidence] [-C column] [-d delimiter] [-q] [-n] [-s] [-w width] FILE...
            FreeBSD's ministat: compare samples with Student's t
   lab      [EXPERIMENT] [options]
@@ -30,7 +33,7 @@ global options: --version, --help, --debug (stack traces on errors)
 \`pagelab COMMAND --help\` shows a command's options.
 `;
 
-const COMMANDS = ['boot', 'replay', 'ministat', 'lab', 'tunables'] as const;
+const COMMANDS = ['boot', 'replay', 'web', 'ministat', 'lab', 'tunables'] as const;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -88,6 +91,8 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO): Promise<numb
         return (await import('./boot.js')).bootCommand(rest, out);
       case 'replay':
         return (await import('./replay.js')).replayCommand(rest, out);
+      case 'web':
+        return await (await import('./web.js')).webCommand(rest, out, err);
       case 'tunables':
         return (await import('./boot.js')).tunablesCommand(rest, out);
       case 'ministat': {

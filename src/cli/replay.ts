@@ -1,24 +1,20 @@
 /**
  * `pagelab replay TRACE`: run a trace file (docs/trace-format.md).
  */
-import { readFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { PagelabError } from '../errors.js';
 import { parseTrace, replayTrace } from '../lab/replay.js';
 import { resolveMachine } from '../machine/index.js';
 import { textTable } from '../util/table.js';
 import { formatFreeQueueTable } from '../vm/buddyinfo.js';
 import { parseArgs } from './args.js';
+import { pageHtml, preloadFor, readTraceFile } from './web.js';
 
 export function replayCommand(argv: string[], out: (s: string) => void): number {
-  const a = parseArgs(argv, ['--json', '--check', '--events'], 'replay');
+  const a = parseArgs(argv, ['--json', '--check', '--events'], 'replay', { values: ['--html'] });
   if (a.positional.length !== 1) throw new PagelabError('EUSAGE', 'replay: expected exactly one TRACE file');
   const file = a.positional[0];
-  let text: string;
-  try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (e) {
-    throw new PagelabError('EUSAGE', `replay: cannot read ${file}: ${(e as Error).message}`);
-  }
+  const text = readTraceFile(file, 'replay');
   const trace = parseTrace(text, file);
   const result = replayTrace(trace, {
     check: a.flags.has('--check'),
@@ -26,6 +22,16 @@ export function replayCommand(argv: string[], out: (s: string) => void): number 
     overrides: a.tunables,
     machine: a.machineGiven ? resolveMachine(a.machine) : undefined,
   });
+  const html = a.values.get('--html');
+  if (html !== undefined) {
+    const preload = preloadFor({ ...a, positional: [] }, 'replay', undefined);
+    preload.trace = { name: file.split(/[\\/]/).pop() ?? file, text };
+    try {
+      writeFileSync(html, pageHtml(preload, true));
+    } catch (e) {
+      throw new PagelabError('EUSAGE', `replay: cannot write --html ${html}: ${(e as Error).message}`);
+    }
+  }
   if (a.flags.has('--json')) {
     out(JSON.stringify(result, null, 2) + '\n');
     return 0;

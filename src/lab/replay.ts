@@ -252,58 +252,119 @@ export interface ReplayOptions {
   machine?: MemoryMap;
 }
 
+/** A live allocation of a replay: its head page, size, and how to free it. */
+export interface LiveAllocation {
+  m: number;
+  pages: number;
+  order: number;
+  pool: number;
+  contig: boolean;
+}
+
 /*
- * Boots the trace's machine and runs its operations. An allocation that
- * cannot be satisfied is an outcome (listed in `failed`); a later free of its
- * tag is skipped and listed. A free of a tag never allocated, or an alloc of
- * a tag still live, is an ETRACE error naming the line.
+ * A replay in progress: the machine booted for a trace, and the trace run one
+ * operation at a time. This is the seam the web page steps through
+ * (replayTrace is the whole run); `vm` and `live` are the state to read
+ * between steps, and must not be changed from outside.
+ *
+ * An allocation that cannot be satisfied is an outcome (listed in `failed`);
+ * a later free of its tag is skipped and listed. A free of a tag never
+ * allocated, or an alloc of a tag still live, is an ETRACE error naming the
+ * line.
  */
-export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResult {
-  const file = trace.file;
-  const tunables = new Tunables();
-  for (const s of trace.sets) {
-    try {
-      tunables.setFromString(s.assignment);
-    } catch (e) {
-      traceError(file, s.line, (e as Error).message);
+export class ReplaySession {
+  readonly trace: Trace;
+  readonly map: MemoryMap;
+  readonly tunables: Tunables;
+  readonly vm: Vm;
+  /** Tag → what it holds, in allocation order. */
+  readonly live = new Map<string, LiveAllocation>();
+  private readonly opts: ReplayOptions;
+  private readonly failedTags = new Set<string>();
+  private readonly failed: number[] = [];
+  private readonly skipped: number[] = [];
+  private readonly zeroFailures: ReplayResult['zero_failures'] = [];
+  private readonly verifyFailures: ReplayResult['verify_failures'] = [];
+  private readonly events: ReplayEvent[] = [];
+  private last: ReplayEvent | null = null;
+  private next = 0;
+
+  /* Boots the trace's machine (with its `set` lines, then opts.overrides); runs nothing. */
+  constructor(trace: Trace, opts: ReplayOptions = {}) {
+    this.trace = trace;
+    this.opts = opts;
+    this.tunables = new Tunables();
+    for (const s of trace.sets) {
+      try {
+        this.tunables.setFromString(s.assignment);
+      } catch (e) {
+        traceError(trace.file, s.line, (e as Error).message);
+      }
     }
+    for (const o of opts.overrides ?? []) this.tunables.setFromString(o);
+    this.map = opts.machine ?? resolveMachine(trace.machine ?? {});
+    this.vm = new Vm(this.map, this.tunables);
   }
-  for (const o of opts.overrides ?? []) tunables.setFromString(o);
-  const map = opts.machine ?? resolveMachine(trace.machine ?? {});
-  const vm = new Vm(map, tunables);
-  const phys = vm.phys;
-  type Live = { m: number; pages: number; order: number; pool: number; contig: boolean };
-  const live = new Map<string, Live>();
-  const failedTags = new Set<string>();
-  const failed: number[] = [];
-  const skipped: number[] = [];
-  const zeroFailures: ReplayResult['zero_failures'] = [];
-  const verifyFailures: ReplayResult['verify_failures'] = [];
-  const events: ReplayEvent[] = [];
-  const record = (e: ReplayEvent): void => {
-    if (opts.events) events.push(e);
-  };
+
+  /** Operations run so far; the next step runs trace.ops[position]. */
+  get position(): number {
+    return this.next;
+  }
+
+  get done(): boolean {
+    return this.next >= this.trace.ops.length;
+  }
+
+  /*
+   * Runs the next operation. Requires: !done. Guarantees: its outcome, or an
+   * ETRACE / EINVARIANT error naming the line (the session is then unusable).
+   */
+  step(): ReplayEvent {
+    if (this.done) throw new PagelabError('EINVAL', `${this.trace.file}: replay has run all ${this.trace.ops.length} operations`);
+    this.last = null;
+    const op = this.trace.ops[this.next++];
+    this.run(op);
+    if (this.opts.check) {
+      try {
+        this.vm.check();
+      } catch (e) {
+        throw new PagelabError('EINVARIANT', `${this.trace.file}:${op.line}: after ${op.op}: ${(e as Error).message}`);
+      }
+    }
+    return this.last as unknown as ReplayEvent;
+  }
+
+  private record(e: ReplayEvent): void {
+    this.last = e;
+    if (this.opts.events) this.events.push(e);
+  }
+
   /*
    * The live allocation `op` names; undefined (recorded as skipped) when its
    * allocation failed; an ETRACE error when the tag was never allocated.
    */
-  const liveOrSkip = (op: { op: TraceOp['op']; line: number; tag: string }, never: string): Live | undefined => {
-    const a = live.get(op.tag);
+  private liveOrSkip(op: { op: TraceOp['op']; line: number; tag: string }, never: string): LiveAllocation | undefined {
+    const a = this.live.get(op.tag);
     if (a !== undefined) return a;
-    if (!failedTags.has(op.tag)) traceError(file, op.line, `${op.op}: tag "${op.tag}" ${never}`);
-    skipped.push(op.line);
-    record({ line: op.line, op: op.op, tag: op.tag, ok: false, note: 'skipped: its allocation failed' });
+    if (!this.failedTags.has(op.tag)) traceError(this.trace.file, op.line, `${op.op}: tag "${op.tag}" ${never}`);
+    this.skipped.push(op.line);
+    this.record({ line: op.line, op: op.op, tag: op.tag, ok: false, note: 'skipped: its allocation failed' });
     return undefined;
-  };
-  const domainOk = (d: number, line: number): void => {
-    if (d >= phys.ndomains) traceError(file, line, `domain ${d} is out of range (machine has ${phys.ndomains})`);
-  };
-  for (const op of trace.ops) {
+  }
+
+  private domainOk(d: number, line: number): void {
+    if (d >= this.vm.phys.ndomains) traceError(this.trace.file, line, `domain ${d} is out of range (machine has ${this.vm.phys.ndomains})`);
+  }
+
+  private run(op: TraceOp): void {
+    const { vm, live, trace } = this;
+    const file = trace.file;
+    const phys = vm.phys;
     switch (op.op) {
       case 'alloc':
       case 'contig': {
         if (live.has(op.tag)) traceError(file, op.line, `${op.op}: tag "${op.tag}" is still allocated`);
-        domainOk(op.domain, op.line);
+        this.domainOk(op.domain, op.line);
         let m: number;
         let pages: number;
         const req = op.zero ? VM_ALLOC_ZERO : 0;
@@ -320,27 +381,27 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
           pages = op.npages;
         }
         if (m < 0) {
-          failed.push(op.line);
-          failedTags.add(op.tag);
-          record({ line: op.line, op: op.op, tag: op.tag, pages, ok: false, note: 'cannot be satisfied' });
+          this.failed.push(op.line);
+          this.failedTags.add(op.tag);
+          this.record({ line: op.line, op: op.op, tag: op.tag, pages, ok: false, note: 'cannot be satisfied' });
         } else {
-          failedTags.delete(op.tag);
+          this.failedTags.delete(op.tag);
           live.set(op.tag, { m, pages, order: op.op === 'alloc' ? op.order : -1, pool: op.op === 'alloc' ? op.pool : VM_FREEPOOL_DEFAULT, contig: op.op === 'contig' });
           const pa = phys.pageToPa(m);
           if (op.zero && vm.backing !== null) {
             const off = vm.backing.firstNonZero(pa, pages * PAGE_SIZE);
             if (off >= 0) {
-              zeroFailures.push({ line: op.line, tag: op.tag, pa: hex(pa + off) });
-              record({ line: op.line, op: op.op, tag: op.tag, pa: hex(pa), pages, ok: false, note: `not zero at ${hex(pa + off)}` });
+              this.zeroFailures.push({ line: op.line, tag: op.tag, pa: hex(pa + off) });
+              this.record({ line: op.line, op: op.op, tag: op.tag, pa: hex(pa), pages, ok: false, note: `not zero at ${hex(pa + off)}` });
               break;
             }
           }
-          record({ line: op.line, op: op.op, tag: op.tag, pa: hex(pa), pages, ok: true });
+          this.record({ line: op.line, op: op.op, tag: op.tag, pa: hex(pa), pages, ok: true });
         }
         break;
       }
       case 'free': {
-        const a = liveOrSkip(op, 'was never allocated');
+        const a = this.liveOrSkip(op, 'was never allocated');
         if (a === undefined) break;
         if (op.zero && vm.backing !== null && !vm.backing.isZero(phys.pageToPa(a.m), a.pages * PAGE_SIZE)) {
           traceError(file, op.line, `free ${op.tag} zero: the memory at ${hex(phys.pageToPa(a.m))} is not zero`);
@@ -349,7 +410,7 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
         if (a.contig) phys.freeContig(a.m, a.pages);
         else phys.freePages(a.m, a.order, a.pool, op.zero);
         live.delete(op.tag);
-        record({ line: op.line, op: 'free', tag: op.tag, pa: hex(phys.pageToPa(a.m)), pages: a.pages, ok: true });
+        this.record({ line: op.line, op: 'free', tag: op.tag, pa: hex(phys.pageToPa(a.m)), pages: a.pages, ok: true });
         break;
       }
       case 'unfree': {
@@ -359,12 +420,12 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
         } catch (e) {
           return traceError(file, op.line, (e as Error).message);
         }
-        record({ line: op.line, op: 'unfree', pa: hex(op.pa), pages: 1, ok, note: ok ? undefined : 'page was not free' });
+        this.record({ line: op.line, op: 'unfree', pa: hex(op.pa), pages: 1, ok, note: ok ? undefined : 'page was not free' });
         break;
       }
       case 'write':
       case 'verify': {
-        const a = liveOrSkip(op, 'is not allocated');
+        const a = this.liveOrSkip(op, 'is not allocated');
         if (a === undefined) break;
         if (vm.backing === null) traceError(file, op.line, `${op.op} needs backing memory (set vm.backed=1)`);
         const pa = phys.pageToPa(a.m);
@@ -372,11 +433,11 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
         const pattern = op.pattern ?? tagPattern(op.tag);
         if (op.op === 'write') {
           vm.backing.fillPattern(pa, bytes, pattern);
-          record({ line: op.line, op: 'write', tag: op.tag, pa: hex(pa), pages: a.pages, ok: true });
+          this.record({ line: op.line, op: 'write', tag: op.tag, pa: hex(pa), pages: a.pages, ok: true });
         } else {
           const off = vm.backing.checkPattern(pa, bytes, pattern);
-          if (off >= 0) verifyFailures.push({ line: op.line, tag: op.tag, pa: hex(pa + off) });
-          record({ line: op.line, op: 'verify', tag: op.tag, pa: hex(pa), pages: a.pages, ok: off < 0, note: off < 0 ? undefined : `differs at ${hex(pa + off)}` });
+          if (off >= 0) this.verifyFailures.push({ line: op.line, tag: op.tag, pa: hex(pa + off) });
+          this.record({ line: op.line, op: 'verify', tag: op.tag, pa: hex(pa), pages: a.pages, ok: off < 0, note: off < 0 ? undefined : `differs at ${hex(pa + off)}` });
         }
         break;
       }
@@ -384,57 +445,63 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
         let pages = 0;
         const domains = op.domain === null ? [...Array(phys.ndomains).keys()] : [op.domain];
         for (const d of domains) {
-          domainOk(d, op.line);
+          this.domainOk(d, op.line);
           pages += op.pages === Infinity ? vm.prezero.runToCompletion(d) : vm.prezero.submit(d, op.pages);
         }
         if (vm.zeroEngine !== null) {
           vm.zeroEngine.waitAll();
           vm.prezero.reap();
         }
-        record({ line: op.line, op: 'zeroidle', pages, ok: true });
+        this.record({ line: op.line, op: 'zeroidle', pages, ok: true });
         break;
       }
       case 'drain': {
         let pages = 0;
         if (op.domain === null) pages = phys.lazyInit();
         else {
-          domainOk(op.domain, op.line);
+          this.domainOk(op.domain, op.line);
           pages = phys.lazyInitDomain(op.domain);
         }
-        record({ line: op.line, op: 'drain', pages, ok: true });
+        this.record({ line: op.line, op: 'drain', pages, ok: true });
         break;
       }
     }
-    if (opts.check) {
-      try {
-        vm.check();
-      } catch (e) {
-        throw new PagelabError('EINVARIANT', `${file}:${op.line}: after ${op.op}: ${(e as Error).message}`);
-      }
-    }
   }
-  const allocations: Record<string, { pa: string; pages: number }> = {};
-  for (const [tag, a] of live) allocations[tag] = { pa: hex(phys.pageToPa(a.m)), pages: a.pages };
-  const result: ReplayResult = {
-    machine: map.name,
-    tunables: tunables.snapshot(),
-    allocations,
-    failed,
-    skipped_frees: skipped,
-    free_pages: phys.totalFree(),
-    lazy_pending_pages: phys.lazyPending(),
-    backed: vm.backing !== null,
-    zero: {
-      bytes_zeroed_sync: phys.work[Work.ZeroBytesSync],
-      bytes_zeroed_background: phys.work[Work.ZeroBytesBackground],
-      pages_zero_skipped: phys.work[Work.ZeroSkipped],
-      free_pages_pg_zero: phys.zeroFreePages(),
-    },
-    zero_failures: zeroFailures,
-    verify_failures: verifyFailures,
-    buddyinfo: freeQueueTable(phys),
-  };
-  void vm.shutdown();
-  if (opts.events) result.events = events;
+
+  /* The result as `pagelab replay --json` prints it, for the operations run so far. */
+  result(): ReplayResult {
+    const phys = this.vm.phys;
+    const allocations: Record<string, { pa: string; pages: number }> = {};
+    for (const [tag, a] of this.live) allocations[tag] = { pa: hex(phys.pageToPa(a.m)), pages: a.pages };
+    const result: ReplayResult = {
+      machine: this.map.name,
+      tunables: this.tunables.snapshot(),
+      allocations,
+      failed: [...this.failed],
+      skipped_frees: [...this.skipped],
+      free_pages: phys.totalFree(),
+      lazy_pending_pages: phys.lazyPending(),
+      backed: this.vm.backing !== null,
+      zero: {
+        bytes_zeroed_sync: phys.work[Work.ZeroBytesSync],
+        bytes_zeroed_background: phys.work[Work.ZeroBytesBackground],
+        pages_zero_skipped: phys.work[Work.ZeroSkipped],
+        free_pages_pg_zero: phys.zeroFreePages(),
+      },
+      zero_failures: [...this.zeroFailures],
+      verify_failures: [...this.verifyFailures],
+      buddyinfo: freeQueueTable(phys),
+    };
+    if (this.opts.events) result.events = [...this.events];
+    return result;
+  }
+}
+
+/* Boots the trace's machine and runs every operation (see ReplaySession). */
+export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResult {
+  const session = new ReplaySession(trace, opts);
+  while (!session.done) session.step();
+  const result = session.result();
+  void session.vm.shutdown();
   return result;
 }

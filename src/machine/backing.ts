@@ -24,7 +24,7 @@
  * memories with describe() and BackingStore.attach(); an attached store never
  * creates memories, it asks its owner for them.
  */
-import os from 'node:os';
+import { host } from '../host/node.js';
 import { PagelabError } from '../errors.js';
 import { hex, formatSize } from '../util/units.js';
 import type { MemoryMap } from './types.js';
@@ -52,9 +52,9 @@ export interface BackingOptions {
  */
 export const HOST_MEMORY_SHARE = 0.75;
 
-/** Bytes one machine may commit on this host: HOST_MEMORY_SHARE of os.totalmem(). */
+/** Bytes one machine may commit on this host: HOST_MEMORY_SHARE of its RAM (host.totalMemoryBytes()). */
 export function hostMemoryLimit(): number {
-  return Math.floor(os.totalmem() * HOST_MEMORY_SHARE);
+  return Math.floor(host.totalMemoryBytes() * HOST_MEMORY_SHARE);
 }
 
 /*
@@ -66,7 +66,7 @@ export function hostMemoryLimit(): number {
 export function assertHostHolds(bytes: number, what: string, advice: string, limitBytes?: number): void {
   const limit = limitBytes ?? hostMemoryLimit();
   if (bytes <= limit) return;
-  const source = limitBytes === undefined ? `, ${HOST_MEMORY_SHARE * 100}% of os.totalmem() ${os.totalmem()}` : '';
+  const source = limitBytes === undefined ? `, ${HOST_MEMORY_SHARE * 100}% of ${host.totalMemorySource} ${host.totalMemoryBytes()}` : '';
   throw new PagelabError('EHOST', `${what} (${bytes} bytes) but this host can hold at most ${formatSize(limit)} (${limit} bytes${source}); ${advice}`);
 }
 

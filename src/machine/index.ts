@@ -4,7 +4,7 @@
  * reports.
  */
 import { PagelabError } from '../errors.js';
-import { readTextBounded } from '../util/read-bounded.js';
+import { host } from '../host/node.js';
 import { formatSize, hex, parseSize } from '../util/units.js';
 import { memoryMapFromHost } from './iomem.js';
 import { parseMemoryMapJson } from './memmap.js';
@@ -81,7 +81,7 @@ export function resolveMachine(opts: MachineOptions = {}): MemoryMap {
   }
   if (opts.mem !== undefined) return memoryMapForSize(parseSize(opts.mem, '--mem'));
   if (opts.memmapFile !== undefined) {
-    const text = readTextBounded(opts.memmapFile, { maxBytes: MEMMAP_MAX_BYTES, label: `--memmap ${opts.memmapFile}`, what: 'a memory map', code: 'EMEMMAP' });
+    const text = host.readTextBounded(opts.memmapFile, { maxBytes: MEMMAP_MAX_BYTES, label: `--memmap ${opts.memmapFile}`, what: 'a memory map', code: 'EMEMMAP' });
     return parseMemoryMapJson(text, opts.memmapFile);
   }
   if (opts.fromHost === true) return memoryMapFromHost();

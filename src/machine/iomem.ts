@@ -11,10 +11,8 @@
  * Both give inclusive end addresses. The parsers take text, not paths, so
  * they can be tested on captured copies (test/fixtures/machine/).
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { host } from '../host/node.js';
 import { PagelabError } from '../errors.js';
-import { readTextBounded } from '../util/read-bounded.js';
 import { hex } from '../util/units.js';
 import { buildMemoryMap, PAGE_SIZE } from './memmap.js';
 import type { MemoryMap, PhysRange } from './types.js';
@@ -126,13 +124,13 @@ export function parseSysFirmwareMemmap(entries: readonly FirmwareMemmapEntry[]):
  */
 export function readSysFirmwareMemmap(dir = SYS_FIRMWARE_MEMMAP): FirmwareMemmapEntry[] {
   try {
-    const names = readdirSync(dir)
+    const names = host.listDirectory(dir)
       .filter((n) => /^\d+$/.test(n))
       .sort((a, b) => Number(a) - Number(b));
     return names.map((n) => ({
-      start: readTextBounded(join(dir, n, 'start'), SYSFS_BOUND),
-      end: readTextBounded(join(dir, n, 'end'), SYSFS_BOUND),
-      type: readTextBounded(join(dir, n, 'type'), SYSFS_BOUND),
+      start: host.readTextBounded(joinPath(dir, n, 'start'), SYSFS_BOUND),
+      end: host.readTextBounded(joinPath(dir, n, 'end'), SYSFS_BOUND),
+      type: host.readTextBounded(joinPath(dir, n, 'type'), SYSFS_BOUND),
     }));
   } catch (err) {
     hostError(`cannot read ${dir}: ${(err as Error).message}`);
@@ -238,9 +236,9 @@ export function readNodeMemoryBlocks(
   memoryDir = '/sys/devices/system/memory',
 ): NodeMemoryBlocks | undefined {
   try {
-    const lines = [`block_size_bytes ${readTextBounded(join(memoryDir, 'block_size_bytes'), SYSFS_BOUND).trim()}`];
-    for (const n of readdirSync(nodeDir).filter((d) => /^node\d+$/.test(d))) {
-      const blocks = readdirSync(join(nodeDir, n))
+    const lines = [`block_size_bytes ${host.readTextBounded(joinPath(memoryDir, 'block_size_bytes'), SYSFS_BOUND).trim()}`];
+    for (const n of host.listDirectory(nodeDir).filter((d) => /^node\d+$/.test(d))) {
+      const blocks = host.listDirectory(joinPath(nodeDir, n))
         .filter((d) => /^memory\d+$/.test(d))
         .map((d) => d.slice('memory'.length));
       lines.push(`${n} ${blocks.join(' ')}`);
@@ -267,7 +265,7 @@ export function memoryMapFromHost(
   const nodes = readNodeMemoryBlocks(paths.nodeDir, paths.memoryDir);
   const reasons: string[] = [];
   try {
-    const text = readTextBounded(iomemPath, { maxBytes: IOMEM_MAX_BYTES, what: 'a /proc/iomem listing', code: 'EHOST' });
+    const text = host.readTextBounded(iomemPath, { maxBytes: IOMEM_MAX_BYTES, what: 'a /proc/iomem listing', code: 'EHOST' });
     return memoryMapFromRamRanges(parseProcIomem(text), iomemPath, nodes);
   } catch (err) {
     if (!(err instanceof PagelabError)) throw err;
@@ -280,4 +278,9 @@ export function memoryMapFromHost(
     reasons.push(err.message);
   }
   hostError(`--from-host: cannot read this machine's memory map. ${reasons.join('; then ')}`);
+}
+
+/* path.join for the few relative names used here (no '..', no absolute parts). */
+function joinPath(...parts: string[]): string {
+  return parts.join('/').replace(/\/{2,}/g, '/');
 }

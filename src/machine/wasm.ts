@@ -319,7 +319,7 @@ function section(id: number, content: number[]): number[] {
   return [id, ...uleb(content.length), ...content];
 }
 function name(s: string): number[] {
-  const bytes = [...Buffer.from(s, 'utf8')];
+  const bytes = [...new TextEncoder().encode(s)];
   return [...uleb(bytes.length), ...bytes];
 }
 const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];

@@ -48,8 +48,8 @@
  *    the worker takes them with receiveMessageOnPort when it meets a memory
  *    it lacks, so the message is always there when needed.
  */
-import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import os from 'node:os';
+import type { MessagePort, Worker } from 'node:worker_threads';
+import { host } from '../host/node.js';
 import { PagelabError } from '../errors.js';
 import type { BackingDescriptor, BackingStore } from '../machine/backing.js';
 import { Work, type WorkCounters } from './counters.js';
@@ -175,6 +175,11 @@ export class ZeroEngine {
     this.shared = [];
     for (let k = 0; k < backing.memoryCount; k++) this.shared.push(backing.isMaterialised(k));
     if (nworkers === 0) return;
+    const threads = host.threads;
+    if (threads === null) {
+      throw new PagelabError('EHOST', `zero engine: ${nworkers} workers need blocking threads, which this host (${host.kind}) does not have; use vm.zero.workers=0`);
+    }
+    const { Worker, MessageChannel } = threads;
     const desc = backing.describe();
     const url = new URL('./zeroidle-worker.js', import.meta.url);
     for (let i = 0; i < nworkers; i++) {
@@ -234,7 +239,7 @@ export class ZeroEngine {
     if (Atomics.load(this.ctl, Ctl.Failed) === 0 && this.workerError === undefined) return;
     let detail = this.workerError?.message;
     for (const p of this.ports) {
-      const m = receiveMessageOnPort(p);
+      const m = host.threads?.receiveMessageOnPort(p);
       if (m !== undefined && typeof (m.message as { error?: string }).error === 'string') {
         detail = (m.message as { error: string }).error;
       }
@@ -446,7 +451,7 @@ export class ZeroEngine {
 
   /** The number of CPUs, a sensible upper bound for `workers`. */
   static cpuCount(): number {
-    return os.availableParallelism?.() ?? os.cpus().length;
+    return host.cpuCount();
   }
 }
 
