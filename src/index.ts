@@ -35,6 +35,6 @@ export { EXPERIMENTS, labDocument, renderHtml, renderText, runLazyInitBoot, trac
 export type { Experiment, LazyInitBootOptions, LazyInitBootResult, PublishedComparison, WallSample } from './lab/index.js';
 export { measureWall } from './lab/wall.js';
 export type { WallCase, WallMeasurement, WallSeries } from './lab/wall.js';
-export { parseTrace, replayTrace } from './lab/replay.js';
-export type { Trace, TraceOp, ReplayResult, ReplayEvent, ReplayOptions } from './lab/replay.js';
+export { parseTrace, replayTrace, ReplaySession } from './lab/replay.js';
+export type { Trace, TraceOp, ReplayResult, ReplayEvent, ReplayOptions, LiveAllocation } from './lab/replay.js';
 export { summarize, compareSamples, compareSummaries, formatVerdict, renderMinistat, readDataset, studentT } from './stats/ministat.js';

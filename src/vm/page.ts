@@ -1,6 +1,8 @@
 /**
  * The page array: one record per physical page, as FreeBSD's vm_page_array,
- * stored as struct-of-arrays views over a single ArrayBuffer.
+ * stored as struct-of-arrays: one buffer per field. (One per field rather
+ * than one for all: browsers refuse a single buffer of 2 GiB or more, and a
+ * 1 TiB machine's widest field is 1 GiB.)
  *
  * Layout (bytes per page, 26 in all; FreeBSD's struct vm_page is 104):
  *
@@ -22,8 +24,8 @@
  * and reservations layer of issue 9 (vm_page_alloc, vm_object, vm_reserv)
  * owns them.
  *
- * The buffer (see SHARED_ABOVE_BYTES for which kind) comes zero-filled from the
- * operating system and is never touched as a whole: a record that was never
+ * The buffers (see SHARED_ABOVE_BYTES for which kind) come zero-filled from the
+ * operating system and are never touched as a whole: a record that was never
  * written costs no resident memory, so a lazy boot of a 1 TiB map reserves
  * 6.5 GiB of address space and faults in only the records it initialises. An all-zero record reads as pool LAZYINIT,
  * which is exactly what an uninitialised page is.
@@ -42,13 +44,18 @@ export const BYTES_PER_PAGE = 26;
  * arrays stay plain, where TypedArray.fill (the bzero-then-set
  * initialisation) is several times faster than on shared memory. V8's
  * allowance for external memory growth between collections is 64 MiB.
+ * Where there is no SharedArrayBuffer (a web page that is not cross-origin
+ * isolated) every array is plain.
  */
 export const SHARED_ABOVE_BYTES = 64 * 2 ** 20;
 
 export class PageArray {
   readonly npages: number;
-  /** One buffer for every field: an ArrayBuffer, or a SharedArrayBuffer above SHARED_ABOVE_BYTES. */
-  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  /**
+   * The fields' buffers, in the layout's order (next, prev, ..., queue):
+   * ArrayBuffers, or SharedArrayBuffers when the whole array is above SHARED_ABOVE_BYTES.
+   */
+  readonly buffers: ReadonlyArray<ArrayBuffer | SharedArrayBuffer>;
   readonly next: Uint32Array;
   readonly prev: Uint32Array;
   readonly wire: Uint32Array;
@@ -74,25 +81,22 @@ export class PageArray {
     this.npages = npages;
     this.notFreeOrder = nfreeorder;
     const bytes = npages * BYTES_PER_PAGE;
-    try {
-      this.buffer = bytes > SHARED_ABOVE_BYTES ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-    } catch {
-      throw new PagelabError(
-        'EHOST',
-        `page array for ${npages} pages needs ${formatSize(bytes)} of address space, which this host refused`,
-      );
-    }
-    let off = 0;
-    const u32 = (): Uint32Array => {
-      const a = new Uint32Array(this.buffer, off, npages);
-      off += npages * 4;
-      return a;
+    const shared = bytes > SHARED_ABOVE_BYTES && typeof SharedArrayBuffer === 'function';
+    const buffers: Array<ArrayBuffer | SharedArrayBuffer> = [];
+    const alloc = (width: number): ArrayBuffer | SharedArrayBuffer => {
+      try {
+        const b = shared ? new SharedArrayBuffer(npages * width) : new ArrayBuffer(npages * width);
+        buffers.push(b);
+        return b;
+      } catch {
+        throw new PagelabError(
+          'EHOST',
+          `page array for ${npages} pages needs ${formatSize(bytes)} of address space (${formatSize(npages * width)} for one field), which this host refused`,
+        );
+      }
     };
-    const u8 = (): Uint8Array => {
-      const a = new Uint8Array(this.buffer, off, npages);
-      off += npages;
-      return a;
-    };
+    const u32 = (): Uint32Array => new Uint32Array(alloc(4));
+    const u8 = (): Uint8Array => new Uint8Array(alloc(1));
     this.next = u32();
     this.prev = u32();
     this.wire = u32();
@@ -104,6 +108,7 @@ export class PageArray {
     this.astate = u8();
     this.flags = u8();
     this.queue = u8();
+    this.buffers = buffers;
   }
 
   /** True once the record has been written by an initialiser. */
@@ -181,14 +186,14 @@ export class PageArray {
    * middle is filled four bytes at a time.
    */
   private fillBytes(field: Uint8Array, value: number, first: number, end: number): void {
-    if (!(this.buffer instanceof SharedArrayBuffer) || end - first < 64) {
+    if (typeof SharedArrayBuffer !== 'function' || !(field.buffer instanceof SharedArrayBuffer) || end - first < 64) {
       field.fill(value, first, end);
       return;
     }
     const lo = Math.ceil((field.byteOffset + first) / 4);
     const hi = Math.floor((field.byteOffset + end) / 4);
     field.fill(value, first, lo * 4 - field.byteOffset);
-    new Uint32Array(this.buffer, lo * 4, hi - lo).fill(value * 0x01010101);
+    new Uint32Array(field.buffer, lo * 4, hi - lo).fill(value * 0x01010101);
     field.fill(value, hi * 4 - field.byteOffset, end);
   }
 }

@@ -408,6 +408,8 @@ class App {
 
   private drawBoundaries(phys: Phys, v: Viewport, px: number): void {
     const ctx = this.ctx;
+    let labelEnd = -Infinity;
+    let labelRow = -1;
     for (const b of boundaries(phys)) {
       const c = Math.floor((b.page - v.first) / v.pagesPerCell);
       if (c < 0 || c >= v.cols * v.rows) continue;
@@ -418,8 +420,14 @@ class App {
       ctx.fillRect(x, y - 1, CANVAS_W - x, 2);
       ctx.fillRect(0, y + px - 1, x, 2);
       ctx.fillRect(x - 1, y, 2, Math.max(px, 8));
-      ctx.font = '11px sans-serif';
-      ctx.fillText(b.label, Math.min(x + 4, CANVAS_W - 200), Math.max(11, y - 3));
+      // Labels that would overlap the previous one on the same row are left to the hover text.
+      const lx = Math.min(x + 4, CANVAS_W - 200);
+      if (y !== labelRow || lx > labelEnd) {
+        ctx.font = '11px sans-serif';
+        ctx.fillText(b.label, lx, Math.max(11, y - 3));
+        labelEnd = lx + ctx.measureText(b.label).width + 8;
+        labelRow = y;
+      }
     }
   }
 
