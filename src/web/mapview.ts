@@ -274,11 +274,10 @@ export class MapFrame {
    */
   compute(npages: number, view: Viewport, layers: readonly MapLayer[]): void {
     const cells = view.cols * view.rows;
+    // resolve() leaves the difference array all zero for the next frame.
     if (this.colour.length < cells) {
       this.span = new Float32Array(cells * 4 + 4);
       this.colour = new Uint32Array(cells);
-    } else {
-      this.span.fill(0, 0, cells * 4 + 4);
     }
     this.cells = cells;
     this.view = view;
@@ -296,46 +295,50 @@ export class MapFrame {
     const a = Math.max(m, first);
     const b = Math.min(m + n, end);
     if (a >= b) return;
-    const r = (rgb >> 16) & 255;
-    const g = (rgb >> 8) & 255;
-    const bl = rgb & 255;
     let c0 = Math.floor((a - first) / ppc);
     const c1 = Math.floor((b - 1 - first) / ppc);
-    const span = this.span;
-    // Cells [from, to] each get `w` pages of this colour.
-    const add = (from: number, to: number, w: number): void => {
-      const k0 = 4 * from;
-      const k1 = 4 * (to + 1);
-      span[k0] += r * w;
-      span[k0 + 1] += g * w;
-      span[k0 + 2] += bl * w;
-      span[k0 + 3] += w;
-      span[k1] -= r * w;
-      span[k1 + 1] -= g * w;
-      span[k1 + 2] -= bl * w;
-      span[k1 + 3] -= w;
-    };
-    const addPart = (c: number, w: number): void => add(c, c, w);
     if (c0 === c1) {
-      addPart(c0, b - a);
+      this.addSpan(c0, c0, rgb, b - a);
       return;
     }
-    // Partial first and last cells directly; the whole cells between as one span.
-    const firstEnd = first + (c0 + 1) * ppc;
+    // Partial first and last cells on their own; the whole cells between as one span.
     if (a > first + c0 * ppc) {
-      addPart(c0, firstEnd - a);
+      this.addSpan(c0, c0, rgb, first + (c0 + 1) * ppc - a);
       c0++;
     }
     let last = c1;
     const lastStart = first + c1 * ppc;
     if (b < lastStart + ppc) {
-      addPart(c1, b - lastStart);
+      this.addSpan(c1, c1, rgb, b - lastStart);
       last--;
     }
-    if (c0 <= last) add(c0, last, ppc);
+    if (c0 <= last) this.addSpan(c0, last, rgb, ppc);
   }
 
-  /* Prefix-sums the difference array and turns each cell's sums into its colour; uncovered pages are allocated. */
+  /* Cells [from, to] each get `w` pages of colour `rgb`: two entries of the difference array. */
+  private addSpan(from: number, to: number, rgb: number, w: number): void {
+    const span = this.span;
+    const r = ((rgb >> 16) & 255) * w;
+    const g = ((rgb >> 8) & 255) * w;
+    const b = (rgb & 255) * w;
+    const k0 = 4 * from;
+    const k1 = 4 * (to + 1);
+    span[k0] += r;
+    span[k0 + 1] += g;
+    span[k0 + 2] += b;
+    span[k0 + 3] += w;
+    span[k1] -= r;
+    span[k1 + 1] -= g;
+    span[k1 + 2] -= b;
+    span[k1 + 3] -= w;
+  }
+
+  /*
+   * Prefix-sums the difference array and turns each cell's sums into its
+   * colour; uncovered pages are allocated. Clears the array as it goes, for
+   * the next frame. A whole cell where nothing starts or ends has its left
+   * neighbour's colour, which long runs make the common case.
+   */
   private resolve(): void {
     const { first, pagesPerCell: ppc } = this.view;
     const { span, colour } = this;
@@ -348,24 +351,41 @@ export class MapFrame {
     let sg = 0;
     let sb = 0;
     let sn = 0;
-    const full = Math.max(0, Math.min(this.cells, Math.floor((this.npages - first) / ppc)));
-    for (let c = 0, k = 0; c < this.cells; c++, k += 4) {
-      sr += span[k];
-      sg += span[k + 1];
-      sb += span[k + 2];
-      sn += span[k + 3];
+    const cells = this.cells;
+    const full = Math.max(0, Math.min(cells, Math.floor((this.npages - first) / ppc)));
+    const invPpc = 1 / ppc;
+    let prev = 0;
+    for (let c = 0, k = 0; c < cells; c++, k += 4) {
+      const dr = span[k];
+      const dg = span[k + 1];
+      const db = span[k + 2];
+      const dn = span[k + 3];
+      if (c > 0 && c < full && dr === 0 && dg === 0 && db === 0 && dn === 0) {
+        colour[c] = prev;
+        continue;
+      }
+      span[k] = 0;
+      span[k + 1] = 0;
+      span[k + 2] = 0;
+      span[k + 3] = 0;
+      sr += dr;
+      sg += dg;
+      sb += db;
+      sn += dn;
       const total = c < full ? ppc : Math.min(ppc, this.npages - (first + c * ppc));
       if (total <= 0) {
-        colour[c] = bg;
+        colour[c] = prev = bg;
         continue;
       }
       const rest = total - sn;
-      const inv = 1 / total;
+      const inv = c < full ? invPpc : 1 / total;
       const r = ((sr + rest * ar) * inv + 0.5) | 0;
       const g = ((sg + rest * ag) * inv + 0.5) | 0;
       const b = ((sb + rest * ab) * inv + 0.5) | 0;
-      colour[c] = (0xff000000 | (b << 16) | (g << 8) | r) >>> 0;
+      colour[c] = prev = (0xff000000 | (b << 16) | (g << 8) | r) >>> 0;
     }
+    // The entry one past the last cell takes the ends of runs that reach it.
+    span.fill(0, 4 * cells, 4 * cells + 4);
   }
 
   /** The colour of cell `c` as 0xRRGGBB. */
