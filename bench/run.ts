@@ -15,6 +15,7 @@ const SUITES: Record<string, string> = {
   zero: './zero.bench.js',
   lab: './lab.bench.js',
   web: './web.bench.js',
+  'web-browser': './web-browser.bench.js',
 };
 
 async function main(): Promise<void> {

@@ -245,7 +245,7 @@ class App {
       st()?.seek(Number((ev.target as HTMLInputElement).value));
       this.changed();
     });
-    $('fit').addEventListener('click', () => this.setZoom(Infinity, 0));
+    $('fit').addEventListener('click', () => this.fit());
     $('zoom-in').addEventListener('click', () => this.setZoom(this.zoom - 1, this.first + (this.viewport().cols * this.viewport().rows * this.viewport().pagesPerCell) / 2, (this.viewport().cols * this.viewport().rows) / 4));
     $('zoom-out').addEventListener('click', () => this.setZoom(this.zoom + 1, this.first));
     $<HTMLFormElement>('goto-form').addEventListener('submit', (ev) => {
@@ -404,6 +404,25 @@ class App {
       const r = this.canvas.getBoundingClientRect();
       this.showTooltip(r.left + (this.hover.x * r.width) / CANVAS_W, r.top + (this.hover.y * r.height) / CANVAS_H);
     }
+  }
+
+  /*
+   * Draws `n` frames of the current view back to back and returns their
+   * times in ms (compute, pixels, putImageData, boundaries), for the
+   * benchmarks: the browser's own cost of a frame.
+   */
+  timeFrames(n: number): number[] {
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      this.draw();
+      times.push(this.lastFrameMs);
+    }
+    return times;
+  }
+
+  /* Fits the whole machine in view (the "fit" button). */
+  fit(): void {
+    this.setZoom(Infinity, 0);
   }
 
   private drawBoundaries(phys: Phys, v: Viewport, px: number): void {
