@@ -155,6 +155,12 @@ test('pagelab web: load a trace, step, and see the allocator as replay --json re
   await page.click('#back');
   await page.waitForFunction(() => document.getElementById('position')?.textContent?.startsWith('3 /'));
   assert.equal(await page.textContent('#trace .trace-line.current .lineno'), '7');
+  // A click on a trace line runs up to it; the right arrow steps.
+  await page.click('#trace .trace-line[data-line="5"]');
+  await page.waitForFunction(() => document.getElementById('position')?.textContent?.startsWith('1 /'));
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction(() => document.getElementById('position')?.textContent?.startsWith('2 /'));
+  assert.equal(await page.textContent('#trace .trace-line.current .lineno'), '6');
   assert.deepEqual(errors, [], 'no console errors');
 });
 

@@ -313,6 +313,24 @@ class App {
       this.setFirst(drag.first + rows * v.cols * v.pagesPerCell);
     });
     $('boot-start').addEventListener('click', () => this.startBoot());
+    // A click on a trace line runs the trace up to it (backwards: from the start).
+    $('trace').addEventListener('click', (ev) => {
+      const line = Number((ev.target as HTMLElement).closest<HTMLElement>('.trace-line')?.dataset.line);
+      const s = st();
+      if (s === null || !Number.isInteger(line)) return;
+      this.playing = false;
+      s.seekLine(line);
+      this.changed();
+    });
+    // Keys: space plays or pauses, the arrows step; not while typing in a field.
+    document.addEventListener('keydown', (ev) => {
+      if ((ev.target as HTMLElement).closest('input, select, textarea') !== null) return;
+      if (ev.key === ' ') $('play').click();
+      else if (ev.key === 'ArrowRight') $('step').click();
+      else if (ev.key === 'ArrowLeft') $('back').click();
+      else return;
+      ev.preventDefault();
+    });
   }
 
   private loadFile(f: File): void {
@@ -507,10 +525,9 @@ class App {
 
   private drawTrace(st: TraceStepper): void {
     const pane = $('trace');
-    const lines = st.text.split(/\r?\n/);
+    const lines = st.lines;
     const cur = st.currentLine;
-    const failed = new Map<number, string>();
-    for (const o of st.outcomes) if (o !== undefined && !o.ok) failed.set(o.line, o.note ?? 'failed');
+    const failed = st.failedLines;
     const lo = Math.max(0, (cur || 1) - 150);
     const hi = Math.min(lines.length, lo + 300);
     pane.textContent = '';

@@ -26,6 +26,10 @@ export class TraceStepper {
   private session: ReplaySession;
   /** Outcome of each operation run so far, by operation index. */
   readonly outcomes: SteppedOp[] = [];
+  /** The trace's lines, split once. */
+  readonly lines: readonly string[];
+  /** Lines whose operation failed or was skipped so far, with why. */
+  readonly failedLines = new Map<number, string>();
 
   /*
    * Parses `text` and boots its machine (`machine` replaces the trace's, and
@@ -35,6 +39,7 @@ export class TraceStepper {
   constructor(text: string, file: string, machine?: MemoryMap, overrides: string[] = []) {
     this.text = text;
     this.trace = parseTrace(text, file);
+    this.lines = text.split(/\r?\n/);
     this.machine = machine;
     this.overrides = overrides;
     this.session = this.boot();
@@ -68,6 +73,7 @@ export class TraceStepper {
     if (this.session.done) return null;
     const e = this.session.step();
     this.outcomes[this.session.position - 1] = { line: e.line, ok: e.ok, note: e.note };
+    if (!e.ok) this.failedLines.set(e.line, e.note ?? 'failed');
     return e;
   }
 
@@ -78,6 +84,7 @@ export class TraceStepper {
       void this.session.vm.shutdown();
       this.session = this.boot();
       this.outcomes.length = 0;
+      this.failedLines.clear();
     }
     while (this.session.position < target) this.step();
   }
