@@ -22,9 +22,11 @@ const browserHost = {
 };
 
 mkdirSync(out, { recursive: true });
+// The page, and the zeroing engine's Web Worker beside it (the engine loads
+// ./zeroidle-worker.js relative to the page's script, as on Node).
 await build({
-  entryPoints: [join(root, 'src', 'web', 'main.ts')],
-  outfile: join(out, 'app.js'),
+  entryPoints: { app: join(root, 'src', 'web', 'main.ts'), 'zeroidle-worker': join(root, 'src', 'web', 'zeroidle-worker.ts') },
+  outdir: out,
   bundle: true,
   format: 'esm',
   platform: 'browser',
@@ -36,10 +38,12 @@ await build({
   // Node's globals are not a browser's: a reference to one is a build error, not a page that dies on load.
   define: { Buffer: '__pagelab_no_Buffer_in_the_browser__', process: '__pagelab_no_process_in_the_browser__' },
 });
-const bundle = readFileSync(join(out, 'app.js'), 'utf8');
-for (const g of ['Buffer', 'process']) {
-  if (bundle.includes(`__pagelab_no_${g}_in_the_browser__`)) {
-    throw new Error(`build-web: the page's bundle uses Node's global ${g}, which browsers do not have; reach it through src/host`);
+for (const f of ['app.js', 'zeroidle-worker.js']) {
+  const bundle = readFileSync(join(out, f), 'utf8');
+  for (const g of ['Buffer', 'process']) {
+    if (bundle.includes(`__pagelab_no_${g}_in_the_browser__`)) {
+      throw new Error(`build-web: ${f} uses Node's global ${g}, which browsers do not have; reach it through src/host`);
+    }
   }
 }
 for (const f of ['index.html', 'style.css']) copyFileSync(join(root, 'src', 'web', f), join(out, f));

@@ -185,3 +185,30 @@ test('pagelab replay --html: the page works alone from a file:// URL', { skip, t
   await page.screenshot({ path: path.join(ARTIFACTS, 'web-html-file.png'), fullPage: true });
   assert.deepEqual(errors, [], 'no console errors');
 });
+
+test('pagelab web: a backed trace zeroes in Web Workers over shared memory, as replay does on worker_threads', { skip, timeout: 60_000 }, async (t) => {
+  const trace = path.join(root, 'test/fixtures/traces/zero.trace');
+  const ref = pagelabJson('replay', trace, '-o', 'vm.zero.workers=2', '--json');
+  const zero = ref.zero as { bytes_zeroed_background: number };
+  assert.ok(zero.bytes_zeroed_background > 0, 'the reference zeroed in the background');
+  const server = await startServer([trace, '-o', 'vm.zero.workers=2']);
+  t.after(() => server.proc.kill('SIGTERM'));
+  const ctx = await launch(t);
+  const page = await ctx.newPage();
+  const errors = watchErrors(page);
+  await page.goto(server.url);
+  await page.waitForFunction(() => document.getElementById('trace-name')?.textContent === 'zero.trace');
+  await page.click('#play');
+  const ops = (readFileSync(trace, 'utf8').match(/^(alloc|free|write|verify|zeroidle)\b/gm) ?? []).length;
+  await page.waitForFunction((n) => document.getElementById('position')?.textContent?.startsWith(`${n} /`), ops, { timeout: 20_000 });
+  // The zeroing engine's worker script was loaded: the zeroing ran in Web Workers.
+  assert.ok(await page.evaluate(() => performance.getEntriesByType('resource').some((e) => e.name.endsWith('/zeroidle-worker.js'))));
+  // The one verify that must fail, flagged where replay reports it; nothing else failed.
+  const failed = await page.$$eval('#trace .trace-line.failed', (els) => els.map((e) => `${(e as HTMLElement).dataset.line} ${(e as HTMLElement).title}`));
+  const vf = ref.verify_failures as Array<{ line: number; pa: string }>;
+  assert.deepEqual(failed, vf.map((f) => `${f.line} differs at ${f.pa}`));
+  const want = countsByPool(ref);
+  const bars = await page.$$eval('#buddy .bar', (els) => els.map((e) => [(e as HTMLElement).dataset.pool, Number((e as HTMLElement).dataset.order), Number((e as HTMLElement).dataset.count)] as const));
+  for (const [pool, order, count] of bars) assert.equal(count, (want.get(pool as string) as number[])[order], `${pool} order ${order}`);
+  assert.deepEqual(errors, [], 'no console errors');
+});

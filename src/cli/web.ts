@@ -55,7 +55,7 @@ export function preloadFor(a: Parsed, command: string, traceFile: string | undef
 }
 
 /** The built page's files; EHOST when the package was installed without building it. */
-function pageAsset(name: 'index.html' | 'app.js' | 'style.css'): string {
+function pageAsset(name: 'index.html' | 'app.js' | 'style.css' | 'zeroidle-worker.js'): string {
   const p = pkgPath('dist', 'web', name);
   try {
     return readFileSync(p, 'utf8');
@@ -131,7 +131,8 @@ export interface WebServer {
 
 /*
  * Starts the server on 127.0.0.1:`port` (0: a free port). Routes: / the page
- * with `preload`, /app.js and /style.css, /reports/... files of `reportsDir`.
+ * with `preload`, /app.js, /style.css, /zeroidle-worker.js (the zeroing
+ * engine's Web Worker), /reports/... files of `reportsDir`.
  */
 export function startWebServer(preload: Preload, port: number, reportsDir?: string): Promise<WebServer> {
   const index = pageHtml(preload, false);
@@ -140,6 +141,7 @@ export function startWebServer(preload: Preload, port: number, reportsDir?: stri
     '/index.html': [index, TYPES['.html']],
     '/app.js': [pageAsset('app.js'), TYPES['.js']],
     '/style.css': [pageAsset('style.css'), TYPES['.css']],
+    '/zeroidle-worker.js': [pageAsset('zeroidle-worker.js'), TYPES['.js']],
   };
   const reports = reportsDir === undefined ? undefined : resolve(reportsDir);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {

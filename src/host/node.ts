@@ -16,5 +16,6 @@ export const host: Host = {
   cpuCount: () => os.availableParallelism?.() ?? os.cpus().length,
   readTextBounded,
   listDirectory: (path) => readdirSync(path),
+  canBlock: true,
   threads: { Worker, MessageChannel, receiveMessageOnPort },
 };

@@ -21,9 +21,12 @@ export interface Host {
   readTextBounded(path: string, opts: BoundedReadOptions): string;
   /** The names in a local directory; throws the platform's error. */
   listDirectory(path: string): string[];
+  /** Whether this thread may block in Atomics.wait (a browser's main thread may not). */
+  readonly canBlock: boolean;
   /**
-   * Threads that can block (Atomics.wait) and receive messages synchronously,
-   * as the zeroing engine's protocol needs; null where there are none.
+   * Threads for the zeroing engine, with Node's API: worker_threads, or Web
+   * Workers behind it (whose receiveMessageOnPort never has a message); null
+   * where there are none (a page that is not cross-origin isolated).
    */
   readonly threads: Pick<typeof WorkerThreads, 'Worker' | 'MessageChannel' | 'receiveMessageOnPort'> | null;
 }

@@ -80,6 +80,8 @@ export interface ZeroWorkerData {
   /** Per worker: [bytes zeroed, requests done]. */
   stats: Float64Array;
   backing: BackingDescriptor;
+  /** Per memory of the backing: 1 once the owner has sent it (or it existed at start). */
+  sharedMemories: Int32Array;
   port: MessagePort;
 }
 
@@ -130,6 +132,7 @@ export class ZeroEngine {
   private readonly compReady: Int32Array;
   private readonly statsArr: Float64Array;
   private readonly sleep: Int32Array;
+  private readonly sharedMemories: Int32Array;
   private readonly workers: Worker[] = [];
   private readonly ports: MessagePort[] = [];
   private readonly exited: Array<Promise<void>> = [];
@@ -173,7 +176,11 @@ export class ZeroEngine {
     this.statsArr = new Float64Array(new SharedArrayBuffer(Math.max(1, nworkers) * 2 * 8));
     this.sleep = new Int32Array(new SharedArrayBuffer(Math.max(1, nworkers) * 16 * 4));
     this.shared = [];
-    for (let k = 0; k < backing.memoryCount; k++) this.shared.push(backing.isMaterialised(k));
+    this.sharedMemories = new Int32Array(new SharedArrayBuffer(Math.max(1, backing.memoryCount) * 4));
+    for (let k = 0; k < backing.memoryCount; k++) {
+      this.shared.push(backing.isMaterialised(k));
+      if (backing.isMaterialised(k)) this.sharedMemories[k] = 1;
+    }
     if (nworkers === 0) return;
     const threads = host.threads;
     if (threads === null) {
@@ -193,6 +200,7 @@ export class ZeroEngine {
         sleep: this.sleep,
         stats: this.statsArr,
         backing: desc,
+        sharedMemories: this.sharedMemories,
         port: port2,
       };
       // execArgv: [] because the worker needs no flags and some of the
@@ -200,7 +208,8 @@ export class ZeroEngine {
       // entry point fail to load).
       const w = new Worker(url, { workerData: data, transferList: [port2], name: `zeroidle-${i}`, execArgv: [] });
       w.unref();
-      port1.unref();
+      // A browser's MessagePort has no unref (nor a process to keep alive).
+      port1.unref?.();
       w.on('error', (e: Error) => {
         this.workerError ??= e;
       });
@@ -317,6 +326,8 @@ export class ZeroEngine {
   /** Sends memory k to every worker, ahead of the request that needs it. */
   private shareMemory(k: number): void {
     const msg: ZeroMemoryMessage = { index: k, memory: this.backing.memory(k) };
+    // Announce first: a worker that meets the memory before the message waits for it.
+    Atomics.store(this.sharedMemories, k, 1);
     for (const p of this.ports) p.postMessage(msg);
     this.shared[k] = true;
   }
@@ -364,7 +375,7 @@ export class ZeroEngine {
   }
 
   /**
-   * Blocks the calling thread (Atomics.wait) until every submitted request
+   * Blocks the calling thread (Atomics.wait; polling where the host cannot block) until every submitted request
    * has been zeroed, or `timeoutMs` passes. Returns true if all are done;
    * they still have to be poll()ed. Throws EINVARIANT if a worker failed.
    */
@@ -376,6 +387,12 @@ export class ZeroEngine {
       if (((this.submittedCount - done) | 0) === 0) return true;
       const remaining = deadline - performance.now();
       if (remaining <= 0) return false;
+      if (!host.canBlock) {
+        // A browser's main thread may not Atomics.wait: poll for a bounded slice instead.
+        const until = performance.now() + Math.min(remaining, 100);
+        while (Atomics.load(this.ctl, Ctl.Completed) === done && performance.now() < until);
+        continue;
+      }
       Atomics.store(this.ctl, Ctl.MainWaiting, 1);
       if (Atomics.load(this.ctl, Ctl.Completed) === done) {
         // A bounded slice so that a worker that died without a word is noticed.
