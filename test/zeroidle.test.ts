@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { BackingStore } from '../src/machine/backing.js';
-import { ZeroEngine } from '../src/vm/zeroidle.js';
+import { Ctl, ZeroEngine, type ZeroWorkerData } from '../src/vm/zeroidle.js';
+import { serveZeroRing } from '../src/vm/zeroidle-serve.js';
 import { newWorkCounters, Work } from '../src/vm/counters.js';
 import type { MemoryMap } from '../src/machine/types.js';
 import { code } from './helpers/errors.js';
@@ -291,4 +292,43 @@ test('bad options are refused', () => {
   const backing = new BackingStore(mapOf(RAM), { memoryBytesMax: PER_MEMORY });
   assert.match(code(() => new ZeroEngine(backing, { workers: -1 })), /^EINVAL/);
   assert.match(code(() => new ZeroEngine(backing, { ringSlots: 1000 })), /^EINVAL/);
+});
+
+test('worker loop: a request in a memory announced but not yet received is left unclaimed until it arrives', () => {
+  // The owner's side, by hand: one request in memory 1, announced (sharedMemories) but not received.
+  const owner = new BackingStore(mapOf(RAM), { memoryBytesMax: PER_MEMORY });
+  // Described before the memory exists, as when the workers start first.
+  const desc = owner.describe();
+  const pa = 0x40000;
+  owner.fillPattern(pa, 2 * PAGE, PATTERN);
+  const slots = 4;
+  const sab = (bytes: number): SharedArrayBuffer => new SharedArrayBuffer(bytes);
+  const data: ZeroWorkerData = {
+    index: 0,
+    ctl: new Int32Array(sab(Ctl.Words * 4)),
+    sub: new Float64Array(sab(slots * 3 * 8)),
+    comp: new Float64Array(sab(slots * 2 * 8)),
+    compReady: new Int32Array(sab(slots * 4)),
+    sleep: new Int32Array(sab(16 * 4)),
+    stats: new Float64Array(sab(2 * 8)),
+    backing: desc,
+    sharedMemories: new Int32Array(sab(owner.memoryCount * 4)),
+    port: undefined as unknown as ZeroWorkerData['port'],
+  };
+  data.sub.set([pa, 2 * PAGE, 7]);
+  for (let i = 0; i < owner.memoryCount; i++) if (owner.isMaterialised(i)) data.sharedMemories[i] = 1;
+  Atomics.store(data.ctl, Ctl.SubTail, 1);
+  let arrived = false;
+  const worker = BackingStore.attach(data.backing, (i) => (arrived ? owner.memory(i) : undefined));
+  const has = (i: number): boolean => worker.isMaterialised(i) || (arrived && owner.isMaterialised(i));
+  assert.equal(serveZeroRing(data, worker, has), 'needs-memory');
+  assert.equal(Atomics.load(data.ctl, Ctl.SubHead), 0, 'nothing claimed');
+  assert.equal(owner.isZero(pa, 2 * PAGE), false);
+  arrived = true;
+  Atomics.store(data.ctl, Ctl.Stop, 1);
+  assert.equal(serveZeroRing(data, worker, has), 'stopped');
+  assert.equal(Atomics.load(data.ctl, Ctl.SubHead), 1);
+  assert.equal(Atomics.load(data.ctl, Ctl.Completed), 1);
+  assert.deepEqual([data.comp[0], data.comp[1]], [7, 2 * PAGE]);
+  assert.equal(owner.isZero(pa, 2 * PAGE), true, 'zeroed through the memory that arrived');
 });
