@@ -16,6 +16,7 @@ const SUITES: Record<string, string> = {
   lab: './lab.bench.js',
   web: './web.bench.js',
   'web-browser': './web-browser.bench.js',
+  replay: './replay.bench.js',
 };
 
 async function main(): Promise<void> {

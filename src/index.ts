@@ -35,6 +35,8 @@ export { EXPERIMENTS, labDocument, renderHtml, renderText, runLazyInitBoot, trac
 export type { Experiment, LazyInitBootOptions, LazyInitBootResult, PublishedComparison, WallSample } from './lab/index.js';
 export { measureWall } from './lab/wall.js';
 export type { WallCase, WallMeasurement, WallSeries } from './lab/wall.js';
-export { parseTrace, replayTrace, ReplaySession } from './lab/replay.js';
-export type { Trace, TraceOp, ReplayResult, ReplayEvent, ReplayOptions, LiveAllocation } from './lab/replay.js';
+export { parseTrace, replayTrace, Replayer, Trace, tagPattern, TRACE_MAX_BYTES, TRACE_MAX_LINE } from './lab/replay.js';
+export type { TraceOp, ReplayResult, ReplayEvent, ReplayOptions, DataCheckFailure } from './lab/replay.js';
+export { OPS as TRACE_OPS } from './lab/trace-ops.js';
+export type { TraceOpDef } from './lab/trace-ops.js';
 export { summarize, compareSamples, compareSummaries, formatVerdict, renderMinistat, readDataset, studentT } from './stats/ministat.js';

@@ -181,3 +181,36 @@ test('error lines are one line, escaped and bounded, whatever the input quotes',
   assert.equal(r.code, 2);
   assert.equal(r.stderr, `pagelab: ${dup}: ram[0]: duplicate key "end" at line 4, column 6 (JSON.parse would keep only the last)\n`);
 });
+
+test('replay: a failed data check is printed and exits 1; bad input exits 2; --help exits 0', () => {
+  const zero = path.join(root, 'test/fixtures/traces/zero.trace');
+  const r = pagelab('replay', zero);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /verify failed: line 18, tag z: differs from the pattern at 0x[0-9a-f]+\n1 data check failed\n$/);
+  assert.equal(r.stderr, '');
+  const j = pagelab('replay', zero, '--json');
+  assert.equal(j.code, 1);
+  assert.equal(JSON.parse(j.stdout).verify_failures[0].line, 18);
+  const ok = pagelab('replay', TRACE);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.doesNotMatch(ok.stdout, /data check/);
+  const h = pagelab('replay', '--help');
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /Exit status: 0 ok; 1 a data check failed/);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pagelab-'));
+  const twice = path.join(dir, 'twice.trace');
+  writeFileSync(twice, 'machine tiny-16m\nalloc a 0\nfree a\nfree a\n');
+  const d = pagelab('replay', twice);
+  assert.equal(d.code, 2);
+  assert.match(d.stderr, /^pagelab: .*twice\.trace:4: free: tag "a" is already free \(freed at line 3, where it held 0x[0-9a-f]+\)\n$/);
+  const esc = path.join(dir, 'esc.trace');
+  writeFileSync(esc, `alloc a 0\nalloc \x1b[2J${'y'.repeat(10_000)}\n`);
+  const e = pagelab('replay', esc);
+  assert.equal(e.code, 2);
+  assert.equal(e.stderr.split('\n').length, 2, e.stderr);
+  assert.doesNotMatch(e.stderr, /\x1b/);
+  assert.ok(e.stderr.length < 300, e.stderr);
+  const o = pagelab('replay', TRACE, '-o', 'vm.lazy_page_init=0', '--json');
+  assert.equal(JSON.parse(o.stdout).tunables['vm.lazy_page_init'], 0);
+  assert.equal(pagelab('replay', TRACE, '-o', 'novalue').code, 2);
+});

@@ -245,7 +245,7 @@ test('trace stepper: stepping and seeking back land where a fresh replay of the 
   for (const pos of [3, 9, 1, 4, 0, 6]) {
     st.seek(pos);
     assert.equal(st.position, pos);
-    const line = pos === 0 ? 0 : st.trace.ops[pos - 1].line;
+    const line = pos === 0 ? 0 : st.trace.opLine[pos - 1];
     assert.equal(st.currentLine, line);
     const prefix = replayTrace(parseTrace(lines.slice(0, Math.max(line, 3)).join('\n'), 'p'));
     assert.deepEqual(st.buddyinfo(), prefix.buddyinfo, `at op ${pos}`);

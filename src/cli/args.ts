@@ -5,6 +5,7 @@
  */
 import { PagelabError } from '../errors.js';
 import type { MachineOptions } from '../machine/index.js';
+import { escapeText } from '../util/escape.js';
 
 const MACHINE_OPTIONS: readonly string[] = ['--machine', '--preset', '-m', '--mem', '--memmap', '--from-host', '-o'];
 
@@ -42,6 +43,10 @@ options given here.
   --events           list every operation and its outcome
   --json             print the result as JSON
   --html FILE        also write the web view (docs/web.md) with the trace inside, as one file
+
+Traces are at most 256 MiB, lines at most 4096 bytes.
+Exit status: 0 ok; 1 a data check failed (verify, or a zeroed allocation not
+reading zero), each listed with its line and address; 2 bad input.
 
 ${MACHINE_OPTIONS_USAGE}`,
   web: `usage: pagelab web [TRACE] [machine options] [--port N] [--no-open] [--reports DIR]
@@ -240,4 +245,18 @@ export function getopt(
     }
   }
   return operands;
+}
+
+/*
+ * The -o assignments as name -> value (later ones win), for APIs that take
+ * tunables as a record. A word without `=` is EUSAGE naming it.
+ */
+export function tunableAssignments(p: Parsed, command: string): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (const a of p.tunables) {
+    const eq = a.indexOf('=');
+    if (eq <= 0) throw new PagelabError('EUSAGE', `${command}: -o "${escapeText(a)}" is not name=value`);
+    out[a.slice(0, eq).trim()] = a.slice(eq + 1);
+  }
+  return out;
 }

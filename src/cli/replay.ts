@@ -1,48 +1,70 @@
 /**
  * `pagelab replay TRACE`: run a trace file (docs/trace-format.md).
+ * Exit status: 0 when every operation ran and every data check passed; 1
+ * when a data check failed (a `verify`, or a zeroed allocation that did
+ * not read zero: a result, reported); 2 for bad input (the trace, the
+ * options, a file too large).
  */
 import { writeFileSync } from 'node:fs';
 import { PagelabError } from '../errors.js';
-import { parseTrace, replayTrace } from '../lab/replay.js';
+import { parseTrace, Replayer, TRACE_MAX_BYTES } from '../lab/replay.js';
 import { resolveMachine } from '../machine/index.js';
+import { readBytesBounded, STDIN } from '../util/read-bounded.js';
 import { textTable } from '../util/table.js';
-import { formatFreeQueueTable } from '../vm/buddyinfo.js';
-import { parseArgs } from './args.js';
-import { pageHtml, preloadFor, readTraceFile } from './web.js';
+import { formatFreeQueueTable, freeQueueTable } from '../vm/buddyinfo.js';
+import { parseArgs, tunableAssignments } from './args.js';
+import { pageHtml, preloadFor } from './web.js';
+
+/* One line per failed data check, for the terminal. */
+function dataCheckLines(r: Replayer): string[] {
+  return [
+    ...r.verifyFailures.map((f) => `verify failed: line ${f.line}, tag ${f.tag}: differs from the pattern at ${f.pa}`),
+    ...r.zeroFailures.map((f) => `zero check failed: line ${f.line}, tag ${f.tag}: not zero at ${f.pa}`),
+  ];
+}
 
 export function replayCommand(argv: string[], out: (s: string) => void): number {
   const a = parseArgs(argv, ['--json', '--check', '--events'], 'replay', { values: ['--html'] });
   if (a.positional.length !== 1) throw new PagelabError('EUSAGE', 'replay: expected exactly one TRACE file');
   const file = a.positional[0];
-  const text = readTraceFile(file, 'replay');
-  const trace = parseTrace(text, file);
-  const result = replayTrace(trace, {
+  const bytes = readBytesBounded(file === '-' ? STDIN : file, { maxBytes: TRACE_MAX_BYTES, label: file === '-' ? 'replay: standard input' : `replay: ${file}`, what: 'a trace' });
+  const trace = parseTrace(bytes, file);
+  const r = new Replayer(trace, {
     check: a.flags.has('--check'),
     events: a.flags.has('--events'),
-    overrides: a.tunables,
+    tunables: tunableAssignments(a, 'replay'),
     machine: a.machineGiven ? resolveMachine(a.machine) : undefined,
   });
-  const html = a.values.get('--html');
-  if (html !== undefined) {
-    const preload = preloadFor({ ...a, positional: [] }, 'replay', undefined);
-    preload.trace = { name: file.split(/[\\/]/).pop() ?? file, text };
-    try {
-      writeFileSync(html, pageHtml(preload, true));
-    } catch (e) {
-      throw new PagelabError('EUSAGE', `replay: cannot write --html ${html}: ${(e as Error).message}`);
+  try {
+    r.run();
+    const html = a.values.get('--html');
+    if (html !== undefined) {
+      const preload = preloadFor({ ...a, positional: [] }, 'replay', undefined);
+      preload.trace = { name: file.split(/[\\/]/).pop() ?? file, text: bytes.toString('utf8') };
+      try {
+        writeFileSync(html, pageHtml(preload, true));
+      } catch (e) {
+        throw new PagelabError('EUSAGE', `replay: cannot write --html ${html}: ${(e as Error).message}`);
+      }
     }
+    const failures = dataCheckLines(r);
+    const status = failures.length > 0 ? 1 : 0;
+    if (a.flags.has('--json')) {
+      out(JSON.stringify(r.result(), null, 2) + '\n');
+      return status;
+    }
+    // The text report reads the replayer: no per-tag result is built.
+    out(`replayed ${file} on ${r.map.name}: ${trace.length} operation${trace.length === 1 ? '' : 's'}${a.flags.has('--check') ? ', checker after each' : ''}\n`);
+    if (r.events !== null) {
+      out(textTable(['line', 'op', 'tag', 'pa', 'pages', 'outcome'], r.events.map((e) => [String(e.line), e.op, e.tag ?? '', e.pa ?? '', e.pages === undefined ? '' : String(e.pages), e.ok ? 'ok' : `FAILED${e.note ? ': ' + e.note : ''}`])));
+    }
+    if (r.failed.length) out(`allocations that could not be satisfied: line ${r.failed.join(', ')}\n`);
+    if (r.skipped.length) out(`frees skipped (their allocation failed): line ${r.skipped.join(', ')}\n`);
+    out(`still allocated: ${r.liveCount()} tags; free pages ${r.phys.totalFree()}; lazy pending ${r.phys.lazyPending()}\n\n`);
+    out(formatFreeQueueTable(freeQueueTable(r.phys)) + '\n');
+    if (failures.length > 0) out(`\n${failures.join('\n')}\n${failures.length} data check${failures.length === 1 ? '' : 's'} failed\n`);
+    return status;
+  } finally {
+    void r.vm.shutdown();
   }
-  if (a.flags.has('--json')) {
-    out(JSON.stringify(result, null, 2) + '\n');
-    return 0;
-  }
-  out(`replayed ${file} on ${result.machine}: ${trace.ops.length} operations${a.flags.has('--check') ? ', checker after each' : ''}\n`);
-  if (result.events) {
-    out(textTable(['line', 'op', 'tag', 'pa', 'pages', 'outcome'], result.events.map((e) => [String(e.line), e.op, e.tag ?? '', e.pa ?? '', e.pages === undefined ? '' : String(e.pages), e.ok ? 'ok' : `FAILED${e.note ? ': ' + e.note : ''}`])));
-  }
-  if (result.failed.length) out(`allocations that could not be satisfied: line ${result.failed.join(', ')}\n`);
-  if (result.skipped_frees.length) out(`frees skipped (their allocation failed): line ${result.skipped_frees.join(', ')}\n`);
-  out(`still allocated: ${Object.keys(result.allocations).length} tags; free pages ${result.free_pages}; lazy pending ${result.lazy_pending_pages}\n\n`);
-  out(formatFreeQueueTable(result.buddyinfo) + '\n');
-  return 0;
 }

@@ -1,41 +1,33 @@
 /**
- * Trace replay: run a recorded sequence of physical-allocator operations on a
- * booted machine and report what happened. The format is documented in
- * docs/trace-format.md; the JSON result's shape is stable.
+ * Trace replay: run a parsed trace (trace-parse.ts) on a booted machine and
+ * report what happened. The format is documented in docs/trace-format.md;
+ * the JSON result's shape is stable.
+ *
+ * Replay keeps no object per operation or per tag: what each tag holds lives
+ * in typed slot arrays indexed by its interned id, and an operation's event
+ * record is built only when asked for (`events`, or `event()` after a step).
+ * A `Replayer` runs one operation per `step()`, so a viewer can parse once
+ * and walk the trace, reading the machine's state between steps.
  */
 import { PagelabError } from '../errors.js';
 import { Tunables } from '../kern/tunables.js';
 import { resolveMachine } from '../machine/index.js';
 import type { MemoryMap } from '../machine/types.js';
-import { hex, parseSize } from '../util/units.js';
+import { hex } from '../util/units.js';
 import { freeQueueTable, type FreeQueueRow } from '../vm/buddyinfo.js';
 import { Work } from '../vm/counters.js';
-import { PAGE_SIZE, VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT } from '../vm/param.js';
+import { PAGE_SIZE } from '../vm/param.js';
+import type { Phys } from '../vm/phys.js';
 import { Vm } from '../vm/vm.js';
+import { OPS } from './trace-ops.js';
+import { parseTrace, Trace, TRACE_MAX_BYTES, TRACE_MAX_LINE, type TraceOp } from './trace-parse.js';
 
-export type TraceOp =
-  | { op: 'alloc'; line: number; tag: string; order: number; pool: number; domain: number; zero: boolean }
-  | { op: 'free'; line: number; tag: string; zero: boolean }
-  | { op: 'contig'; line: number; tag: string; npages: number; low: number; high: number; align: number; boundary: number; domain: number; zero: boolean }
-  | { op: 'write'; line: number; tag: string; pattern: number | null }
-  | { op: 'verify'; line: number; tag: string; pattern: number | null }
-  | { op: 'zeroidle'; line: number; domain: number | null; pages: number }
-  | { op: 'unfree'; line: number; pa: number }
-  | { op: 'drain'; line: number; domain: number | null };
-
-export interface Trace {
-  /** The file name used in error messages. */
-  file: string;
-  /** `machine PRESET` or `machine mem=SIZE`; null when the trace names none. */
-  machine: { preset?: string; mem?: string } | null;
-  /** `set NAME=VALUE` lines, in order. */
-  sets: Array<{ line: number; assignment: string }>;
-  ops: TraceOp[];
-}
+export { parseTrace, Trace, TRACE_MAX_BYTES, TRACE_MAX_LINE, type TraceOp };
+export { tagPattern } from './trace-ops.js';
 
 export interface ReplayEvent {
   line: number;
-  op: TraceOp['op'];
+  op: string;
   tag?: string;
   pa?: string;
   pages?: number;
@@ -54,6 +46,13 @@ export interface ZeroReport {
   free_pages_pg_zero: number;
 }
 
+/** A failed data check: its line, tag and the first address that was wrong. */
+export interface DataCheckFailure {
+  line: number;
+  tag: string;
+  pa: string;
+}
+
 export interface ReplayResult {
   machine: string;
   tunables: Record<string, number | string>;
@@ -66,419 +65,276 @@ export interface ReplayResult {
   backed: boolean;
   zero: ZeroReport;
   /** Zeroed allocations that did not read all zero (backed only): line and first non-zero address. */
-  zero_failures: Array<{ line: number; tag: string; pa: string }>;
+  zero_failures: DataCheckFailure[];
   /** verify lines whose contents differed: line and first differing address. */
-  verify_failures: Array<{ line: number; tag: string; pa: string }>;
+  verify_failures: DataCheckFailure[];
   buddyinfo: FreeQueueRow[];
   events?: ReplayEvent[];
-}
-
-/* Removes a bare keyword (such as `zero`) from the positional words; true if it was there. */
-function takeKeyword(positional: string[], word: string): boolean {
-  const i = positional.indexOf(word);
-  if (i < 0) return false;
-  positional.splice(i, 1);
-  return true;
-}
-
-/* The pattern `write TAG` uses when none is given: FNV-1a of the tag, so `verify TAG` can find it. */
-export function tagPattern(tag: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < tag.length; i++) h = Math.imul(h ^ tag.charCodeAt(i), 0x01000193) >>> 0;
-  return h >>> 0;
-}
-
-function traceError(file: string, line: number, msg: string): never {
-  throw new PagelabError('ETRACE', `${file}:${line}: ${msg}`);
-}
-
-/*
- * Parses trace text. Requires nothing of the text; guarantees every returned
- * op is well-formed, or throws ETRACE naming the file and line.
- */
-export function parseTrace(text: string, file = 'trace'): Trace {
-  const trace: Trace = { file, machine: null, sets: [], ops: [] };
-  const lines = text.split(/\r?\n/);
-  let sawOp = false;
-  for (let i = 0; i < lines.length; i++) {
-    const lineNo = i + 1;
-    const hash = lines[i].indexOf('#');
-    const body = (hash >= 0 ? lines[i].slice(0, hash) : lines[i]).trim();
-    if (body === '') continue;
-    const words = body.split(/\s+/);
-    const verb = words[0];
-    const positional: string[] = [];
-    const kv = new Map<string, string>();
-    for (const w of words.slice(1)) {
-      const eq = w.indexOf('=');
-      if (eq > 0 && verb !== 'set') {
-        const k = w.slice(0, eq);
-        if (kv.has(k)) traceError(file, lineNo, `option ${k} given twice`);
-        kv.set(k, w.slice(eq + 1));
-      } else positional.push(w);
-    }
-    const allow = (...names: string[]): void => {
-      for (const k of kv.keys()) if (!names.includes(k)) traceError(file, lineNo, `${verb}: unknown option "${k}" (allowed: ${names.join(', ') || 'none'})`);
-    };
-    const nPos = (n: number, usage: string): void => {
-      if (positional.length !== n) traceError(file, lineNo, `${verb}: expected "${usage}"`);
-    };
-    const size = (s: string, what: string): number => {
-      try {
-        return parseSize(s, what);
-      } catch (e) {
-        return traceError(file, lineNo, (e as Error).message);
-      }
-    };
-    const int = (s: string | undefined, what: string, dflt: number): number => {
-      if (s === undefined) return dflt;
-      if (!/^[0-9]+$/.test(s)) traceError(file, lineNo, `${what} "${s}" is not a non-negative integer`);
-      return Number(s);
-    };
-    const tag = (s: string): string => {
-      if (!/^[A-Za-z0-9_.:@/-]+$/.test(s)) traceError(file, lineNo, `tag "${s}" has characters outside [A-Za-z0-9_.:@/-]`);
-      return s;
-    };
-    switch (verb) {
-      case 'machine': {
-        if (sawOp) traceError(file, lineNo, 'machine must come before the first operation');
-        if (trace.machine !== null) traceError(file, lineNo, 'machine given twice');
-        if (positional.length === 1 && kv.size === 0) trace.machine = { preset: positional[0] };
-        else if (positional.length === 0 && kv.size === 1 && kv.has('mem')) trace.machine = { mem: kv.get('mem') };
-        else traceError(file, lineNo, 'expected "machine PRESET" or "machine mem=SIZE"');
-        break;
-      }
-      case 'set': {
-        if (sawOp) traceError(file, lineNo, 'set must come before the first operation');
-        nPos(1, 'set NAME=VALUE');
-        if (!positional[0].includes('=')) traceError(file, lineNo, 'expected "set NAME=VALUE"');
-        trace.sets.push({ line: lineNo, assignment: positional[0] });
-        break;
-      }
-      case 'alloc': {
-        sawOp = true;
-        const zero = takeKeyword(positional, 'zero');
-        nPos(2, 'alloc TAG ORDER [zero] [pool=default|direct] [domain=N]');
-        allow('pool', 'domain');
-        const poolName = (kv.get('pool') ?? 'default').toLowerCase();
-        if (poolName !== 'default' && poolName !== 'direct') traceError(file, lineNo, `alloc: pool "${poolName}" is not default or direct`);
-        trace.ops.push({
-          op: 'alloc',
-          line: lineNo,
-          tag: tag(positional[0]),
-          order: int(positional[1], 'order', 0),
-          pool: poolName === 'direct' ? VM_FREEPOOL_DIRECT : VM_FREEPOOL_DEFAULT,
-          domain: int(kv.get('domain'), 'domain', 0),
-          zero,
-        });
-        break;
-      }
-      case 'free': {
-        sawOp = true;
-        const zero = takeKeyword(positional, 'zero');
-        nPos(1, 'free TAG [zero]');
-        allow();
-        trace.ops.push({ op: 'free', line: lineNo, tag: tag(positional[0]), zero });
-        break;
-      }
-      case 'write':
-      case 'verify': {
-        sawOp = true;
-        if (positional.length < 1 || positional.length > 2) traceError(file, lineNo, `${verb}: expected "${verb} TAG [PATTERN]"`);
-        allow();
-        let pattern: number | null = null;
-        if (positional.length === 2) {
-          const v = size(positional[1], 'pattern');
-          if (v > 0xffffffff) traceError(file, lineNo, `${verb}: pattern ${positional[1]} is wider than 32 bits`);
-          pattern = v;
-        }
-        trace.ops.push({ op: verb, line: lineNo, tag: tag(positional[0]), pattern });
-        break;
-      }
-      case 'zeroidle':
-        sawOp = true;
-        nPos(0, 'zeroidle [domain=N] [pages=N]');
-        allow('domain', 'pages');
-        trace.ops.push({ op: 'zeroidle', line: lineNo, domain: kv.has('domain') ? int(kv.get('domain'), 'domain', 0) : null, pages: kv.has('pages') ? int(kv.get('pages'), 'pages', 0) : Infinity });
-        break;
-      case 'contig': {
-        sawOp = true;
-        const zero = takeKeyword(positional, 'zero');
-        nPos(2, 'contig TAG NPAGES [zero] [low=…] [high=…] [align=…] [boundary=…] [domain=…]');
-        allow('low', 'high', 'align', 'boundary', 'domain');
-        const npages = int(positional[1], 'npages', 0);
-        if (npages === 0) traceError(file, lineNo, 'contig: npages must be at least 1');
-        trace.ops.push({
-          op: 'contig',
-          line: lineNo,
-          tag: tag(positional[0]),
-          npages,
-          low: kv.has('low') ? size(kv.get('low') as string, 'low') : 0,
-          high: kv.has('high') ? size(kv.get('high') as string, 'high') : Number.MAX_SAFE_INTEGER,
-          align: kv.has('align') ? size(kv.get('align') as string, 'align') : PAGE_SIZE,
-          boundary: kv.has('boundary') ? size(kv.get('boundary') as string, 'boundary') : 0,
-          domain: int(kv.get('domain'), 'domain', 0),
-          zero,
-        });
-        break;
-      }
-      case 'unfree':
-        sawOp = true;
-        nPos(1, 'unfree PADDR');
-        allow();
-        trace.ops.push({ op: 'unfree', line: lineNo, pa: size(positional[0], 'physical address') });
-        break;
-      case 'drain':
-        sawOp = true;
-        nPos(0, 'drain [domain=N]');
-        allow('domain');
-        trace.ops.push({ op: 'drain', line: lineNo, domain: kv.has('domain') ? int(kv.get('domain'), 'domain', 0) : null });
-        break;
-      default:
-        traceError(file, lineNo, `unknown operation "${verb}" (machine, set, alloc, free, contig, unfree, drain, write, verify, zeroidle)`);
-    }
-  }
-  return trace;
 }
 
 export interface ReplayOptions {
   /** Run the consistency checker after every operation. */
   check?: boolean;
-  /** Record every operation's outcome. */
+  /** Record every operation's outcome in the result's `events`. */
   events?: boolean;
   /** Tunables applied after the trace's own `set` lines (the CLI's -o). */
-  overrides?: string[];
+  tunables?: Record<string, string | number | boolean>;
   /** A machine to use instead of the trace's (the CLI's machine options). */
   machine?: MemoryMap;
 }
 
-/** A live allocation of a replay: its head page, size, and how to free it. */
-export interface LiveAllocation {
-  m: number;
-  pages: number;
-  order: number;
-  pool: number;
-  contig: boolean;
-}
+/** What a tag holds: the low two bits of its state byte. */
+const TAG_NEVER = 0;
+const TAG_LIVE = 1;
+const TAG_FAILED = 2;
+const TAG_FREED = 3;
+const TAG_STATE = 3;
+/** The rest of the byte: the allocation's pool, and whether it came from contig. */
+const TAG_POOL_SHIFT = 2;
+const TAG_CONTIG = 0x10;
 
-/*
- * A replay in progress: the machine booted for a trace, and the trace run one
- * operation at a time. This is the seam the web page steps through
- * (replayTrace is the whole run); `vm` and `live` are the state to read
- * between steps, and must not be changed from outside.
- *
- * An allocation that cannot be satisfied is an outcome (listed in `failed`);
- * a later free of its tag is skipped and listed. A free of a tag never
- * allocated, or an alloc of a tag still live, is an ETRACE error naming the
- * line.
- */
-export class ReplaySession {
+export class Replayer {
   readonly trace: Trace;
-  readonly map: MemoryMap;
-  readonly tunables: Tunables;
   readonly vm: Vm;
-  /** Tag → what it holds, in allocation order. */
-  readonly live = new Map<string, LiveAllocation>();
-  private readonly opts: ReplayOptions;
-  private readonly failedTags = new Set<string>();
-  private readonly failed: number[] = [];
-  private readonly skipped: number[] = [];
-  private readonly zeroFailures: ReplayResult['zero_failures'] = [];
-  private readonly verifyFailures: ReplayResult['verify_failures'] = [];
-  private readonly events: ReplayEvent[] = [];
-  private last: ReplayEvent | null = null;
-  private next = 0;
+  readonly phys: Phys;
+  readonly map: MemoryMap;
+  /** Index of the next operation to run. */
+  next = 0;
+  /** The outcome of the last operation run (for its event): absent values are -1 / undefined. */
+  line = 0;
+  ok = true;
+  pa = -1;
+  pages = -1;
+  note: string | undefined = undefined;
+  /*
+   * Per tag id, four words side by side (one cache line for a random tag):
+   * state, pool and contig bits (TAG_*); the head page it holds (or held,
+   * once freed); how many pages; the operation that allocated it (while
+   * live) or freed it.
+   */
+  private readonly tags: Uint32Array;
+  readonly failed: number[] = [];
+  readonly skipped: number[] = [];
+  readonly zeroFailures: DataCheckFailure[] = [];
+  readonly verifyFailures: DataCheckFailure[] = [];
+  readonly events: ReplayEvent[] | null;
+  private readonly check: boolean;
 
-  /* Boots the trace's machine (with its `set` lines, then opts.overrides); runs nothing. */
+  /*
+   * Boots the trace's machine (or opts.machine) with the trace's `set` lines,
+   * then opts.tunables. A bad `set` is an ETRACE error naming its line.
+   */
   constructor(trace: Trace, opts: ReplayOptions = {}) {
     this.trace = trace;
-    this.opts = opts;
-    this.tunables = new Tunables();
+    const tunables = new Tunables();
     for (const s of trace.sets) {
       try {
-        this.tunables.setFromString(s.assignment);
+        tunables.setFromString(s.assignment);
       } catch (e) {
-        traceError(trace.file, s.line, (e as Error).message);
+        if (!(e instanceof PagelabError)) throw e;
+        throw new PagelabError('ETRACE', `${trace.file}:${s.line}: ${e.message}`);
       }
     }
-    for (const o of opts.overrides ?? []) this.tunables.setFromString(o);
+    for (const [k, v] of Object.entries(opts.tunables ?? {})) tunables.set(k, v);
     this.map = opts.machine ?? resolveMachine(trace.machine ?? {});
-    this.vm = new Vm(this.map, this.tunables);
-  }
-
-  /** Operations run so far; the next step runs trace.ops[position]. */
-  get position(): number {
-    return this.next;
+    this.vm = new Vm(this.map, tunables);
+    this.phys = this.vm.phys;
+    this.tags = new Uint32Array(4 * trace.tagCount);
+    this.events = opts.events ? [] : null;
+    this.check = opts.check === true;
   }
 
   get done(): boolean {
-    return this.next >= this.trace.ops.length;
+    return this.next >= this.trace.length;
   }
 
   /*
-   * Runs the next operation. Requires: !done. Guarantees: its outcome, or an
-   * ETRACE / EINVARIANT error naming the line (the session is then unusable).
+   * Runs the next operation. Returns false when there is none. An error
+   * (ETRACE, EDOUBLEFREE, EINVARIANT) names the line; the operation is then
+   * not counted as run.
    */
-  step(): ReplayEvent {
-    if (this.done) throw new PagelabError('EINVAL', `${this.trace.file}: replay has run all ${this.trace.ops.length} operations`);
-    this.last = null;
-    const op = this.trace.ops[this.next++];
-    this.run(op);
-    if (this.opts.check) {
+  step(): boolean {
+    const i = this.next;
+    const t = this.trace;
+    if (i >= t.length) return false;
+    const tuple = t.opTuple[i];
+    this.line = t.opLine[i];
+    this.ok = true;
+    this.pa = -1;
+    this.pages = -1;
+    this.note = undefined;
+    OPS[t.tupleCode[tuple]].run(this, t.opTag[i], t.vals, t.tupleStart[tuple]);
+    this.next = i + 1;
+    if (this.check) {
       try {
         this.vm.check();
       } catch (e) {
-        throw new PagelabError('EINVARIANT', `${this.trace.file}:${op.line}: after ${op.op}: ${(e as Error).message}`);
+        throw new PagelabError('EINVARIANT', `${t.file}:${this.line}: after ${t.def(i).verb}: ${(e as Error).message}`);
       }
     }
-    return this.last as unknown as ReplayEvent;
+    if (this.events !== null) this.events.push(this.event());
+    return true;
   }
 
-  private record(e: ReplayEvent): void {
-    this.last = e;
-    if (this.opts.events) this.events.push(e);
+  /** Runs every remaining operation. */
+  run(): this {
+    while (this.step());
+    return this;
+  }
+
+  /** Runs operations until the next one is on a line after `line` (or none is left). */
+  runThroughLine(line: number): this {
+    while (this.next < this.trace.length && this.trace.opLine[this.next] <= line) this.step();
+    return this;
+  }
+
+  /** The event record of the last operation run. */
+  event(): ReplayEvent {
+    const i = this.next - 1;
+    if (i < 0) throw new PagelabError('EINVAL', 'event(): no operation has run yet');
+    const def = this.trace.def(i);
+    // Keys in the documented order: line, op, tag, pa, pages, ok, note.
+    const e = { line: this.line, op: def.verb } as ReplayEvent;
+    if (def.tag) e.tag = this.trace.tagName(this.trace.opTag[i]);
+    if (this.pa >= 0) e.pa = hex(this.pa);
+    if (this.pages >= 0) e.pages = this.pages;
+    e.ok = this.ok;
+    if (this.note !== undefined) e.note = this.note;
+    return e;
+  }
+
+  // ---------------------------------------------------- for the operations
+
+  /** ETRACE at the current line. */
+  fail(msg: string): never {
+    throw new PagelabError('ETRACE', `${this.trace.file}:${this.line}: ${msg}`);
+  }
+
+  domainOk(d: number): void {
+    if (d >= this.phys.ndomains) this.fail(`domain ${d} is out of range (machine has ${this.phys.ndomains})`);
+  }
+
+  /** The head page `tag` holds (or held). */
+  page(tag: number): number {
+    return this.tags[4 * tag + 1];
+  }
+
+  /** How many pages `tag` holds (or held). */
+  npages(tag: number): number {
+    return this.tags[4 * tag + 2];
+  }
+
+  /* An allocation may take `tag` unless it is live. */
+  claim(tag: number, verb: string): void {
+    if ((this.tags[4 * tag] & TAG_STATE) === TAG_LIVE) this.fail(`${verb}: tag "${this.trace.tagName(tag)}" is still allocated`);
   }
 
   /*
-   * The live allocation `op` names; undefined (recorded as skipped) when its
-   * allocation failed; an ETRACE error when the tag was never allocated.
+   * Records the outcome of an allocation for `tag`: head page `m` (or -1:
+   * cannot be satisfied, an outcome listed in `failed`). With backing
+   * memory, a zeroed allocation is checked to read zero.
    */
-  private liveOrSkip(op: { op: TraceOp['op']; line: number; tag: string }, never: string): LiveAllocation | undefined {
-    const a = this.live.get(op.tag);
-    if (a !== undefined) return a;
-    if (!this.failedTags.has(op.tag)) traceError(this.trace.file, op.line, `${op.op}: tag "${op.tag}" ${never}`);
-    this.skipped.push(op.line);
-    this.record({ line: op.line, op: op.op, tag: op.tag, ok: false, note: 'skipped: its allocation failed' });
-    return undefined;
-  }
-
-  private domainOk(d: number, line: number): void {
-    if (d >= this.vm.phys.ndomains) traceError(this.trace.file, line, `domain ${d} is out of range (machine has ${this.vm.phys.ndomains})`);
-  }
-
-  private run(op: TraceOp): void {
-    const { vm, live, trace } = this;
-    const file = trace.file;
-    const phys = vm.phys;
-    switch (op.op) {
-      case 'alloc':
-      case 'contig': {
-        if (live.has(op.tag)) traceError(file, op.line, `${op.op}: tag "${op.tag}" is still allocated`);
-        this.domainOk(op.domain, op.line);
-        let m: number;
-        let pages: number;
-        const req = op.zero ? VM_ALLOC_ZERO : 0;
-        if (op.op === 'alloc') {
-          if (op.order > phys.maxOrder) traceError(file, op.line, `alloc: order ${op.order} is out of range (0..${phys.maxOrder})`);
-          m = phys.allocPages(op.domain, op.pool, op.order, req);
-          pages = 2 ** op.order;
-        } else {
-          try {
-            m = phys.allocContig(op.domain, op.npages, op.low, op.high, op.align, op.boundary, req);
-          } catch (e) {
-            return traceError(file, op.line, (e as Error).message);
-          }
-          pages = op.npages;
-        }
-        if (m < 0) {
-          this.failed.push(op.line);
-          this.failedTags.add(op.tag);
-          this.record({ line: op.line, op: op.op, tag: op.tag, pages, ok: false, note: 'cannot be satisfied' });
-        } else {
-          this.failedTags.delete(op.tag);
-          live.set(op.tag, { m, pages, order: op.op === 'alloc' ? op.order : -1, pool: op.op === 'alloc' ? op.pool : VM_FREEPOOL_DEFAULT, contig: op.op === 'contig' });
-          const pa = phys.pageToPa(m);
-          if (op.zero && vm.backing !== null) {
-            const off = vm.backing.firstNonZero(pa, pages * PAGE_SIZE);
-            if (off >= 0) {
-              this.zeroFailures.push({ line: op.line, tag: op.tag, pa: hex(pa + off) });
-              this.record({ line: op.line, op: op.op, tag: op.tag, pa: hex(pa), pages, ok: false, note: `not zero at ${hex(pa + off)}` });
-              break;
-            }
-          }
-          this.record({ line: op.line, op: op.op, tag: op.tag, pa: hex(pa), pages, ok: true });
-        }
-        break;
-      }
-      case 'free': {
-        const a = this.liveOrSkip(op, 'was never allocated');
-        if (a === undefined) break;
-        if (op.zero && vm.backing !== null && !vm.backing.isZero(phys.pageToPa(a.m), a.pages * PAGE_SIZE)) {
-          traceError(file, op.line, `free ${op.tag} zero: the memory at ${hex(phys.pageToPa(a.m))} is not zero`);
-        }
-        // A contiguous run goes back through vm_phys_free_contig, which keeps no PG_ZERO claim.
-        if (a.contig) phys.freeContig(a.m, a.pages);
-        else phys.freePages(a.m, a.order, a.pool, op.zero);
-        live.delete(op.tag);
-        this.record({ line: op.line, op: 'free', tag: op.tag, pa: hex(phys.pageToPa(a.m)), pages: a.pages, ok: true });
-        break;
-      }
-      case 'unfree': {
-        let ok: boolean;
-        try {
-          ok = phys.unfreePage(op.pa);
-        } catch (e) {
-          return traceError(file, op.line, (e as Error).message);
-        }
-        this.record({ line: op.line, op: 'unfree', pa: hex(op.pa), pages: 1, ok, note: ok ? undefined : 'page was not free' });
-        break;
-      }
-      case 'write':
-      case 'verify': {
-        const a = this.liveOrSkip(op, 'is not allocated');
-        if (a === undefined) break;
-        if (vm.backing === null) traceError(file, op.line, `${op.op} needs backing memory (set vm.backed=1)`);
-        const pa = phys.pageToPa(a.m);
-        const bytes = a.pages * PAGE_SIZE;
-        const pattern = op.pattern ?? tagPattern(op.tag);
-        if (op.op === 'write') {
-          vm.backing.fillPattern(pa, bytes, pattern);
-          this.record({ line: op.line, op: 'write', tag: op.tag, pa: hex(pa), pages: a.pages, ok: true });
-        } else {
-          const off = vm.backing.checkPattern(pa, bytes, pattern);
-          if (off >= 0) this.verifyFailures.push({ line: op.line, tag: op.tag, pa: hex(pa + off) });
-          this.record({ line: op.line, op: 'verify', tag: op.tag, pa: hex(pa), pages: a.pages, ok: off < 0, note: off < 0 ? undefined : `differs at ${hex(pa + off)}` });
-        }
-        break;
-      }
-      case 'zeroidle': {
-        let pages = 0;
-        const domains = op.domain === null ? [...Array(phys.ndomains).keys()] : [op.domain];
-        for (const d of domains) {
-          this.domainOk(d, op.line);
-          pages += op.pages === Infinity ? vm.prezero.runToCompletion(d) : vm.prezero.submit(d, op.pages);
-        }
-        if (vm.zeroEngine !== null) {
-          vm.zeroEngine.waitAll();
-          vm.prezero.reap();
-        }
-        this.record({ line: op.line, op: 'zeroidle', pages, ok: true });
-        break;
-      }
-      case 'drain': {
-        let pages = 0;
-        if (op.domain === null) pages = phys.lazyInit();
-        else {
-          this.domainOk(op.domain, op.line);
-          pages = phys.lazyInitDomain(op.domain);
-        }
-        this.record({ line: op.line, op: 'drain', pages, ok: true });
-        break;
-      }
+  allocated(tag: number, m: number, pages: number, pool: number, contig: boolean, zero: boolean): void {
+    this.pages = pages;
+    const at = 4 * tag;
+    if (m < 0) {
+      this.tags[at] = TAG_FAILED;
+      this.failed.push(this.line);
+      this.ok = false;
+      this.note = 'cannot be satisfied';
+      return;
+    }
+    this.tags[at] = TAG_LIVE | (pool << TAG_POOL_SHIFT) | (contig ? TAG_CONTIG : 0);
+    this.tags[at + 1] = m;
+    this.tags[at + 2] = pages;
+    this.tags[at + 3] = this.next;
+    const pa = this.phys.pageToPa(m);
+    this.pa = pa;
+    const backing = this.vm.backing;
+    if (zero && backing !== null) {
+      const off = backing.firstNonZero(pa, pages * PAGE_SIZE);
+      if (off >= 0) this.dataCheckFailed(this.zeroFailures, tag, pa + off, `not zero at ${hex(pa + off)}`);
     }
   }
 
-  /* The result as `pagelab replay --json` prints it, for the operations run so far. */
+  /*
+   * Whether `tag` is live. A tag whose allocation failed is skipped (listed
+   * in `skipped_frees`, false). A tag never allocated is an ETRACE error; a
+   * tag already freed is EDOUBLEFREE for `free` and ETRACE otherwise, naming
+   * the line that freed it and the address it held.
+   */
+  live(tag: number, verb: string): boolean {
+    const state = this.tags[4 * tag] & TAG_STATE;
+    if (state === TAG_LIVE) return true;
+    const name = this.trace.tagName(tag);
+    if (state === TAG_FAILED) {
+      this.skipped.push(this.line);
+      this.ok = false;
+      this.note = 'skipped: its allocation failed';
+      return false;
+    }
+    if (state === TAG_NEVER) this.fail(`${verb}: tag "${name}" ${verb === 'free' ? 'was never allocated' : 'is not allocated'}`);
+    const where = `freed at line ${this.trace.opLine[this.tags[4 * tag + 3]]}, where it held ${hex(this.phys.pageToPa(this.page(tag)))}`;
+    if (verb === 'free') throw new PagelabError('EDOUBLEFREE', `${this.trace.file}:${this.line}: free: tag "${name}" is already free (${where})`);
+    return this.fail(`${verb}: tag "${name}" is not allocated (${where})`);
+  }
+
+  /* `tag`'s allocation was freed: the event shows what it held. */
+  released(tag: number): void {
+    const at = 4 * tag;
+    this.tags[at] = TAG_FREED;
+    this.tags[at + 3] = this.next;
+    this.pa = this.phys.pageToPa(this.tags[at + 1]);
+    this.pages = this.tags[at + 2];
+  }
+
+  isContig(tag: number): boolean {
+    return (this.tags[4 * tag] & TAG_CONTIG) !== 0;
+  }
+
+  tagPool(tag: number): number {
+    return (this.tags[4 * tag] >> TAG_POOL_SHIFT) & 3;
+  }
+
+  /* A failed data check (zero or verify): an outcome, listed and reported. */
+  dataCheckFailed(list: DataCheckFailure[], tag: number, pa: number, note: string): void {
+    list.push({ line: this.line, tag: this.trace.tagName(tag), pa: hex(pa) });
+    this.ok = false;
+    this.note = note;
+  }
+
+  // ---------------------------------------------------------------- result
+
+  /** Tags still allocated, in the order they were allocated. */
+  liveTags(): Uint32Array {
+    const tags = this.tags;
+    const order = new Uint32Array(this.liveCount());
+    let n = 0;
+    for (let at = 0; at < tags.length; at += 4) if ((tags[at] & TAG_STATE) === TAG_LIVE) order[n++] = tags[at + 3];
+    order.sort();
+    for (let k = 0; k < order.length; k++) order[k] = this.trace.opTag[order[k]];
+    return order;
+  }
+
+  /** How many tags are allocated now. */
+  liveCount(): number {
+    const tags = this.tags;
+    let n = 0;
+    for (let at = 0; at < tags.length; at += 4) if ((tags[at] & TAG_STATE) === TAG_LIVE) n++;
+    return n;
+  }
+
+  /** The result so far (all of it once `done`). */
   result(): ReplayResult {
-    const phys = this.vm.phys;
-    const allocations: Record<string, { pa: string; pages: number }> = {};
-    for (const [tag, a] of this.live) allocations[tag] = { pa: hex(phys.pageToPa(a.m)), pages: a.pages };
+    const phys = this.phys;
+    const allocations: ReplayResult['allocations'] = {};
+    for (const tag of this.liveTags()) allocations[this.trace.tagName(tag)] = { pa: hex(phys.pageToPa(this.page(tag))), pages: this.npages(tag) };
     const result: ReplayResult = {
       machine: this.map.name,
-      tunables: this.tunables.snapshot(),
+      tunables: this.vm.tunables.snapshot(),
       allocations,
-      failed: [...this.failed],
-      skipped_frees: [...this.skipped],
+      failed: this.failed,
+      skipped_frees: this.skipped,
       free_pages: phys.totalFree(),
       lazy_pending_pages: phys.lazyPending(),
       backed: this.vm.backing !== null,
@@ -488,20 +344,28 @@ export class ReplaySession {
         pages_zero_skipped: phys.work[Work.ZeroSkipped],
         free_pages_pg_zero: phys.zeroFreePages(),
       },
-      zero_failures: [...this.zeroFailures],
-      verify_failures: [...this.verifyFailures],
+      zero_failures: this.zeroFailures,
+      verify_failures: this.verifyFailures,
       buddyinfo: freeQueueTable(phys),
     };
-    if (this.opts.events) result.events = [...this.events];
+    if (this.events !== null) result.events = this.events;
     return result;
   }
 }
 
-/* Boots the trace's machine and runs every operation (see ReplaySession). */
+/*
+ * Boots the trace's machine, runs every operation and returns the result.
+ * An allocation that cannot be satisfied is an outcome (listed in `failed`);
+ * a later free of its tag is skipped and listed. A failed data check is an
+ * outcome too (zero_failures, verify_failures). A free of a tag never
+ * allocated, an alloc of a tag still live, or any malformed use is an ETRACE
+ * error naming the line; a second free of a tag, EDOUBLEFREE.
+ */
 export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResult {
-  const session = new ReplaySession(trace, opts);
-  while (!session.done) session.step();
-  const result = session.result();
-  void session.vm.shutdown();
-  return result;
+  const r = new Replayer(trace, opts);
+  try {
+    return r.run().result();
+  } finally {
+    void r.vm.shutdown();
+  }
 }

@@ -5,7 +5,8 @@
  * snapshot store would cost more memory than it saves time on the traces a
  * person steps through.
  */
-import { parseTrace, ReplaySession, type ReplayEvent, type Trace } from '../lab/replay.js';
+import { parseTrace, Replayer, type ReplayEvent, type Trace } from '../lab/replay.js';
+import { PagelabError } from '../errors.js';
 import type { MemoryMap } from '../machine/types.js';
 import { freeQueueTable } from '../vm/buddyinfo.js';
 import type { Vm } from '../vm/vm.js';
@@ -23,7 +24,7 @@ export class TraceStepper {
   readonly text: string;
   private readonly machine: MemoryMap | undefined;
   private readonly overrides: string[];
-  private session: ReplaySession;
+  private session: Replayer;
   /** Outcome of each operation run so far, by operation index. */
   readonly outcomes: SteppedOp[] = [];
   /** The trace's lines, split once. */
@@ -45,8 +46,15 @@ export class TraceStepper {
     this.session = this.boot();
   }
 
-  private boot(): ReplaySession {
-    return new ReplaySession(this.trace, { machine: this.machine, overrides: this.overrides });
+  private boot(): Replayer {
+    // -o name=value strings, as the CLI hands them over, to the record replay takes.
+    const tunables: Record<string, string> = Object.create(null);
+    for (const o of this.overrides) {
+      const eq = o.indexOf('=');
+      if (eq <= 0) throw new PagelabError('ETUNABLE', `tunable assignment "${o}" is not name=value`);
+      tunables[o.slice(0, eq).trim()] = o.slice(eq + 1);
+    }
+    return new Replayer(this.trace, { machine: this.machine, tunables });
   }
 
   get vm(): Vm {
@@ -54,25 +62,26 @@ export class TraceStepper {
   }
 
   get length(): number {
-    return this.trace.ops.length;
+    return this.trace.length;
   }
 
   /** Operations run so far. */
   get position(): number {
-    return this.session.position;
+    return this.session.next;
   }
 
   /** Line of the last operation run, or 0 before the first. */
   get currentLine(): number {
-    const p = this.session.position;
-    return p === 0 ? 0 : this.trace.ops[p - 1].line;
+    const p = this.session.next;
+    return p === 0 ? 0 : this.trace.opLine[p - 1];
   }
 
   /* Runs the next operation; null at the end. */
   step(): ReplayEvent | null {
     if (this.session.done) return null;
-    const e = this.session.step();
-    this.outcomes[this.session.position - 1] = { line: e.line, ok: e.ok, note: e.note };
+    this.session.step();
+    const e = this.session.event();
+    this.outcomes[this.session.next - 1] = { line: e.line, ok: e.ok, note: e.note };
     if (!e.ok) this.failedLines.set(e.line, e.note ?? 'failed');
     return e;
   }
@@ -80,24 +89,25 @@ export class TraceStepper {
   /* Brings the replay to `pos` operations run: forward by stepping, back by replaying from a fresh boot. */
   seek(pos: number): void {
     const target = Math.max(0, Math.min(this.length, Math.floor(pos)));
-    if (target < this.session.position) {
+    if (target < this.session.next) {
       void this.session.vm.shutdown();
       this.session = this.boot();
       this.outcomes.length = 0;
       this.failedLines.clear();
     }
-    while (this.session.position < target) this.step();
+    while (this.session.next < target) this.step();
   }
 
   /* Runs up to and including the first operation on `line` or after it. */
   seekLine(line: number): void {
-    const i = this.trace.ops.findIndex((o) => o.line >= line);
-    this.seek(i < 0 ? this.length : i + 1);
+    let i = 0;
+    while (i < this.length && this.trace.opLine[i] < line) i++;
+    this.seek(i + 1);
   }
 
   /** Live allocations as owner runs (tag → head page and pages). */
-  owners(): Iterable<[string, OwnedRun]> {
-    return this.session.live.entries();
+  *owners(): Iterable<[string, OwnedRun]> {
+    for (const tag of this.session.liveTags()) yield [this.trace.tagName(tag), { m: this.session.page(tag), pages: this.session.npages(tag) }];
   }
 
   /** The buddy info rows, as `pagelab replay --json` prints them at this point. */
@@ -106,7 +116,7 @@ export class TraceStepper {
   }
 
   /** The JSON result so far, as `pagelab replay --json` would print after these operations. */
-  result(): ReturnType<ReplaySession['result']> {
+  result(): ReturnType<Replayer['result']> {
     return this.session.result();
   }
 }

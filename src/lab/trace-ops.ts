@@ -1,0 +1,202 @@
+/**
+ * The trace operations: each one table entry holding its syntax (what the
+ * scanner in trace-parse.ts accepts) and its semantics (what replay.ts runs).
+ * Adding an operation is adding an entry here. A handler reads its fields
+ * as `v[o + k]`, k counting the positional fields, then the keywords (0 or
+ * 1), then the options, in the order the entry lists them.
+ */
+import { PagelabError } from '../errors.js';
+import { hex } from '../util/units.js';
+import { PAGE_SIZE, VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT } from '../vm/param.js';
+import type { Replayer } from './replay.js';
+import type { FieldSpec, OpSyntax } from './trace-parse.js';
+
+export interface TraceOpDef extends OpSyntax {
+  /*
+   * Runs the operation on `r` at its current line: sets r.ok, r.pa, r.pages
+   * and r.note for the event, or throws a PagelabError naming the line.
+   */
+  run(r: Replayer, tag: number, v: Float64Array, o: number): void;
+}
+
+const INT_MAX = 2 ** 31 - 1;
+/** npages and page counts: the largest machine has fewer than 2^32 pages. */
+const PAGES_MAX = 2 ** 32 - 1;
+const DOMAIN: FieldSpec = { name: 'domain', kind: 'int', dflt: 0, max: INT_MAX };
+const EVERY_DOMAIN: FieldSpec = { ...DOMAIN, dflt: null };
+const PATTERN: FieldSpec = { name: 'pattern', kind: 'size', dflt: null, max: 0xffffffff, maxWhy: 'wider than 32 bits', optional: true };
+
+/* The pattern `write TAG` uses when none is given: FNV-1a of the tag, so `verify TAG` can find it. */
+export function tagPattern(tag: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < tag.length; i++) h = Math.imul(h ^ tag.charCodeAt(i), 0x01000193) >>> 0;
+  return h >>> 0;
+}
+
+/* write and verify: fill or check a live allocation with a 32-bit pattern. */
+function writeOrVerify(r: Replayer, tag: number, v: Float64Array, o: number, verb: 'write' | 'verify'): void {
+  if (!r.live(tag, verb)) return;
+  const backing = r.vm.backing;
+  if (backing === null) r.fail(`${verb} needs backing memory (set vm.backed=1)`);
+  const pa = r.phys.pageToPa(r.page(tag));
+  const pages = r.npages(tag);
+  const pattern = v[o] === -1 ? tagPattern(r.trace.tagName(tag)) : v[o];
+  r.pa = pa;
+  r.pages = pages;
+  if (verb === 'write') {
+    backing.fillPattern(pa, pages * PAGE_SIZE, pattern);
+    return;
+  }
+  const off = backing.checkPattern(pa, pages * PAGE_SIZE, pattern);
+  if (off >= 0) r.dataCheckFailed(r.verifyFailures, tag, pa + off, `differs at ${hex(pa + off)}`);
+}
+
+export const OPS: readonly TraceOpDef[] = [
+  {
+    verb: 'alloc',
+    usage: 'alloc TAG ORDER [zero] [pool=default|direct] [domain=N]',
+    tag: true,
+    args: [{ name: 'order', kind: 'int', max: INT_MAX }],
+    keywords: ['zero'],
+    options: [{ name: 'pool', kind: 'pool', dflt: VM_FREEPOOL_DEFAULT }, DOMAIN],
+    // vm_phys_alloc_pages
+    run(r, tag, v, o) {
+      const order = v[o];
+      const zero = v[o + 1] !== 0;
+      const pool = v[o + 2];
+      const domain = v[o + 3];
+      r.claim(tag, 'alloc');
+      r.domainOk(domain);
+      if (order > r.phys.maxOrder) r.fail(`alloc: order ${order} is out of range (0..${r.phys.maxOrder})`);
+      r.allocated(tag, r.phys.allocPages(domain, pool, order, zero ? VM_ALLOC_ZERO : 0), 2 ** order, pool, false, zero);
+    },
+  },
+  {
+    verb: 'free',
+    usage: 'free TAG [zero]',
+    tag: true,
+    args: [],
+    keywords: ['zero'],
+    // vm_phys_free_pages, or vm_phys_free_contig for a contig allocation
+    run(r, tag, v, o) {
+      if (!r.live(tag, 'free')) return;
+      const zero = v[o] !== 0;
+      const m = r.page(tag);
+      const pages = r.npages(tag);
+      const backing = r.vm.backing;
+      if (zero && backing !== null && !backing.isZero(r.phys.pageToPa(m), pages * PAGE_SIZE)) {
+        r.fail(`free ${r.trace.tagName(tag)} zero: the memory at ${hex(r.phys.pageToPa(m))} is not zero`);
+      }
+      // A contiguous run goes back through vm_phys_free_contig, which keeps no PG_ZERO claim.
+      if (r.isContig(tag)) r.phys.freeContig(m, pages);
+      else r.phys.freePages(m, 31 - Math.clz32(pages), r.tagPool(tag), zero);
+      r.released(tag);
+    },
+  },
+  {
+    verb: 'contig',
+    usage: 'contig TAG NPAGES [zero] [low=…] [high=…] [align=…] [boundary=…] [domain=…]',
+    tag: true,
+    args: [{ name: 'npages', kind: 'int', min: 1, max: PAGES_MAX }],
+    keywords: ['zero'],
+    options: [
+      { name: 'low', kind: 'size', dflt: 0 },
+      { name: 'high', kind: 'size', dflt: Number.MAX_SAFE_INTEGER },
+      { name: 'align', kind: 'size', dflt: PAGE_SIZE },
+      { name: 'boundary', kind: 'size', dflt: 0 },
+      DOMAIN,
+    ],
+    // vm_phys_alloc_contig
+    run(r, tag, v, o) {
+      const npages = v[o];
+      const zero = v[o + 1] !== 0;
+      r.claim(tag, 'contig');
+      r.domainOk(v[o + 6]);
+      let m: number;
+      try {
+        m = r.phys.allocContig(v[o + 6], npages, v[o + 2], v[o + 3], v[o + 4], v[o + 5], zero ? VM_ALLOC_ZERO : 0);
+      } catch (e) {
+        if (!(e instanceof PagelabError)) throw e;
+        return r.fail(e.message);
+      }
+      r.allocated(tag, m, npages, VM_FREEPOOL_DEFAULT, true, zero);
+    },
+  },
+  {
+    verb: 'write',
+    usage: 'write TAG [PATTERN]',
+    tag: true,
+    args: [PATTERN],
+    run: (r, tag, v, o) => writeOrVerify(r, tag, v, o, 'write'),
+  },
+  {
+    verb: 'verify',
+    usage: 'verify TAG [PATTERN]',
+    tag: true,
+    args: [PATTERN],
+    run: (r, tag, v, o) => writeOrVerify(r, tag, v, o, 'verify'),
+  },
+  {
+    verb: 'zeroidle',
+    usage: 'zeroidle [domain=N] [pages=N]',
+    tag: false,
+    args: [],
+    options: [EVERY_DOMAIN, { name: 'pages', kind: 'int', dflt: Infinity, max: PAGES_MAX }],
+    // The idle-time pre-zeroing pass: zero free pages not known to be zero.
+    run(r, _tag, v, o) {
+      const domain = v[o];
+      const limit = v[o + 1];
+      let pages = 0;
+      const first = domain === -1 ? 0 : domain;
+      const last = domain === -1 ? r.phys.ndomains - 1 : domain;
+      for (let d = first; d <= last; d++) {
+        r.domainOk(d);
+        pages += limit === Infinity ? r.vm.prezero.runToCompletion(d) : r.vm.prezero.submit(d, limit);
+      }
+      if (r.vm.zeroEngine !== null) {
+        r.vm.zeroEngine.waitAll();
+        r.vm.prezero.reap();
+      }
+      r.pages = pages;
+    },
+  },
+  {
+    verb: 'unfree',
+    usage: 'unfree PADDR',
+    tag: false,
+    args: [{ name: 'pa', kind: 'size' }],
+    // vm_phys_unfree_page: take one free page out (bad-memory blacklisting)
+    run(r, _tag, v, o) {
+      let ok: boolean;
+      try {
+        ok = r.phys.unfreePage(v[o]);
+      } catch (e) {
+        if (!(e instanceof PagelabError)) throw e;
+        return r.fail(e.message);
+      }
+      r.pa = v[o];
+      r.pages = 1;
+      r.ok = ok;
+      if (!ok) r.note = 'page was not free';
+    },
+  },
+  {
+    verb: 'drain',
+    usage: 'drain [domain=N]',
+    tag: false,
+    args: [],
+    options: [EVERY_DOMAIN],
+    // Drain the LAZYINIT pool: every domain's, or one.
+    run(r, _tag, v, o) {
+      const domain = v[o];
+      if (domain === -1) r.pages = r.phys.lazyInit();
+      else {
+        r.domainOk(domain);
+        r.pages = r.phys.lazyInitDomain(domain);
+      }
+    },
+  },
+];
+
+/** The operation names, for messages. */
+export const OP_NAMES: readonly string[] = OPS.map((d) => d.verb);
