@@ -18,6 +18,8 @@ export const TRACE_MAX_BYTES = 256 * 2 ** 20;
 export const TRACE_MAX_LINE = 4096;
 /** The most words on one line (the longest operation has 9). */
 const MAX_WORDS = 16;
+/** Tags hashed before the table is probed for them all at once. */
+const TAG_BATCH = 64;
 /** The most fields one operation has. */
 export const MAX_FIELDS = 12;
 
@@ -224,6 +226,13 @@ class Scanner {
   readonly lastTuple = new Int32Array(COMPILED.length).fill(-1);
   sawOp = false;
   tagSlots = new Int32Array(4 << 12);
+  /** Tags waiting to be interned: hash, first words, operation; and where each is in the input. */
+  readonly queue = new Int32Array(4 * TAG_BATCH);
+  readonly queueStart = new Int32Array(TAG_BATCH);
+  readonly queueEnd = new Int32Array(TAG_BATCH);
+  nq = 0;
+  /** Keeps the touching loads of flushTags from being optimised away. */
+  touched = 0;
   tupleSlots = new Int32Array(1 << 6); // tuple id + 1
   tupleHash = new Uint32Array(64);
   readonly cur = new Float64Array(MAX_FIELDS);
@@ -244,16 +253,15 @@ class Scanner {
   }
 
   /*
-   * Interns the tag in word `w`; returns its id. A slot is four words:
-   * hash, id + 1 (0: empty), and the tag's first eight bytes zero-padded
-   * when it has at most eight (tags hold no zero byte, so those two words
-   * are the tag), else zeros: a short tag is compared within its slot.
+   * Queues the tag in word `w` of operation `op` for interning: checks its
+   * characters (an error names this line) and hashes it now; the table is
+   * probed in batches by flushTags, whose independent loads overlap their
+   * cache misses instead of waiting for each in turn.
    */
-  tag(w: number): number {
+  tag(w: number, op: number): void {
     const buf = this.buf;
     const s = this.ws[w];
     const e = this.we[w];
-    const n = e - s;
     let h = 0x811c9dc5;
     let w0 = 0;
     let w1 = 0;
@@ -265,32 +273,78 @@ class Scanner {
       if (j < 4) w0 |= c << (8 * j);
       else if (j < 8) w1 |= c << (8 * (j - 4));
     }
-    if (n > 8) w0 = w1 = 0;
-    h = fmix32(h) | 0;
-    const slots = this.tagSlots;
-    const mask = (slots.length >> 2) - 1;
+    if (e - s > 8) w0 = w1 = 0;
+    const q = this.nq++;
+    const at = q << 2;
+    const queue = this.queue;
+    queue[at] = fmix32(h) | 0;
+    queue[at + 1] = w0;
+    queue[at + 2] = w1;
+    queue[at + 3] = op;
+    this.queueStart[q] = s;
+    this.queueEnd[q] = e;
+    if (this.nq === TAG_BATCH) this.flushTags();
+  }
+
+  /*
+   * Interns the queued tags, in order, writing each one's id to its
+   * operation. A slot is four words: hash, id + 1 (0: empty), and the tag's
+   * first eight bytes zero-padded when it has at most eight (tags hold no
+   * zero byte, so those two words are the tag), else zeros: a short tag is
+   * compared within its slot.
+   */
+  flushTags(): void {
+    const queue = this.queue;
+    const nq = this.nq;
+    this.nq = 0;
+    // Touch every home slot first: loads that do not wait on each other.
+    let touch = 0;
+    {
+      const slots = this.tagSlots;
+      const mask = (slots.length >> 2) - 1;
+      for (let q = 0; q < nq; q++) touch |= slots[((queue[q << 2] & mask) << 2) + 1];
+    }
+    this.touched = touch;
     const t = this.t;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const at = i << 2;
-      const id1 = slots[at + 1];
-      if (id1 === 0) {
-        const id = t.tagCount++;
-        const off = t.tagOff[id];
-        const bytes = t.tagBytes;
-        for (let k = 0; k < n; k++) bytes[off + k] = buf[s + k];
-        t.tagOff[id + 1] = off + n;
-        slots[at] = h;
-        slots[at + 1] = id + 1;
-        slots[at + 2] = w0;
-        slots[at + 3] = w1;
-        // Linear probing stays short below 60% full.
-        if (t.tagCount * 5 > (mask + 1) * 3) this.rehashTags();
-        return id;
+    const buf = this.buf;
+    for (let q = 0; q < nq; q++) {
+      const h = queue[q << 2];
+      const w0 = queue[(q << 2) + 1];
+      const w1 = queue[(q << 2) + 2];
+      const s = this.queueStart[q];
+      const n = this.queueEnd[q] - s;
+      const slots = this.tagSlots;
+      const mask = (slots.length >> 2) - 1;
+      let id = -1;
+      for (let i = h & mask; ; i = (i + 1) & mask) {
+        const at = i << 2;
+        const id1 = slots[at + 1];
+        if (id1 === 0) {
+          id = t.tagCount++;
+          const off = t.tagOff[id];
+          const bytes = t.tagBytes;
+          for (let k = 0; k < n; k++) bytes[off + k] = buf[s + k];
+          t.tagOff[id + 1] = off + n;
+          slots[at] = h;
+          slots[at + 1] = id + 1;
+          slots[at + 2] = w0;
+          slots[at + 3] = w1;
+          // Linear probing stays short below 60% full.
+          if (t.tagCount * 5 > (mask + 1) * 3) this.rehashTags();
+          break;
+        }
+        if (slots[at] !== h || slots[at + 2] !== w0 || slots[at + 3] !== w1) continue;
+        if (n <= 8) {
+          id = id1 - 1;
+          break;
+        }
+        const off = t.tagOff[id1 - 1];
+        if (t.tagOff[id1] - off === n && bytesEqual(t.tagBytes, off, buf, s, n)) {
+          id = id1 - 1;
+          break;
+        }
       }
-      if (slots[at] !== h || slots[at + 2] !== w0 || slots[at + 3] !== w1) continue;
-      if (n <= 8) return id1 - 1;
-      const off = t.tagOff[id1 - 1];
-      if (t.tagOff[id1] - off === n && bytesEqual(t.tagBytes, off, buf, s, n)) return id1 - 1;
+      t.opTag[queue[(q << 2) + 3]] = id;
     }
   }
 
@@ -404,7 +458,7 @@ class Scanner {
     const cur = this.cur;
     const nf = c.nfields;
     for (let k = 0; k < nf; k++) cur[k] = c.defaults[k];
-    let tagId = -1;
+    let tagged = -1;
     let npos = 0;
     let seen = 0; // bit per keyword, then per option
     const nkw = c.keywords.length;
@@ -434,7 +488,7 @@ class Scanner {
         continue;
       }
       if (npos === maxPos) this.fail(`${verb}: expected "${def.usage}"`);
-      if (def.tag && npos === 0) tagId = this.tag(w);
+      if (def.tag && npos === 0) tagged = w;
       else {
         const a = npos - (def.tag ? 1 : 0);
         this.field(def.args[a], verb, w, s, a);
@@ -447,8 +501,9 @@ class Scanner {
     // Consecutive lines of one operation often share their fields.
     const last = this.lastTuple[c.code];
     t.opTuple[i] = last >= 0 && this.sameFields(t.tupleStart[last], nf) ? last : (this.lastTuple[c.code] = this.tuple(c.code, nf));
-    t.opTag[i] = tagId;
     t.opLine[i] = this.line;
+    if (tagged >= 0) this.tag(tagged, i);
+    else t.opTag[i] = -1;
   }
 
   /* `machine …` and `set …`: the header, before the first operation. */
@@ -552,6 +607,7 @@ export function parseTrace(input: string | Uint8Array, file = 'trace', opts: { m
     else if (sc.is(0, SET)) sc.header('set');
     else sc.fail(`unknown operation "${sc.word(0)}" (machine, set, ${OP_NAMES.join(', ')})`);
   }
+  sc.flushTags();
   // Trim the columns to what was used (views: no copy).
   t.opTuple = t.opTuple.subarray(0, t.length);
   t.opTag = t.opTag.subarray(0, t.length);
