@@ -83,15 +83,16 @@ export interface ReplayOptions {
   machine?: MemoryMap;
 }
 
-/** What a tag holds: the low two bits of its state byte. */
+/** What a tag holds: the low two bits of its state word. */
 const TAG_NEVER = 0;
 const TAG_LIVE = 1;
 const TAG_FAILED = 2;
 const TAG_FREED = 3;
 const TAG_STATE = 3;
-/** The rest of the byte: the allocation's pool, and whether it came from contig. */
+/** The rest of the word: the allocation's pool, whether it came from contig, and its order (alloc). */
 const TAG_POOL_SHIFT = 2;
 const TAG_CONTIG = 0x10;
+const TAG_ORDER_SHIFT = 5;
 
 export class Replayer {
   readonly trace: Trace;
@@ -100,19 +101,27 @@ export class Replayer {
   readonly map: MemoryMap;
   /** Index of the next operation to run. */
   next = 0;
-  /** The outcome of the last operation run (for its event): absent values are -1 / undefined. */
+  /**
+   * The outcome of the last operation run, for its event: absent values are
+   * -1 / undefined. `headPage` is a page index, turned into `pa` only when an
+   * event is built; `pa` is for operations that name an address.
+   */
   line = 0;
   ok = true;
+  headPage = -1;
   pa = -1;
   pages = -1;
   note: string | undefined = undefined;
   /*
-   * Per tag id, four words side by side (one cache line for a random tag):
-   * state, pool and contig bits (TAG_*); the head page it holds (or held,
-   * once freed); how many pages; the operation that allocated it (while
-   * live) or freed it.
+   * Per tag id, two words side by side, the part every operation on a tag
+   * reads (one small array, so a random tag is likely in cache): the state
+   * word (TAG_*: state, pool, contig, order) and the head page it holds (or
+   * held, once freed).
    */
   private readonly tags: Uint32Array;
+  /** Per tag id, read rarely: the operation that last allocated it; a contig allocation's pages. */
+  private readonly allocAt: Uint32Array;
+  private readonly contigPages: Uint32Array;
   readonly failed: number[] = [];
   readonly skipped: number[] = [];
   readonly zeroFailures: DataCheckFailure[] = [];
@@ -139,7 +148,9 @@ export class Replayer {
     this.map = opts.machine ?? resolveMachine(trace.machine ?? {});
     this.vm = new Vm(this.map, tunables);
     this.phys = this.vm.phys;
-    this.tags = new Uint32Array(4 * trace.tagCount);
+    this.tags = new Uint32Array(2 * trace.tagCount);
+    this.allocAt = new Uint32Array(trace.tagCount);
+    this.contigPages = new Uint32Array(trace.tagCount);
     this.events = opts.events ? [] : null;
     this.check = opts.check === true;
   }
@@ -160,6 +171,7 @@ export class Replayer {
     const tuple = t.opTuple[i];
     this.line = t.opLine[i];
     this.ok = true;
+    this.headPage = -1;
     this.pa = -1;
     this.pages = -1;
     this.note = undefined;
@@ -196,7 +208,8 @@ export class Replayer {
     // Keys in the documented order: line, op, tag, pa, pages, ok, note.
     const e = { line: this.line, op: def.verb } as ReplayEvent;
     if (def.tag) e.tag = this.trace.tagName(this.trace.opTag[i]);
-    if (this.pa >= 0) e.pa = hex(this.pa);
+    if (this.headPage >= 0) e.pa = hex(this.phys.pageToPa(this.headPage));
+    else if (this.pa >= 0) e.pa = hex(this.pa);
     if (this.pages >= 0) e.pages = this.pages;
     e.ok = this.ok;
     if (this.note !== undefined) e.note = this.note;
@@ -216,17 +229,18 @@ export class Replayer {
 
   /** The head page `tag` holds (or held). */
   page(tag: number): number {
-    return this.tags[4 * tag + 1];
+    return this.tags[2 * tag + 1];
   }
 
   /** How many pages `tag` holds (or held). */
   npages(tag: number): number {
-    return this.tags[4 * tag + 2];
+    const w = this.tags[2 * tag];
+    return (w & TAG_CONTIG) !== 0 ? this.contigPages[tag] : 2 ** (w >>> TAG_ORDER_SHIFT);
   }
 
   /* An allocation may take `tag` unless it is live. */
   claim(tag: number, verb: string): void {
-    if ((this.tags[4 * tag] & TAG_STATE) === TAG_LIVE) this.fail(`${verb}: tag "${this.trace.tagName(tag)}" is still allocated`);
+    if ((this.tags[2 * tag] & TAG_STATE) === TAG_LIVE) this.fail(`${verb}: tag "${this.trace.tagName(tag)}" is still allocated`);
   }
 
   /*
@@ -236,7 +250,7 @@ export class Replayer {
    */
   allocated(tag: number, m: number, pages: number, pool: number, contig: boolean, zero: boolean): void {
     this.pages = pages;
-    const at = 4 * tag;
+    const at = 2 * tag;
     if (m < 0) {
       this.tags[at] = TAG_FAILED;
       this.failed.push(this.line);
@@ -244,14 +258,16 @@ export class Replayer {
       this.note = 'cannot be satisfied';
       return;
     }
-    this.tags[at] = TAG_LIVE | (pool << TAG_POOL_SHIFT) | (contig ? TAG_CONTIG : 0);
+    if (contig) {
+      this.tags[at] = TAG_LIVE | (pool << TAG_POOL_SHIFT) | TAG_CONTIG;
+      this.contigPages[tag] = pages;
+    } else this.tags[at] = TAG_LIVE | (pool << TAG_POOL_SHIFT) | ((31 - Math.clz32(pages)) << TAG_ORDER_SHIFT);
     this.tags[at + 1] = m;
-    this.tags[at + 2] = pages;
-    this.tags[at + 3] = this.next;
-    const pa = this.phys.pageToPa(m);
-    this.pa = pa;
+    this.allocAt[tag] = this.next;
+    this.headPage = m;
     const backing = this.vm.backing;
     if (zero && backing !== null) {
+      const pa = this.phys.pageToPa(m);
       const off = backing.firstNonZero(pa, pages * PAGE_SIZE);
       if (off >= 0) this.dataCheckFailed(this.zeroFailures, tag, pa + off, `not zero at ${hex(pa + off)}`);
     }
@@ -264,7 +280,7 @@ export class Replayer {
    * the line that freed it and the address it held.
    */
   live(tag: number, verb: string): boolean {
-    const state = this.tags[4 * tag] & TAG_STATE;
+    const state = this.tags[2 * tag] & TAG_STATE;
     if (state === TAG_LIVE) return true;
     const name = this.trace.tagName(tag);
     if (state === TAG_FAILED) {
@@ -274,26 +290,26 @@ export class Replayer {
       return false;
     }
     if (state === TAG_NEVER) this.fail(`${verb}: tag "${name}" ${verb === 'free' ? 'was never allocated' : 'is not allocated'}`);
-    const where = `freed at line ${this.trace.opLine[this.tags[4 * tag + 3]]}, where it held ${hex(this.phys.pageToPa(this.page(tag)))}`;
+    let freedAt = this.next - 1;
+    while (freedAt > 0 && !(this.trace.opTag[freedAt] === tag && this.trace.def(freedAt).verb === 'free')) freedAt--;
+    const where = `freed at line ${this.trace.opLine[freedAt]}, where it held ${hex(this.phys.pageToPa(this.page(tag)))}`;
     if (verb === 'free') throw new PagelabError('EDOUBLEFREE', `${this.trace.file}:${this.line}: free: tag "${name}" is already free (${where})`);
     return this.fail(`${verb}: tag "${name}" is not allocated (${where})`);
   }
 
   /* `tag`'s allocation was freed: the event shows what it held. */
   released(tag: number): void {
-    const at = 4 * tag;
-    this.tags[at] = TAG_FREED;
-    this.tags[at + 3] = this.next;
-    this.pa = this.phys.pageToPa(this.tags[at + 1]);
-    this.pages = this.tags[at + 2];
+    this.pages = this.npages(tag);
+    this.headPage = this.tags[2 * tag + 1];
+    this.tags[2 * tag] = (this.tags[2 * tag] & ~TAG_STATE) | TAG_FREED;
   }
 
   isContig(tag: number): boolean {
-    return (this.tags[4 * tag] & TAG_CONTIG) !== 0;
+    return (this.tags[2 * tag] & TAG_CONTIG) !== 0;
   }
 
   tagPool(tag: number): number {
-    return (this.tags[4 * tag] >> TAG_POOL_SHIFT) & 3;
+    return (this.tags[2 * tag] >> TAG_POOL_SHIFT) & 3;
   }
 
   /* A failed data check (zero or verify): an outcome, listed and reported. */
@@ -310,7 +326,7 @@ export class Replayer {
     const tags = this.tags;
     const order = new Uint32Array(this.liveCount());
     let n = 0;
-    for (let at = 0; at < tags.length; at += 4) if ((tags[at] & TAG_STATE) === TAG_LIVE) order[n++] = tags[at + 3];
+    for (let tag = 0; 2 * tag < tags.length; tag++) if ((tags[2 * tag] & TAG_STATE) === TAG_LIVE) order[n++] = this.allocAt[tag];
     order.sort();
     for (let k = 0; k < order.length; k++) order[k] = this.trace.opTag[order[k]];
     return order;
@@ -320,7 +336,7 @@ export class Replayer {
   liveCount(): number {
     const tags = this.tags;
     let n = 0;
-    for (let at = 0; at < tags.length; at += 4) if ((tags[at] & TAG_STATE) === TAG_LIVE) n++;
+    for (let at = 0; at < tags.length; at += 2) if ((tags[at] & TAG_STATE) === TAG_LIVE) n++;
     return n;
   }
 

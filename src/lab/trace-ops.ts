@@ -13,8 +13,9 @@ import type { FieldSpec, OpSyntax } from './trace-parse.js';
 
 export interface TraceOpDef extends OpSyntax {
   /*
-   * Runs the operation on `r` at its current line: sets r.ok, r.pa, r.pages
-   * and r.note for the event, or throws a PagelabError naming the line.
+   * Runs the operation on `r` at its current line: sets r.ok, r.headPage (or
+   * r.pa), r.pages and r.note for the event, or throws a PagelabError naming
+   * the line.
    */
   run(r: Replayer, tag: number, v: Float64Array, o: number): void;
 }
@@ -41,7 +42,7 @@ function writeOrVerify(r: Replayer, tag: number, v: Float64Array, o: number, ver
   const pa = r.phys.pageToPa(r.page(tag));
   const pages = r.npages(tag);
   const pattern = v[o] === -1 ? tagPattern(r.trace.tagName(tag)) : v[o];
-  r.pa = pa;
+  r.headPage = r.page(tag);
   r.pages = pages;
   if (verb === 'write') {
     backing.fillPattern(pa, pages * PAGE_SIZE, pattern);
