@@ -199,8 +199,8 @@ export class VmObjects {
     this.flags[id] = type === 'anon' ? OBJ_ANON : OBJ_UNMANAGED;
     this.size[id] = size;
     this.pgColor[id] = 0;
-    if (color !== null) this.color(id, color);
     this.refCount[id] = 1;
+    if (color !== null) this.color(id, color);
     this.resident[id] = 0;
     this.rvqHead[id] = -1;
     this.names[id] = opts.name;

@@ -84,8 +84,14 @@ export class Reserv {
   private readonly segPfnDelta: Float64Array;
   private readonly segDomain: Uint8Array;
 
-  /** The clock partpopq ages by (FreeBSD's ticks); the caller advances it. */
+  /**
+   * The clock partpopq ages by (FreeBSD's ticks, hz = 1000). The VM has no
+   * clock of its own: until a caller drives it with tick(), every change of
+   * a reservation counts as a new tick, so partpopq is an exact LRU; once
+   * driven, a reservation is requeued at most once per tick, as FreeBSD's.
+   */
   ticks = 0;
+  private clockDriven = false;
   broken = 0;
   freed = 0;
   reclaimed = 0;
@@ -135,6 +141,12 @@ export class Reserv {
     this.pqHead = new Int32Array(phys.ndomains).fill(-1);
     this.pqTail = new Int32Array(phys.ndomains).fill(-1);
     this.pqLen = new Float64Array(phys.ndomains);
+  }
+
+  /** Advance the clock by `n` ticks; from now on it moves only by tick(). */
+  tick(n = 1): void {
+    this.clockDriven = true;
+    this.ticks += n;
   }
 
   /** vm_reserv_from_page: the reservation page `m` would belong to. */
@@ -224,6 +236,7 @@ export class Reserv {
     const pc = ++this.popcnt[rv];
     this.domains.reservFree[this.domain[rv]]--;
     const n = this.npages;
+    if (!this.clockDriven) this.ticks++;
     if (this.ticks - this.lasttick[rv] < PARTPOPSLOP && this.inpartpopq[rv] === 1 && pc !== n) return;
     this.lasttick[rv] = this.ticks;
     if (this.inpartpopq[rv] === 1) this.pqRemove(rv);
@@ -244,6 +257,7 @@ export class Reserv {
     this.phys.pages.astate[m0 + index] = ASTATE_RESV_FREE;
     const pc = --this.popcnt[rv];
     const d = this.domain[rv];
+    if (!this.clockDriven) this.ticks++;
     if (this.ticks - this.lasttick[rv] >= PARTPOPSLOP || pc === 0) {
       if (this.inpartpopq[rv] === 1) this.pqRemove(rv);
       if (pc !== 0) this.pqInsertTail(rv);
