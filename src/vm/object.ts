@@ -260,7 +260,7 @@ export class VmObjects {
    * at `pindex`. Returns false, changing nothing, when the pindex is taken.
    */
   linkPage(obj: number, pindex: number, m: number): boolean {
-    if (!this.radix.insert(obj, pindex, m)) return false;
+    if (!this.radix.insertNearFound(obj, pindex, m) && !this.radix.insert(obj, pindex, m)) return false;
     this.pages.object[m] = obj;
     this.pages.pindex[m] = pindex;
     this.resident[obj]++;

@@ -12,7 +12,7 @@
  * throw a PagelabError naming the page or object; the *Unsafe twins skip that
  * for hot loops.
  */
-import { PagelabError, kassert } from '../errors.js';
+import { PagelabError } from '../errors.js';
 import { hex } from '../util/units.js';
 import { Work } from './counters.js';
 import { DomainSet } from './domainset.js';
@@ -254,8 +254,7 @@ export class VmPage {
     p.pool[m] = VM_FREEPOOL_DEFAULT;
     p.busy[m] = (req & (VM_ALLOC_NOBUSY | VM_ALLOC_SBUSY)) === 0 ? VPB_XBUSY : (req & VM_ALLOC_SBUSY) !== 0 ? 1 : VPB_UNBUSIED;
     p.wire[m] = (req & VM_ALLOC_WIRED) !== 0 ? 1 : 0;
-    const ok = this.objects.linkPage(obj, pindex, m);
-    kassert(ok, () => `vm_page_alloc: object ${this.objects.describe(obj)} already has pindex ${pindex}`);
+    if (!this.objects.linkPage(obj, pindex, m)) throw new PagelabError('EINVARIANT', `vm_page_alloc: object ${this.objects.describe(obj)} already has pindex ${pindex}`);
   }
 
   // ------------------------------------------------------------ vm_page_alloc
@@ -269,8 +268,12 @@ export class VmPage {
    */
   alloc(obj: number, pindex: number, req = 0): number {
     this.checkPindex(obj, pindex);
-    this.checkNotResident(obj, pindex, 1);
-    return this.allocUnsafe(obj, pindex, req);
+    const radix = this.objects.radix;
+    const mp = radix.lookupLe(obj, pindex);
+    if (mp !== NIL && radix.foundKey === pindex) {
+      throw new PagelabError('EEXIST', `object ${this.objects.describe(obj)} already has page ${this.pa(mp)} at pindex ${pindex}`);
+    }
+    return this.allocAfter(obj, pindex, req, mp === NIL ? -1 : mp);
   }
 
   /* alloc() without the checks. */

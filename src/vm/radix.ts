@@ -53,6 +53,9 @@ export class Radix {
   /** Key of the entry found. */
   foundKey = 0;
   private foundNode = 0;
+  /** Tree of the last successful find, -1 once a node may have been freed. */
+  private foundTree = -1;
+  private curTree = -1;
   private foundIdx = 0;
   // Descent stack of find*: node, slot and key base per level.
   private readonly stNode = new Uint32Array(RADIX_MAX_HEIGHT);
@@ -112,6 +115,7 @@ export class Radix {
 
   /* Requires: node `n` is empty (every slot NIL, bitmap 0). */
   private freeNode(n: number): void {
+    this.foundTree = -1;
     this.slots[n * RADIX_COUNT] = this.freeNodes;
     this.freeNodes = n;
     this.liveNodes--;
@@ -243,8 +247,10 @@ export class Radix {
    * NIL; its key is left in foundKey.
    */
   lookupGe(t: number, key: number): number {
+    this.foundTree = -1;
+    this.curTree = t;
     const h = this.height[t];
-    if (h === 0 || key >= CAP[h]) return NIL;
+    if (h === 0 || key >= CAP[h] || key > 0xffffffff) return NIL;
     if (key < 0) key = 0;
     let n = this.root[t];
     let level = h - 1;
@@ -252,7 +258,7 @@ export class Radix {
     let depth = 0;
     for (;;) {
       const scale = CAP[level];
-      const i = Math.floor((key - base) / scale) & MASK;
+      const i = (key >>> (level * RADIX_SHIFT)) & MASK;
       if (level === 0) {
         const j = this.lowestFrom(n, i);
         if (j >= 0) return this.found(n, j, base + j);
@@ -285,16 +291,18 @@ export class Radix {
    * or NIL; its key is left in foundKey.
    */
   lookupLe(t: number, key: number): number {
+    this.foundTree = -1;
+    this.curTree = t;
     const h = this.height[t];
     if (h === 0 || key < 0) return NIL;
-    if (key >= CAP[h]) key = CAP[h] - 1;
+    if (key >= CAP[h]) key = Math.min(CAP[h] - 1, 0xffffffff);
     let n = this.root[t];
     let level = h - 1;
     let base = 0;
     let depth = 0;
     for (;;) {
       const scale = CAP[level];
-      const i = Math.floor((key - base) / scale) & MASK;
+      const i = (key >>> (level * RADIX_SHIFT)) & MASK;
       if (level === 0) {
         const j = this.highestTo(n, i);
         if (j >= 0) return this.found(n, j, base + j);
@@ -321,8 +329,28 @@ export class Radix {
     }
   }
 
+  /*
+   * insert() into the leaf the last lookup found, when `key` falls in it:
+   * a sequential fill's neighbour lookup then costs no second descent.
+   * Requires: no node freed since that lookup. Returns false when the hint
+   * does not apply or the key is present; the caller then uses insert().
+   */
+  insertNearFound(t: number, key: number, value: number): boolean {
+    if (this.foundTree !== t) return false;
+    const leafBase = this.foundKey - this.foundIdx;
+    const i = key - leafBase;
+    if (i < 0 || i >= RADIX_COUNT) return false;
+    const n = this.foundNode;
+    const at = n * RADIX_COUNT + i;
+    if (this.slots[at] !== NIL) return false;
+    this.slots[at] = value;
+    this.bm[n * 2 + (i >>> 5)] |= 1 << (i & 31);
+    return true;
+  }
+
   private found(n: number, j: number, key: number): number {
     this.foundNode = n;
+    this.foundTree = this.curTree;
     this.foundIdx = j;
     this.foundKey = key;
     return this.slots[n * RADIX_COUNT + j];

@@ -54,6 +54,8 @@ export class Reserv {
   readonly order: number;
   /** VM_LEVEL_0_NPAGES. */
   readonly npages: number;
+  /** 1 / npages, exact (a power of two): fromPage multiplies instead of dividing. */
+  private readonly invNpages: number;
   /** popmap words per reservation. */
   readonly words: number;
   /** Reservations in the array (including ones without a whole superpage under them). */
@@ -110,6 +112,7 @@ export class Reserv {
     this.order = order;
     const n = 2 ** order;
     this.npages = n;
+    this.invNpages = 1 / n;
     this.words = Math.max(1, n / 32);
     const nsegs = phys.segs.length;
     this.segRvDelta = new Float64Array(nsegs);
@@ -152,7 +155,7 @@ export class Reserv {
   /** vm_reserv_from_page: the reservation page `m` would belong to. */
   fromPage(m: number): number {
     const s = this.phys.pages.segind[m];
-    return this.segRvDelta[s] + Math.floor((m + this.segPfnDelta[s]) / this.npages);
+    return this.segRvDelta[s] + Math.floor((m + this.segPfnDelta[s]) * this.invNpages);
   }
 
   /** VM_RESERV_INDEX: the offset of `pindex` within its reservation, after colour. */
@@ -229,7 +232,7 @@ export class Reserv {
   private populate(rv: number, index: number): void {
     const w = rv * this.words + (index >>> 5);
     const b = 1 << (index & 31);
-    kassert((this.popmap[w] & b) === 0, () => `vm_reserv_populate: reservation at ${this.paOf(rv)} has page ${index} already`);
+    if ((this.popmap[w] & b) !== 0) this.corrupt(rv, `page ${index} is populated already`);
     this.popmap[w] |= b;
     const m = this.first[rv] + index;
     this.phys.pages.astate[m] = ASTATE_ALLOCATED;
@@ -239,8 +242,16 @@ export class Reserv {
     if (!this.clockDriven) this.ticks++;
     if (this.ticks - this.lasttick[rv] < PARTPOPSLOP && this.inpartpopq[rv] === 1 && pc !== n) return;
     this.lasttick[rv] = this.ticks;
-    if (this.inpartpopq[rv] === 1) this.pqRemove(rv);
+    if (this.inpartpopq[rv] === 1) {
+      // Requeueing the tail leaves the queue as it is.
+      if (pc < n && this.pqTail[this.domain[rv]] === rv) return;
+      this.pqRemove(rv);
+    }
     if (pc < n) this.pqInsertTail(rv);
+  }
+
+  private corrupt(rv: number, what: string): never {
+    throw new PagelabError('EINVARIANT', `vm_reserv: reservation at ${this.paOf(rv)}: ${what}`);
   }
 
   /*
@@ -251,7 +262,7 @@ export class Reserv {
   private depopulate(rv: number, index: number): void {
     const w = rv * this.words + (index >>> 5);
     const b = 1 << (index & 31);
-    kassert(this.object[rv] !== OBJ_NONE && (this.popmap[w] & b) !== 0, () => `vm_reserv_depopulate: page ${index} of reservation at ${this.paOf(rv)} is not populated`);
+    if (this.object[rv] === OBJ_NONE || (this.popmap[w] & b) === 0) this.corrupt(rv, `page ${index} is not populated`);
     this.popmap[w] &= ~b;
     const m0 = this.first[rv];
     this.phys.pages.astate[m0 + index] = ASTATE_RESV_FREE;
@@ -259,9 +270,13 @@ export class Reserv {
     const d = this.domain[rv];
     if (!this.clockDriven) this.ticks++;
     if (this.ticks - this.lasttick[rv] >= PARTPOPSLOP || pc === 0) {
-      if (this.inpartpopq[rv] === 1) this.pqRemove(rv);
-      if (pc !== 0) this.pqInsertTail(rv);
       this.lasttick[rv] = this.ticks;
+      if (this.inpartpopq[rv] === 1) {
+        if (pc !== 0 && this.pqTail[d] === rv) {
+          // Already the most recently changed: nothing moves.
+        } else this.pqRemove(rv);
+      }
+      if (pc !== 0 && this.inpartpopq[rv] === 0) this.pqInsertTail(rv);
     }
     if (pc === 0) {
       this.remove(rv);
