@@ -120,8 +120,9 @@ export default async function run(): Promise<string> {
   populate(on, null);
   const obj = objOf.get(on) as number;
   const c = on.reserv?.counters();
+  const st = on.page.statsObject();
   out.push(
-    `After one pindex-order population: ${c?.fullpop ?? 0} full reservations, ${on.page.stats[1]} of ${on.page.stats[0]} allocations so far served from reservations; ` +
+    `After one pindex-order population: ${c?.fullpop ?? 0} full reservations, ${st.from_reserv} of ${st.alloc} allocations so far served from reservations; ` +
       `radix trie ${(on.object.radix.bytesInUse() / on.object.resident[obj]).toFixed(2)} bytes per resident page (${on.object.radix.liveNodes} nodes of 264 B).`,
   );
   terminate(on);

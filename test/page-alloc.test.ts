@@ -63,7 +63,7 @@ test('VM_ALLOC_ZERO: a preference for object pages, a guarantee for noobj and gr
   assert.ok(b.isZero(vm.phys.pageToPa(m2), PAGE_SIZE), 'noobj VM_ALLOC_ZERO zeroes');
   const m3 = vm.page.grab(obj, 1, NB | VM_ALLOC_ZERO);
   assert.ok(b.isZero(vm.phys.pageToPa(m3), PAGE_SIZE), 'grab VM_ALLOC_ZERO zeroes');
-  assert.equal(vm.page.stats[8], 2, 'two pages zeroed');
+  assert.equal(vm.page.statsObject().zeroed, 2, 'two pages zeroed');
   assert.equal(vm.page.grab(obj, 0, NB), m1, 'grab finds the resident page');
   vm.check();
   void vm.shutdown();
@@ -167,7 +167,7 @@ test('vm_page_alloc breaks an inactive reservation when vm_phys is empty, then r
   while (vm.page.alloc(u, n, NB | VM_ALLOC_INTERRUPT) >= 0) n++;
   assert.equal(r.reclaimed, 1, 'the partly populated reservation was reclaimed');
   assert.equal(r.pqLen[0], 0);
-  assert.equal(vm.page.stats[7], 1, 'one retry after reclaim');
+  assert.equal(vm.page.statsObject().reclaim_retry, 1, 'one retry after reclaim');
   vm.check();
   vm.object.terminate(u);
   vm.object.terminate(a);

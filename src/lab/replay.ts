@@ -12,6 +12,7 @@ import { freeQueueTable, type FreeQueueRow } from '../vm/buddyinfo.js';
 import { Work } from '../vm/counters.js';
 import { PAGE_SIZE, VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT } from '../vm/param.js';
 import { Vm } from '../vm/vm.js';
+import { ObjectReplay, parseObjectOp, type ObjectTraceOp, type PageLayerReport } from './replay-objects.js';
 
 export type TraceOp =
   | { op: 'alloc'; line: number; tag: string; order: number; pool: number; domain: number; zero: boolean }
@@ -21,7 +22,8 @@ export type TraceOp =
   | { op: 'verify'; line: number; tag: string; pattern: number | null }
   | { op: 'zeroidle'; line: number; domain: number | null; pages: number }
   | { op: 'unfree'; line: number; pa: number }
-  | { op: 'drain'; line: number; domain: number | null };
+  | { op: 'drain'; line: number; domain: number | null }
+  | ObjectTraceOp;
 
 export interface Trace {
   /** The file name used in error messages. */
@@ -54,7 +56,7 @@ export interface ZeroReport {
   free_pages_pg_zero: number;
 }
 
-export interface ReplayResult {
+export interface ReplayResult extends PageLayerReport {
   machine: string;
   tunables: Record<string, number | string>;
   allocations: Record<string, { pa: string; pages: number }>;
@@ -234,8 +236,12 @@ export function parseTrace(text: string, file = 'trace'): Trace {
         allow('domain');
         trace.ops.push({ op: 'drain', line: lineNo, domain: kv.has('domain') ? int(kv.get('domain'), 'domain', 0) : null });
         break;
-      default:
-        traceError(file, lineNo, `unknown operation "${verb}" (machine, set, alloc, free, contig, unfree, drain, write, verify, zeroidle)`);
+      default: {
+        const o = parseObjectOp({ verb, line: lineNo, positional, kv, fail: (msg) => traceError(file, lineNo, msg), tag });
+        if (o === null) traceError(file, lineNo, `unknown operation "${verb}" (machine, set, alloc, free, contig, unfree, drain, write, verify, zeroidle, object, page, unwire, terminate, reclaim)`);
+        sawOp = true;
+        trace.ops.push(o);
+      }
     }
   }
   return trace;
@@ -280,6 +286,7 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
   const zeroFailures: ReplayResult['zero_failures'] = [];
   const verifyFailures: ReplayResult['verify_failures'] = [];
   const events: ReplayEvent[] = [];
+  const pageLayer = new ObjectReplay(vm, file);
   const record = (e: ReplayEvent): void => {
     if (opts.events) events.push(e);
   };
@@ -290,6 +297,7 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
   const liveOrSkip = (op: { op: TraceOp['op']; line: number; tag: string }, never: string): Live | undefined => {
     const a = live.get(op.tag);
     if (a !== undefined) return a;
+    if (pageLayer.isLive(op.tag)) traceError(file, op.line, `${op.op}: tag "${op.tag}" names pages of an object; ${op.op} acts on alloc and contig tags`);
     if (!failedTags.has(op.tag)) traceError(file, op.line, `${op.op}: tag "${op.tag}" ${never}`);
     skipped.push(op.line);
     record({ line: op.line, op: op.op, tag: op.tag, ok: false, note: 'skipped: its allocation failed' });
@@ -302,7 +310,7 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
     switch (op.op) {
       case 'alloc':
       case 'contig': {
-        if (live.has(op.tag)) traceError(file, op.line, `${op.op}: tag "${op.tag}" is still allocated`);
+        if (live.has(op.tag) || pageLayer.isLive(op.tag)) traceError(file, op.line, `${op.op}: tag "${op.tag}" is still allocated`);
         domainOk(op.domain, op.line);
         let m: number;
         let pages: number;
@@ -340,6 +348,10 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
         break;
       }
       case 'free': {
+        if (!live.has(op.tag) && pageLayer.owns(op.tag)) {
+          record({ line: op.line, op: 'free', ...pageLayer.free(op.line, op.tag, op.zero) });
+          break;
+        }
         const a = liveOrSkip(op, 'was never allocated');
         if (a === undefined) break;
         if (op.zero && vm.backing !== null && !vm.backing.isZero(phys.pageToPa(a.m), a.pages * PAGE_SIZE)) {
@@ -404,6 +416,13 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
         record({ line: op.line, op: 'drain', pages, ok: true });
         break;
       }
+      default:
+        try {
+          record({ line: op.line, op: op.op, ...pageLayer.run(op, (t) => live.has(t)) });
+        } catch (e) {
+          if (e instanceof PagelabError && e.code !== 'ETRACE' && e.code !== 'EINVARIANT') traceError(file, op.line, `${op.op}: ${e.message}`);
+          throw e;
+        }
     }
     if (opts.check) {
       try {
@@ -419,8 +438,8 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
     machine: map.name,
     tunables: tunables.snapshot(),
     allocations,
-    failed,
-    skipped_frees: skipped,
+    failed: [...failed, ...pageLayer.failed].sort((x, y) => x - y),
+    skipped_frees: [...skipped, ...pageLayer.skipped].sort((x, y) => x - y),
     free_pages: phys.totalFree(),
     lazy_pending_pages: phys.lazyPending(),
     backed: vm.backing !== null,
@@ -433,6 +452,7 @@ export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResul
     zero_failures: zeroFailures,
     verify_failures: verifyFailures,
     buddyinfo: freeQueueTable(phys),
+    ...pageLayer.report(),
   };
   void vm.shutdown();
   if (opts.events) result.events = events;

@@ -57,7 +57,6 @@ const INTERLEAVE_STRIDE = 64;
 export const enum PageStat {
   Alloc = 0,
   FromReserv,
-  NewReserv,
   FromCache,
   FromPhys,
   Failed,
@@ -66,7 +65,7 @@ export const enum PageStat {
   Zeroed,
   COUNT,
 }
-export const PAGE_STAT_NAMES = ['alloc', 'from_reserv', 'new_reserv', 'from_pgcache', 'from_phys', 'failed', 'free', 'reclaim_retry', 'zeroed'];
+export const PAGE_STAT_NAMES = ['alloc', 'from_reserv', 'from_pgcache', 'from_phys', 'failed', 'free', 'reclaim_retry', 'zeroed'];
 
 export interface PageAllocOptions {
   /** Per-domain page caches in front of vm_phys for single pages (default true). */

@@ -36,6 +36,8 @@ export const VM_LEVEL_0_ORDER_AMD64 = 9;
 export const VM_LEVEL_0_ORDER_ARM64_16K = 11;
 
 export interface ReservCounters {
+  /** Reservations created (a block taken from vm_phys for an object window). */
+  started: number;
   broken: number;
   freed: number;
   reclaimed: number;
@@ -94,6 +96,7 @@ export class Reserv {
    */
   ticks = 0;
   private clockDriven = false;
+  started = 0;
   broken = 0;
   freed = 0;
   reclaimed = 0;
@@ -367,6 +370,7 @@ export class Reserv {
     this.domain[rv] = this.segDomain[s];
     this.phys.pages.astate.fill(ASTATE_RESV_FREE, m, m + this.npages);
     this.domains.reservFree[this.domain[rv]] += this.npages;
+    this.started++;
     this.insert(rv, obj, first);
     for (let i = 0; i < count; i++) this.populate(rv, index + i);
     return m + index;
@@ -679,6 +683,7 @@ export class Reserv {
     const active = new Array<number>(nd).fill(0);
     for (let rv = 0; rv < this.count; rv++) if (this.object[rv] !== OBJ_NONE) active[this.domain[rv]]++;
     return {
+      started: this.started,
       broken: this.broken,
       freed: this.freed,
       reclaimed: this.reclaimed,
