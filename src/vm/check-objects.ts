@@ -33,6 +33,7 @@ export function checkObjects(vm: Vm): void {
   const keys = new Float64Array(1024);
   for (const obj of objects.live()) {
     let count = 0;
+    let busy = 0;
     for (let key = 0, got = buf.length; got === buf.length; key = keys[got - 1] + 1) {
       got = objects.radix.gather(obj, key, buf, keys);
       for (let i = 0; i < got; i++) {
@@ -44,8 +45,10 @@ export function checkObjects(vm: Vm): void {
         if (p.astate[m] !== ASTATE_ALLOCATED) fail(`resident page ${pa(m)} of object ${objects.describe(obj)} is not allocated (state ${p.astate[m]})`);
         if (keys[i] >= objects.size[obj] && objects.size[obj] < OBJ_MAX_SIZE) fail(`page ${pa(m)} at pindex ${keys[i]} lies beyond object ${objects.describe(obj)}'s size ${objects.size[obj]}`);
         count++;
+        if (p.busy[m] !== 0) busy++;
       }
     }
+    if (busy !== objects.busyPages[obj]) fail(`object ${objects.describe(obj)} counts ${objects.busyPages[obj]} busy pages but has ${busy}`);
     if (count !== objects.resident[obj]) fail(`object ${objects.describe(obj)} counts ${objects.resident[obj]} resident pages but its trie holds ${count}`);
   }
 

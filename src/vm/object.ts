@@ -12,7 +12,7 @@
  */
 import { PagelabError, kassert } from '../errors.js';
 import type { DomainSet } from './domainset.js';
-import { ASTATE_ALLOCATED, NIL, OBJ_NONE, PG_ZERO, VPB_UNBUSIED } from './param.js';
+import { ASTATE_ALLOCATED, NIL, OBJ_NONE, VPB_UNBUSIED } from './param.js';
 import type { PageArray } from './page.js';
 import type { VmPage } from './page-alloc.js';
 import { Radix } from './radix.js';
@@ -54,6 +54,8 @@ export class VmObjects {
   pgColor: Uint32Array = new Uint32Array(16);
   refCount: Uint32Array = new Uint32Array(16);
   resident: Float64Array = new Float64Array(16);
+  /** Resident pages that are busy (exclusive or shared): terminate and page_remove need none. */
+  busyPages: Float64Array = new Float64Array(16);
   /** Head of the object's reservation list (object->rvq), -1 when empty; maintained by vm_reserv. */
   rvqHead: Int32Array = new Int32Array(16).fill(-1);
   readonly names: Array<string | undefined> = [];
@@ -101,26 +103,18 @@ export class VmObjects {
     const p = this.pages;
     const buf = this.batch;
     const keys = this.batchKeys;
-    for (let key = 0, got = buf.length; got === buf.length; key = keys[got - 1] + 1) {
-      got = radix.gather(obj, key, buf, keys);
-      for (let i = 0; i < got; i++) {
-        if (p.busy[buf[i]] !== VPB_UNBUSIED) {
-          throw new PagelabError('EBUSY', `vm_object_terminate: object ${this.describe(obj)} has ${VmObjects.busyName(p.busy[buf[i]])} page at pindex ${keys[i]}`);
-        }
-      }
-    }
+    this.refuseBusy(obj, 0, Infinity, 'vm_object_terminate');
     for (let key = 0, got = buf.length; got === buf.length; key = keys[got - 1] + 1) {
       got = radix.gather(obj, key, buf, keys);
       for (let i = 0; i < got; i++) {
         const m = buf[i];
-        p.object[m] = OBJ_NONE;
-        if (p.wire[m] !== 0) continue;
-        p.flags[m] &= ~PG_ZERO;
-        page.releasePage(m);
+        if (p.wire[m] !== 0) p.object[m] = OBJ_NONE;
+        else page.releaseTerminating(m, obj);
       }
     }
     radix.reclaimAll(obj);
     this.resident[obj] = 0;
+    this.busyPages[obj] = 0;
     if (this.reserv !== null) this.reserv.breakAll(obj);
     this.release(obj);
   }
@@ -139,15 +133,7 @@ export class VmObjects {
     const buf = this.batch;
     const keys = this.batchKeys;
     const p = this.pages;
-    for (let key = start, got = buf.length; got === buf.length; key = keys[got - 1] + 1) {
-      got = this.radix.gather(obj, key, buf, keys);
-      for (let i = 0; i < got && keys[i] < stop; i++) {
-        if (p.busy[buf[i]] !== VPB_UNBUSIED) {
-          throw new PagelabError('EBUSY', `vm_object_page_remove: object ${this.describe(obj)} has ${VmObjects.busyName(p.busy[buf[i]])} page at pindex ${keys[i]}`);
-        }
-      }
-      if (got > 0 && keys[got - 1] >= stop) break;
-    }
+    this.refuseBusy(obj, start, stop, 'vm_object_page_remove');
     let freed = 0;
     for (let key = start, got = buf.length; got === buf.length; key = keys[got - 1] + 1) {
       got = this.radix.gather(obj, key, buf, keys);
@@ -175,6 +161,7 @@ export class VmObjects {
     this.pgColor = g(this.pgColor, Uint32Array);
     this.refCount = g(this.refCount, Uint32Array);
     this.resident = g(this.resident, Float64Array);
+    this.busyPages = g(this.busyPages, Float64Array);
     this.rvqHead = g(this.rvqHead, Int32Array, -1);
     this.radix.ensureTrees(n);
   }
@@ -202,6 +189,7 @@ export class VmObjects {
     this.refCount[id] = 1;
     if (color !== null) this.color(id, color);
     this.resident[id] = 0;
+    this.busyPages[id] = 0;
     this.rvqHead[id] = -1;
     this.names[id] = opts.name;
     this.domainsets[id] = opts.domainset ?? null;
@@ -264,6 +252,7 @@ export class VmObjects {
     this.pages.object[m] = obj;
     this.pages.pindex[m] = pindex;
     this.resident[obj]++;
+    if (this.pages.busy[m] !== VPB_UNBUSIED) this.busyPages[obj]++;
     return true;
   }
 
@@ -273,6 +262,33 @@ export class VmObjects {
     this.radix.remove(obj, this.pages.pindex[m]);
     this.pages.object[m] = OBJ_NONE;
     this.resident[obj]--;
+    if (this.pages.busy[m] !== VPB_UNBUSIED) this.busyPages[obj]--;
+  }
+
+  /* Set page m's busy state, keeping its object's count of busy pages. */
+  setBusy(m: number, b: number): void {
+    const p = this.pages;
+    const old = p.busy[m];
+    p.busy[m] = b;
+    const obj = p.object[m];
+    if (obj !== OBJ_NONE) this.busyPages[obj] += (b !== VPB_UNBUSIED ? 1 : 0) - (old !== VPB_UNBUSIED ? 1 : 0);
+  }
+
+  /* EBUSY naming the first busy page of `obj` in [start, stop), if any. */
+  private refuseBusy(obj: number, start: number, stop: number, what: string): void {
+    if (this.busyPages[obj] === 0) return;
+    const buf = this.batch;
+    const keys = this.batchKeys;
+    const p = this.pages;
+    for (let key = start, got = buf.length; got === buf.length; key = keys[got - 1] + 1) {
+      got = this.radix.gather(obj, key, buf, keys);
+      for (let i = 0; i < got && keys[i] < stop; i++) {
+        if (p.busy[buf[i]] !== VPB_UNBUSIED) {
+          throw new PagelabError('EBUSY', `${what}: object ${this.describe(obj)} has ${VmObjects.busyName(p.busy[buf[i]])} page at pindex ${keys[i]}`);
+        }
+      }
+      if (got > 0 && keys[got - 1] >= stop) return;
+    }
   }
 
   /*

@@ -495,7 +495,7 @@ export class VmPage {
           if ((req & VM_ALLOC_NOWAIT) !== 0) return -1;
           throw new PagelabError('EBUSY', `vm_page_grab: page ${this.pa(m)} at pindex ${pindex} of object ${this.objects.describe(obj)} is ${b === VPB_XBUSY ? 'exclusive' : 'shared'} busy`);
         }
-        p.busy[m] = shared ? Math.min(b + 1, VPB_MAX_SHARERS) : VPB_XBUSY;
+        this.objects.setBusy(m, shared ? Math.min(b + 1, VPB_MAX_SHARERS) : VPB_XBUSY);
       }
       if ((req & VM_ALLOC_WIRED) !== 0) p.wire[m]++;
       return m;
@@ -577,6 +577,24 @@ export class VmPage {
     this.phys.freePagesFast(m, 0, pool, (f & PG_ZERO) !== 0);
   }
 
+  /*
+   * vm_object_terminate's free of resident page `m` of `obj`, whose trie the
+   * caller reclaims whole: as releasePage, with the reservation's partpopq
+   * left to vm_reserv_break_all. Requires: m unwired and unbusied.
+   */
+  releaseTerminating(m: number, obj: number): void {
+    const p = this.pages;
+    p.object[m] = OBJ_NONE;
+    const f = p.flags[m];
+    p.flags[m] = f & ~PG_ZERO;
+    const reserv = this.reserv;
+    if ((f & PG_PCPU_CACHE) === 0 && reserv !== null && reserv.freePageTerminating(m, obj)) {
+      this.stats[PageStat.Free]++;
+      return;
+    }
+    this.releasePage(m);
+  }
+
   // ------------------------------------------------------------ wiring and busy
 
   /* vm_page_wire: one more wiring of an allocated page. */
@@ -609,7 +627,7 @@ export class VmPage {
   tryXbusy(m: number): boolean {
     this.checkAllocated(m, 'vm_page_tryxbusy');
     if (this.pages.busy[m] !== VPB_UNBUSIED) return false;
-    this.pages.busy[m] = VPB_XBUSY;
+    this.objects.setBusy(m, VPB_XBUSY);
     return true;
   }
 
@@ -618,7 +636,7 @@ export class VmPage {
     this.checkAllocated(m, 'vm_page_trysbusy');
     const b = this.pages.busy[m];
     if (b === VPB_XBUSY || b === VPB_MAX_SHARERS) return false;
-    this.pages.busy[m] = b + 1;
+    this.objects.setBusy(m, b + 1);
     return true;
   }
 
@@ -626,7 +644,7 @@ export class VmPage {
   xunbusy(m: number): void {
     this.checkAllocated(m, 'vm_page_xunbusy');
     if (this.pages.busy[m] !== VPB_XBUSY) throw new PagelabError('EBUSY', `vm_page_xunbusy: page ${this.pa(m)} is not exclusive busy`);
-    this.pages.busy[m] = VPB_UNBUSIED;
+    this.objects.setBusy(m, VPB_UNBUSIED);
   }
 
   /* vm_page_sunbusy. Requires: shared busy. */
@@ -634,7 +652,7 @@ export class VmPage {
     this.checkAllocated(m, 'vm_page_sunbusy');
     const b = this.pages.busy[m];
     if (b === VPB_UNBUSIED || b === VPB_XBUSY) throw new PagelabError('EBUSY', `vm_page_sunbusy: page ${this.pa(m)} is not shared busy`);
-    this.pages.busy[m] = b - 1;
+    this.objects.setBusy(m, b - 1);
   }
 
   // ------------------------------------------------------------ objects

@@ -291,6 +291,15 @@ export class Radix {
    * or NIL; its key is left in foundKey.
    */
   lookupLe(t: number, key: number): number {
+    // The leaf of the last find often holds the answer (a sequential fill
+    // asks for its previous page): search it before descending.
+    if (this.foundTree === t) {
+      const i = key - (this.foundKey - this.foundIdx);
+      if (i >= 0 && i < RADIX_COUNT) {
+        const j = this.highestTo(this.foundNode, i);
+        if (j >= 0) return this.found(this.foundNode, j, key - i + j);
+      }
+    }
     this.foundTree = -1;
     this.curTree = t;
     const h = this.height[t];
@@ -391,11 +400,19 @@ export class Radix {
       if (this.lookupGe(t, key) === NIL) break;
       const n = this.foundNode;
       const leafBase = this.foundKey - this.foundIdx;
-      for (let j = this.foundIdx; j >= 0 && got < max; j = this.lowestFrom(n, j + 1)) {
-        out[got] = this.slots[n * RADIX_COUNT + j];
-        if (keys !== undefined) keys[got] = leafBase + j;
-        got++;
-        key = leafBase + j + 1;
+      const slots = this.slots;
+      // Walk the leaf's occupancy words a set bit at a time.
+      for (let w = this.foundIdx >>> 5; w < 2 && got < max; w++) {
+        let bits = this.bm[n * 2 + w];
+        if (w === this.foundIdx >>> 5) bits &= ~upTo((this.foundIdx & 31) - 1);
+        while (bits !== 0 && got < max) {
+          const j = w * 32 + 31 - Math.clz32(bits & -bits);
+          bits &= bits - 1;
+          out[got] = slots[n * RADIX_COUNT + j];
+          if (keys !== undefined) keys[got] = leafBase + j;
+          got++;
+          key = leafBase + j + 1;
+        }
       }
       if (got < max) key = leafBase + RADIX_COUNT;
     }

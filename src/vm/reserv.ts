@@ -96,6 +96,11 @@ export class Reserv {
    */
   ticks = 0;
   private clockDriven = false;
+  // The page array's and the domains' arrays, held directly for the hot paths.
+  private readonly segind: Uint8Array;
+  private readonly astate: Uint8Array;
+  private readonly pagePindex: Uint32Array;
+  private readonly reservFree: Float64Array;
   started = 0;
   broken = 0;
   freed = 0;
@@ -112,6 +117,10 @@ export class Reserv {
     this.phys = phys;
     this.objects = objects;
     this.domains = domains;
+    this.segind = phys.pages.segind;
+    this.astate = phys.pages.astate;
+    this.pagePindex = phys.pages.pindex;
+    this.reservFree = domains.reservFree;
     this.order = order;
     const n = 2 ** order;
     this.npages = n;
@@ -157,7 +166,7 @@ export class Reserv {
 
   /** vm_reserv_from_page: the reservation page `m` would belong to. */
   fromPage(m: number): number {
-    const s = this.phys.pages.segind[m];
+    const s = this.segind[m];
     return this.segRvDelta[s] + Math.floor((m + this.segPfnDelta[s]) * this.invNpages);
   }
 
@@ -238,9 +247,9 @@ export class Reserv {
     if ((this.popmap[w] & b) !== 0) this.corrupt(rv, `page ${index} is populated already`);
     this.popmap[w] |= b;
     const m = this.first[rv] + index;
-    this.phys.pages.astate[m] = ASTATE_ALLOCATED;
+    this.astate[m] = ASTATE_ALLOCATED;
     const pc = ++this.popcnt[rv];
-    this.domains.reservFree[this.domain[rv]]--;
+    this.reservFree[this.domain[rv]]--;
     const n = this.npages;
     if (!this.clockDriven) this.ticks++;
     if (this.ticks - this.lasttick[rv] < PARTPOPSLOP && this.inpartpopq[rv] === 1 && pc !== n) return;
@@ -268,7 +277,7 @@ export class Reserv {
     if (this.object[rv] === OBJ_NONE || (this.popmap[w] & b) === 0) this.corrupt(rv, `page ${index} is not populated`);
     this.popmap[w] &= ~b;
     const m0 = this.first[rv];
-    this.phys.pages.astate[m0 + index] = ASTATE_RESV_FREE;
+    this.astate[m0 + index] = ASTATE_RESV_FREE;
     const pc = --this.popcnt[rv];
     const d = this.domain[rv];
     if (!this.clockDriven) this.ticks++;
@@ -283,13 +292,13 @@ export class Reserv {
     }
     if (pc === 0) {
       this.remove(rv);
-      this.domains.reservFree[d] -= this.npages - 1;
-      this.phys.pages.astate.fill(0, m0, m0 + this.npages);
+      this.reservFree[d] -= this.npages - 1;
+      this.astate.fill(0, m0, m0 + this.npages);
       this.phys.work[Work.Lock]++;
       this.phys.freePagesUnsafe(m0, VM_FREEPOOL_DEFAULT, this.order);
       this.freed++;
     } else {
-      this.domains.reservFree[d]++;
+      this.reservFree[d]++;
     }
   }
 
@@ -340,13 +349,13 @@ export class Reserv {
     const first = pindex - index;
     if (mpred >= 0) {
       const rv = this.fromPage(mpred);
-      const leftcap = this.object[rv] !== obj ? this.phys.pages.pindex[mpred] + 1 : this.pindex[rv] + n;
+      const leftcap = this.object[rv] !== obj ? this.pagePindex[mpred] + 1 : this.pindex[rv] + n;
       if (leftcap > first) return -1;
     }
     const msucc = this.msucc;
     if (msucc >= 0) {
       const rv = this.fromPage(msucc);
-      const rightcap = this.object[rv] !== obj ? this.phys.pages.pindex[msucc] : this.pindex[rv];
+      const rightcap = this.object[rv] !== obj ? this.pagePindex[msucc] : this.pindex[rv];
       if (first + n > rightcap) return -1;
     }
     if (!this.objects.isAnon(obj) && first + n > this.objects.size[obj]) return -1;
@@ -364,12 +373,12 @@ export class Reserv {
    */
   private start(m: number, obj: number, first: number, index: number, count: number): number {
     const rv = this.fromPage(m);
-    const s = this.phys.pages.segind[m];
+    const s = this.segind[m];
     kassert((m + this.segPfnDelta[s]) % this.npages === 0, () => `vm_reserv: block at ${hex(this.phys.pageToPa(m))} is not a reservation's superpage`);
     this.first[rv] = m;
     this.domain[rv] = this.segDomain[s];
-    this.phys.pages.astate.fill(ASTATE_RESV_FREE, m, m + this.npages);
-    this.domains.reservFree[this.domain[rv]] += this.npages;
+    this.astate.fill(ASTATE_RESV_FREE, m, m + this.npages);
+    this.reservFree[this.domain[rv]] += this.npages;
     this.started++;
     this.insert(rv, obj, first);
     for (let i = 0; i < count; i++) this.populate(rv, index + i);
@@ -405,13 +414,13 @@ export class Reserv {
     let allocpages = maxpages;
     if (mpred >= 0) {
       const rv = this.fromPage(mpred);
-      const leftcap = this.object[rv] !== obj ? this.phys.pages.pindex[mpred] + 1 : this.pindex[rv] + n;
+      const leftcap = this.object[rv] !== obj ? this.pagePindex[mpred] + 1 : this.pindex[rv] + n;
       if (leftcap > first) return -1;
     }
     const msucc = this.msucc;
     if (msucc >= 0) {
       const rv = this.fromPage(msucc);
-      const rightcap = this.object[rv] !== obj ? this.phys.pages.pindex[msucc] : this.pindex[rv];
+      const rightcap = this.object[rv] !== obj ? this.pagePindex[msucc] : this.pindex[rv];
       if (first + maxpages > rightcap) {
         if (maxpages === n) return -1;
         allocpages = minpages;
@@ -459,6 +468,43 @@ export class Reserv {
     return true;
   }
 
+  /*
+   * freePage for vm_object_terminate of `obj`: a page of one of obj's own
+   * reservations is depopulated without moving the reservation on partpopq
+   * (vm_reserv_break_all follows and takes every survivor off the queue);
+   * a reservation emptied is freed whole, as depopulate frees it. Pages in
+   * another object's reservation take the ordinary path.
+   */
+  freePageTerminating(m: number, obj: number): boolean {
+    const rv = this.fromPage(m);
+    const owner = this.object[rv];
+    if (owner === OBJ_NONE) return false;
+    const index = m - this.first[rv];
+    if (owner !== obj) {
+      this.depopulate(rv, index);
+      return true;
+    }
+    const w = rv * this.words + (index >>> 5);
+    const b = 1 << (index & 31);
+    if ((this.popmap[w] & b) === 0) this.corrupt(rv, `page ${index} is not populated`);
+    this.popmap[w] &= ~b;
+    this.astate[m] = ASTATE_RESV_FREE;
+    const d = this.domain[rv];
+    if (--this.popcnt[rv] !== 0) {
+      this.reservFree[d]++;
+      return true;
+    }
+    if (this.inpartpopq[rv] === 1) this.pqRemove(rv);
+    this.remove(rv);
+    this.reservFree[d] -= this.npages - 1;
+    const m0 = this.first[rv];
+    this.astate.fill(0, m0, m0 + this.npages);
+    this.phys.work[Work.Lock]++;
+    this.phys.freePagesUnsafe(m0, VM_FREEPOOL_DEFAULT, this.order);
+    this.freed++;
+    return true;
+  }
+
   // ---------------------------------------------------------- breaking
 
   /*
@@ -471,7 +517,7 @@ export class Reserv {
     this.remove(rv);
     const m0 = this.first[rv];
     const n = this.npages;
-    const a = this.phys.pages.astate;
+    const a = this.astate;
     let pos = 0;
     while (pos < n) {
       while (pos < n && this.bit(rv, pos)) pos++;
@@ -483,7 +529,7 @@ export class Reserv {
       this.phys.enqueueContig(m0 + pos, VM_FREEPOOL_DEFAULT, end - pos);
       pos = end;
     }
-    this.domains.reservFree[this.domain[rv]] -= n - this.popcnt[rv];
+    this.reservFree[this.domain[rv]] -= n - this.popcnt[rv];
     this.popmap.fill(0, rv * this.words, (rv + 1) * this.words);
     this.popcnt[rv] = 0;
     this.broken++;
@@ -539,10 +585,10 @@ export class Reserv {
       if (posn < 0) continue;
       for (let i = posn; i < posn + npages; i++) {
         this.popmap[rv * this.words + (i >>> 5)] |= 1 << (i & 31);
-        this.phys.pages.astate[this.first[rv] + i] = ASTATE_ALLOCATED;
+        this.astate[this.first[rv] + i] = ASTATE_ALLOCATED;
       }
       this.popcnt[rv] += npages;
-      this.domains.reservFree[this.domain[rv]] -= npages;
+      this.reservFree[this.domain[rv]] -= npages;
       this.reclaim(rv);
       const m = this.first[rv] + posn;
       kassert(addrOk(this.phys.pageToPa(m), size, alignment, boundary), () => `vm_reserv_reclaim_contig: run at ${hex(this.phys.pageToPa(m))} violates its constraints`);
@@ -690,7 +736,7 @@ export class Reserv {
       fullpop: this.fullpop(),
       partpopq: Array.from(this.pqLen),
       active,
-      free: Array.from(this.domains.reservFree),
+      free: Array.from(this.reservFree),
     };
   }
 
