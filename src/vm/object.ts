@@ -102,10 +102,9 @@ export class VmObjects {
     const radix = this.radix;
     const p = this.pages;
     const buf = this.batch;
-    const keys = this.batchKeys;
     this.refuseBusy(obj, 0, Infinity, 'vm_object_terminate');
-    for (let key = 0, got = buf.length; got === buf.length; key = keys[got - 1] + 1) {
-      got = radix.gather(obj, key, buf, keys);
+    for (let key = 0, got = buf.length; got === buf.length; key = radix.gatherNext) {
+      got = radix.gather(obj, key, buf);
       for (let i = 0; i < got; i++) {
         const m = buf[i];
         if (p.wire[m] !== 0) p.object[m] = OBJ_NONE;
@@ -217,7 +216,7 @@ export class VmObjects {
 
   /** True when `obj` is a live object slot. */
   isLive(obj: number): boolean {
-    return Number.isInteger(obj) && obj > 0 && obj < this.top && this.refCount[obj] > 0 && (this.flags[obj] & OBJ_DEAD) === 0;
+    return obj > 0 && obj < this.top && (obj | 0) === obj && this.refCount[obj] > 0 && (this.flags[obj] & OBJ_DEAD) === 0;
   }
 
   /** Typed error unless `obj` is a live object. */

@@ -138,7 +138,7 @@ export class VmPage {
 
   private checkPindex(obj: number, pindex: number, n = 1): void {
     this.objects.check(obj);
-    if (!(Number.isInteger(pindex) && pindex >= 0 && pindex + n <= this.objects.size[obj])) {
+    if (!(pindex >= 0 && pindex + n <= this.objects.size[obj] && Math.floor(pindex) === pindex)) {
       throw new PagelabError('EINVAL', `object ${this.objects.describe(obj)}: pindex ${pindex}${n > 1 ? ` (+${n})` : ''} is beyond its size of ${this.objects.size[obj]} pages`);
     }
   }

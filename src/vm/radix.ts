@@ -52,6 +52,8 @@ export class Radix {
   // Results of the last find* call (no allocation on the hot path).
   /** Key of the entry found. */
   foundKey = 0;
+  /** After gather(): the key to continue from (one past the last key written). */
+  gatherNext = 0;
   private foundNode = 0;
   /** Tree of the last successful find, -1 once a node may have been freed. */
   private foundTree = -1;
@@ -395,6 +397,7 @@ export class Radix {
    */
   gather(t: number, key: number, out: Uint32Array | Float64Array, keys?: Float64Array): number {
     let got = 0;
+    this.gatherNext = key;
     const max = out.length;
     while (got < max) {
       if (this.lookupGe(t, key) === NIL) break;
@@ -416,6 +419,7 @@ export class Radix {
       }
       if (got < max) key = leafBase + RADIX_COUNT;
     }
+    this.gatherNext = key;
     return got;
   }
 
@@ -432,10 +436,10 @@ export class Radix {
   }
 
   private reclaimNode(n: number, level: number): void {
-    for (let j = this.lowestFrom(n, 0); j >= 0; j = this.lowestFrom(n, j + 1)) {
-      if (level > 0) this.reclaimNode(this.slots[n * RADIX_COUNT + j], level - 1);
-      this.slots[n * RADIX_COUNT + j] = NIL;
+    if (level > 0) {
+      for (let j = this.lowestFrom(n, 0); j >= 0; j = this.lowestFrom(n, j + 1)) this.reclaimNode(this.slots[n * RADIX_COUNT + j], level - 1);
     }
+    this.slots.fill(NIL, n * RADIX_COUNT, (n + 1) * RADIX_COUNT);
     this.bm[n * 2] = 0;
     this.bm[n * 2 + 1] = 0;
     this.freeNode(n);

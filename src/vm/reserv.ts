@@ -96,6 +96,7 @@ export class Reserv {
    */
   ticks = 0;
   private clockDriven = false;
+  private lastTermRv = -1;
   // The page array's and the domains' arrays, held directly for the hot paths.
   private readonly segind: Uint8Array;
   private readonly astate: Uint8Array;
@@ -476,7 +477,10 @@ export class Reserv {
    * another object's reservation take the ordinary path.
    */
   freePageTerminating(m: number, obj: number): boolean {
-    const rv = this.fromPage(m);
+    // Consecutive pages of one reservation skip the lookup.
+    const last = this.lastTermRv;
+    const rv = last >= 0 && this.object[last] === obj && m - this.first[last] < this.npages && m >= this.first[last] ? last : this.fromPage(m);
+    this.lastTermRv = rv;
     const owner = this.object[rv];
     if (owner === OBJ_NONE) return false;
     const index = m - this.first[rv];
@@ -488,7 +492,8 @@ export class Reserv {
     const b = 1 << (index & 31);
     if ((this.popmap[w] & b) === 0) this.corrupt(rv, `page ${index} is not populated`);
     this.popmap[w] &= ~b;
-    this.astate[m] = ASTATE_RESV_FREE;
+    // astate is left ALLOCATED: the page leaves the reservation by the free
+    // below or by the break that follows, both of which set it.
     const d = this.domain[rv];
     if (--this.popcnt[rv] !== 0) {
       this.reservFree[d]++;
