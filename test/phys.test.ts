@@ -327,7 +327,7 @@ describe('host limits', () => {
     assert.ok(big.phys.lazyInitSlice(0, 4096) >= 4096);
     // The same rule on a small machine with a small limit.
     const map = smallMap();
-    const limit = new Phys(map).npages * 26;
+    const limit = new Phys(map).npages * BYTES_PER_PAGE;
     vmPageStartup(new Phys(map, { hostLimitBytes: limit }), map, { lazy: false, pageInit: 'fields' });
     assert.throws(() => vmPageStartup(new Phys(map, { hostLimitBytes: limit - 1 }), map, { lazy: false, pageInit: 'fields' }), ehost);
     const lazy = new Phys(map, { hostLimitBytes: limit - 1 });
