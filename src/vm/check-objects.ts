@@ -76,7 +76,7 @@ export function checkObjects(vm: Vm): void {
     for (let rv = 0; rv < reserv.count; rv++) {
       const obj = reserv.object[rv];
       if (obj === OBJ_NONE) {
-        if (reserv.popcnt[rv] !== 0 || inq[rv] || reserv.inpartpopq[rv]) fail(`free reservation #${rv} has population ${reserv.popcnt[rv]} or is queued`);
+        if (reserv.allocated && (reserv.popcnt[rv] !== 0 || inq[rv] || reserv.inpartpopq[rv])) fail(`free reservation #${rv} has population ${reserv.popcnt[rv]} or is queued`);
         continue;
       }
       if (!objects.isLive(obj)) fail(`reservation ${reserv.paOf(rv)} belongs to dead object slot ${obj}`);

@@ -67,22 +67,22 @@ export class Reserv {
    * reservation starts (vm_reserv_init fills the whole array at boot; here a
    * 1 TiB lazy boot need not touch it).
    */
-  readonly first: Uint32Array;
+  first: Uint32Array = new Uint32Array(0);
   readonly object: Uint32Array;
-  readonly pindex: Float64Array;
-  readonly popcnt: Uint16Array;
-  readonly popmap: Uint32Array;
-  readonly domain: Uint8Array;
-  readonly inpartpopq: Uint8Array;
-  readonly lasttick: Float64Array;
+  pindex: Float64Array = new Float64Array(0);
+  popcnt: Uint16Array = new Uint16Array(0);
+  popmap: Uint32Array = new Uint32Array(0);
+  domain: Uint8Array = new Uint8Array(0);
+  inpartpopq: Uint8Array = new Uint8Array(0);
+  lasttick: Float64Array = new Float64Array(0);
   // partpopq and object->rvq links.
-  private readonly pqNext: Int32Array;
-  private readonly pqPrev: Int32Array;
+  private pqNext: Int32Array = new Int32Array(0);
+  private pqPrev: Int32Array = new Int32Array(0);
   private readonly pqHead: Int32Array;
   private readonly pqTail: Int32Array;
   readonly pqLen: Float64Array;
-  private readonly objNext: Int32Array;
-  private readonly objPrev: Int32Array;
+  private objNext: Int32Array = new Int32Array(0);
+  private objPrev: Int32Array = new Int32Array(0);
   // Page index -> reservation index, per segment.
   private readonly segRvDelta: Float64Array;
   private readonly segPfnDelta: Float64Array;
@@ -142,8 +142,23 @@ export class Reserv {
       count += Math.ceil(endPfn / n) - Math.floor(startPfn / n);
     }
     this.count = count;
-    this.first = new Uint32Array(count);
+    // Only `object` (is a reservation live?) exists from boot; the other
+    // per-reservation arrays are read only for live reservations and are
+    // allocated when the first one starts, so a boot costs 4 B per 2 MiB.
     this.object = new Uint32Array(count);
+    this.pqHead = new Int32Array(phys.ndomains).fill(-1);
+    this.pqTail = new Int32Array(phys.ndomains).fill(-1);
+    this.pqLen = new Float64Array(phys.ndomains);
+  }
+
+  /** True once the per-reservation arrays exist (the first reservation started). */
+  get allocated(): boolean {
+    return this.popcnt.length !== 0;
+  }
+
+  private allocateArrays(): void {
+    const count = this.count;
+    this.first = new Uint32Array(count);
     this.pindex = new Float64Array(count);
     this.popcnt = new Uint16Array(count);
     this.popmap = new Uint32Array(count * this.words);
@@ -154,9 +169,6 @@ export class Reserv {
     this.pqPrev = new Int32Array(count);
     this.objNext = new Int32Array(count);
     this.objPrev = new Int32Array(count);
-    this.pqHead = new Int32Array(phys.ndomains).fill(-1);
-    this.pqTail = new Int32Array(phys.ndomains).fill(-1);
-    this.pqLen = new Float64Array(phys.ndomains);
   }
 
   /** Advance the clock by `n` ticks; from now on it moves only by tick(). */
@@ -373,6 +385,7 @@ export class Reserv {
    * at `index`.
    */
   private start(m: number, obj: number, first: number, index: number, count: number): number {
+    if (!this.allocated) this.allocateArrays();
     const rv = this.fromPage(m);
     const s = this.segind[m];
     kassert((m + this.segPfnDelta[s]) % this.npages === 0, () => `vm_reserv: block at ${hex(this.phys.pageToPa(m))} is not a reservation's superpage`);
@@ -659,7 +672,8 @@ export class Reserv {
 
   /** vm_reserv_level_iffullpop: 0 when `m` is in a full reservation, else -1. */
   levelIfFullpop(m: number): number {
-    return this.popcnt[this.fromPage(m)] === this.npages ? 0 : -1;
+    const rv = this.fromPage(m);
+    return this.object[rv] !== OBJ_NONE && this.popcnt[rv] === this.npages ? 0 : -1;
   }
 
   /** vm_reserv_is_page_free: is `m` free inside a live reservation? */
