@@ -90,8 +90,10 @@ export class Reserv {
 
   /**
    * The clock partpopq ages by (FreeBSD's ticks, hz = 1000). The VM has no
-   * clock of its own: until a caller drives it with tick(), every change of
-   * a reservation counts as a new tick, so partpopq is an exact LRU; once
+   * clock of its own: until a caller drives it with tick(), all changes fall
+   * in one tick, except that membership stays exact (a reservation joins the
+   * queue's tail when it becomes partial and leaves when it fills or
+   * empties), so reclaim finds every partial reservation, oldest first. Once
    * driven, a reservation is requeued at most once per tick, as FreeBSD's.
    */
   ticks = 0;
@@ -264,7 +266,13 @@ export class Reserv {
     const pc = ++this.popcnt[rv];
     this.reservFree[this.domain[rv]]--;
     const n = this.npages;
-    if (!this.clockDriven) this.ticks++;
+    if (!this.clockDriven) {
+      // No clock: keep membership exact, never reorder (see `ticks`).
+      if (pc === n) {
+        if (this.inpartpopq[rv] === 1) this.pqRemove(rv);
+      } else if (this.inpartpopq[rv] === 0) this.pqInsertTail(rv);
+      return;
+    }
     if (this.ticks - this.lasttick[rv] < PARTPOPSLOP && this.inpartpopq[rv] === 1 && pc !== n) return;
     this.lasttick[rv] = this.ticks;
     if (this.inpartpopq[rv] === 1) {
@@ -293,8 +301,11 @@ export class Reserv {
     this.astate[m0 + index] = ASTATE_RESV_FREE;
     const pc = --this.popcnt[rv];
     const d = this.domain[rv];
-    if (!this.clockDriven) this.ticks++;
-    if (this.ticks - this.lasttick[rv] >= PARTPOPSLOP || pc === 0) {
+    if (!this.clockDriven) {
+      if (pc === 0) {
+        if (this.inpartpopq[rv] === 1) this.pqRemove(rv);
+      } else if (this.inpartpopq[rv] === 0) this.pqInsertTail(rv);
+    } else if (this.ticks - this.lasttick[rv] >= PARTPOPSLOP || pc === 0) {
       this.lasttick[rv] = this.ticks;
       if (this.inpartpopq[rv] === 1) {
         if (pc !== 0 && this.pqTail[d] === rv) {
