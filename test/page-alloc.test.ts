@@ -250,3 +250,24 @@ test('arm64 geometry: 2048-page reservations; reservations need vm.nfreeorder ab
   vm.check();
   assert.equal(new Vm(smallMap(), { 'vm.nfreeorder': 9 }).reserv, null);
 });
+
+test('terminate: full reservations go back whole, one with a wired page page by page; counters and queues as single frees leave them', () => {
+  const vm = new Vm(memoryMapForSize(64 * 2 ** 20), { 'vm.lazy_page_init': 0, 'vm.pgcache.enable': 0 });
+  const r = vm.reserv;
+  assert.ok(r !== null);
+  const before = vm.domains.freeCount(0);
+  const obj = vm.object.allocate('anon');
+  for (let i = 0; i < 3 * 512 + 100; i++) vm.page.alloc(obj, i, NB);
+  const w = vm.object.lookup(obj, 700);
+  vm.page.wire(w);
+  assert.equal(r.describeObject(obj, 0, 2048), 'FFFB');
+  vm.object.terminate(obj);
+  vm.check();
+  assert.equal(r.freed, 3, 'two full reservations freed whole, the partial one by its last free');
+  assert.equal(r.broken, 1, 'the reservation holding the wired page is broken');
+  assert.equal(vm.phys.pages.object[w], 0);
+  assert.equal(vm.domains.freeCount(0), before - 1, 'only the wired page is still out');
+  assert.equal(vm.page.unwire(w), true);
+  vm.check();
+  assert.equal(vm.domains.freeCount(0), before);
+});

@@ -12,9 +12,9 @@
  */
 import { PagelabError, kassert } from '../errors.js';
 import type { DomainSet } from './domainset.js';
-import { ASTATE_ALLOCATED, NIL, OBJ_NONE, VPB_UNBUSIED } from './param.js';
+import { ASTATE_ALLOCATED, NIL, OBJ_NONE, PG_ZERO, VPB_UNBUSIED } from './param.js';
 import type { PageArray } from './page.js';
-import type { VmPage } from './page-alloc.js';
+import { PageStat, type VmPage } from './page-alloc.js';
 import { Radix } from './radix.js';
 import type { Reserv } from './reserv.js';
 
@@ -66,8 +66,8 @@ export class VmObjects {
   count = 0;
   private page: VmPage | null = null;
   private reserv: Reserv | null = null;
-  private readonly batch = new Uint32Array(512);
-  private readonly batchKeys = new Float64Array(512);
+  private readonly batch = new Uint32Array(4096);
+  private readonly batchKeys = new Float64Array(4096);
 
   constructor(pages: PageArray) {
     this.pages = pages;
@@ -102,11 +102,22 @@ export class VmObjects {
     const radix = this.radix;
     const p = this.pages;
     const buf = this.batch;
+    const reserv = this.reserv;
+    const fullN = reserv !== null && reserv.npages <= buf.length ? reserv.npages : 0;
     this.refuseBusy(obj, 0, Infinity, 'vm_object_terminate');
     for (let key = 0, got = buf.length; got === buf.length; key = radix.gatherNext) {
       got = radix.gather(obj, key, buf);
       for (let i = 0; i < got; i++) {
         const m = buf[i];
+        // A full reservation of this object whose pages sit in the batch in
+        // order goes back whole: the end state of N single frees, at the
+        // cost of a few fills.
+        if (fullN !== 0 && i + fullN <= got && buf[i + fullN - 1] === m + fullN - 1 && reserv !== null && reserv.startsFull(m, obj) && this.releaseRun(m, fullN)) {
+          reserv.freeFullTerminating(m, obj);
+          page.stats[PageStat.Free] += fullN;
+          i += fullN - 1;
+          continue;
+        }
         if (p.wire[m] !== 0) p.object[m] = OBJ_NONE;
         else page.releaseTerminating(m, obj);
       }
@@ -116,6 +127,19 @@ export class VmObjects {
     this.busyPages[obj] = 0;
     if (this.reserv !== null) this.reserv.breakAll(obj);
     this.release(obj);
+  }
+
+  /*
+   * Release the records of pages [m, m + n) of a terminating object, unless
+   * one is wired (then nothing changes and the caller frees page by page).
+   */
+  private releaseRun(m: number, n: number): boolean {
+    const p = this.pages;
+    for (let k = m; k < m + n; k++) if (p.wire[k] !== 0) return false;
+    p.object.fill(OBJ_NONE, m, m + n);
+    const f = p.flags;
+    for (let k = m; k < m + n; k++) f[k] &= ~PG_ZERO;
+    return true;
   }
 
   /*

@@ -315,12 +315,8 @@ export class Reserv {
       if (pc !== 0 && this.inpartpopq[rv] === 0) this.pqInsertTail(rv);
     }
     if (pc === 0) {
-      this.remove(rv);
       this.reservFree[d] -= this.npages - 1;
-      this.astate.fill(0, m0, m0 + this.npages);
-      this.phys.work[Work.Lock]++;
-      this.phys.freePagesUnsafe(m0, VM_FREEPOOL_DEFAULT, this.order);
-      this.freed++;
+      this.freeBlock(rv);
     } else {
       this.reservFree[d]++;
     }
@@ -523,15 +519,41 @@ export class Reserv {
       this.reservFree[d]++;
       return true;
     }
+    this.reservFree[d] -= this.npages - 1;
+    this.freeBlock(rv);
+    return true;
+  }
+
+  /* An emptied reservation ends: off the queue and its object, its block back to vm_phys whole. */
+  private freeBlock(rv: number): void {
     if (this.inpartpopq[rv] === 1) this.pqRemove(rv);
     this.remove(rv);
-    this.reservFree[d] -= this.npages - 1;
     const m0 = this.first[rv];
     this.astate.fill(0, m0, m0 + this.npages);
     this.phys.work[Work.Lock]++;
     this.phys.freePagesUnsafe(m0, VM_FREEPOOL_DEFAULT, this.order);
     this.freed++;
+  }
+
+  /*
+   * For vm_object_terminate: if page `m` starts a full reservation of `obj`,
+   * free the reservation whole (as the last of its N depopulations would)
+   * and return true; the caller has checked that the N pages are obj's, in
+   * order, unwired, and has released their records.
+   */
+  freeFullTerminating(m: number, obj: number): boolean {
+    const rv = this.fromPage(m);
+    if (this.object[rv] !== obj || this.first[rv] !== m || this.popcnt[rv] !== this.npages) return false;
+    this.popmap.fill(0, rv * this.words, (rv + 1) * this.words);
+    this.popcnt[rv] = 0;
+    this.freeBlock(rv);
     return true;
+  }
+
+  /* Is `m` the first page of a full reservation of `obj`? */
+  startsFull(m: number, obj: number): boolean {
+    const rv = this.fromPage(m);
+    return this.object[rv] === obj && this.first[rv] === m && this.popcnt[rv] === this.npages;
   }
 
   // ---------------------------------------------------------- breaking
