@@ -451,8 +451,12 @@ export class VmPage {
     if ((req & VM_ALLOC_ZERO) !== 0) this.zeroPage(m);
   }
 
-  /* pmap_zero_page unless PG_ZERO: real bytes with backing memory, else counted. */
-  private zeroPage(m: number): void {
+  /*
+   * pmap_zero_page unless the page is PG_ZERO: real bytes with backing memory
+   * (the backing store's zeroing), else only counted. For callers that fill
+   * object pages (vm_fault's zero fill). Requires: an allocated page.
+   */
+  zeroPage(m: number): void {
     if ((this.pages.flags[m] & PG_ZERO) === 0) this.stats[PageStat.Zeroed]++;
     this.phys.zeroPages(m, 1);
   }
