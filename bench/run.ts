@@ -14,6 +14,7 @@ const SUITES: Record<string, string> = {
   vmem: './vmem.bench.js',
   zero: './zero.bench.js',
   lab: './lab.bench.js',
+  objects: './objects.bench.js',
   web: './web.bench.js',
   'web-browser': './web-browser.bench.js',
 };

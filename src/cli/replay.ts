@@ -3,12 +3,25 @@
  */
 import { writeFileSync } from 'node:fs';
 import { PagelabError } from '../errors.js';
-import { parseTrace, replayTrace } from '../lab/replay.js';
+import { parseTrace, replayTrace, type ReplayResult } from '../lab/replay.js';
 import { resolveMachine } from '../machine/index.js';
 import { textTable } from '../util/table.js';
 import { formatFreeQueueTable } from '../vm/buddyinfo.js';
 import { parseArgs } from './args.js';
 import { pageHtml, preloadFor, readTraceFile } from './web.js';
+
+function truncate(s: string, n: number): string {
+  return s.length <= n ? s || '-' : `${s.slice(0, n)}... (${s.length} reservations)`;
+}
+
+/* One line of vm.reserv.* counters. */
+export function reservSummary(r: ReplayResult['reserv']): string {
+  if (!r.enabled) return 'reservations: off (vm.reserv.enable=0, or vm.nfreeorder too small for the geometry)';
+  return (
+    `reservations (${r.npages} pages each): active ${r.active.join('/')}, fully populated ${r.fullpop}, on partpopq ${r.partpopq.join('/')}, ` +
+    `free inside ${r.free.join('/')} pages; started ${r.started}, freed ${r.freed}, broken ${r.broken}, reclaimed ${r.reclaimed}`
+  );
+}
 
 export function replayCommand(argv: string[], out: (s: string) => void): number {
   const a = parseArgs(argv, ['--json', '--check', '--events'], 'replay', { values: ['--html'] });
@@ -43,6 +56,12 @@ export function replayCommand(argv: string[], out: (s: string) => void): number 
   if (result.failed.length) out(`allocations that could not be satisfied: line ${result.failed.join(', ')}\n`);
   if (result.skipped_frees.length) out(`frees skipped (their allocation failed): line ${result.skipped_frees.join(', ')}\n`);
   out(`still allocated: ${Object.keys(result.allocations).length} tags; free pages ${result.free_pages}; lazy pending ${result.lazy_pending_pages}\n\n`);
+  const objects = Object.entries(result.objects);
+  if (objects.length > 0) {
+    out('objects (reservations: F full, E populated to the end, B from the beginning, P other partial, - none; one letter per reservation)\n');
+    out(textTable(['object', 'type', 'size (pages)', 'color', 'resident', 'reservations'], objects.map(([name, o]) => [name, o.type, o.size === null ? 'unbounded' : String(o.size), o.color === null ? 'none' : String(o.color), String(o.resident_pages), truncate(o.reservations, 96)])) + '\n');
+  }
+  out(reservSummary(result.reserv) + '\n\n');
   out(formatFreeQueueTable(result.buddyinfo) + '\n');
   return 0;
 }

@@ -73,6 +73,25 @@ export const TUNABLES: readonly TunableDef[] = [
     description: 'Worker threads that pre-zero free pages in the background (0: zero inline); needs vm.backed=1 to zero real bytes',
   },
   {
+    name: 'vm.reserv.enable',
+    type: 'bool',
+    default: 1,
+    description: 'Superpage reservations (vm_reserv; FreeBSD builds them when VM_NRESERVLEVEL > 0); 0 turns the layer off',
+  },
+  {
+    name: 'vm.reserv.geometry',
+    type: 'enum',
+    default: 'amd64',
+    values: ['amd64', 'arm64-16k'],
+    description: 'Level-0 reservation size: amd64 order 9 (2 MiB), or arm64 with 16 KiB pages, order 11 (2048 page frames; pagelab keeps 4 KiB frames)',
+  },
+  {
+    name: 'vm.pgcache.enable',
+    type: 'bool',
+    default: 1,
+    description: 'Per-domain page caches (vmd_pgcache) in front of vm_phys for single-page allocations',
+  },
+  {
     name: 'debug.invariants',
     type: 'bool',
     default: 0,

@@ -12,6 +12,7 @@ import { freeQueueTable, type FreeQueueRow } from '../vm/buddyinfo.js';
 import { Work } from '../vm/counters.js';
 import { PAGE_SIZE, VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT } from '../vm/param.js';
 import { Vm } from '../vm/vm.js';
+import { ObjectReplay, parseObjectOp, type ObjectTraceOp, type PageLayerReport } from './replay-objects.js';
 
 export type TraceOp =
   | { op: 'alloc'; line: number; tag: string; order: number; pool: number; domain: number; zero: boolean }
@@ -21,7 +22,8 @@ export type TraceOp =
   | { op: 'verify'; line: number; tag: string; pattern: number | null }
   | { op: 'zeroidle'; line: number; domain: number | null; pages: number }
   | { op: 'unfree'; line: number; pa: number }
-  | { op: 'drain'; line: number; domain: number | null };
+  | { op: 'drain'; line: number; domain: number | null }
+  | ObjectTraceOp;
 
 export interface Trace {
   /** The file name used in error messages. */
@@ -54,7 +56,7 @@ export interface ZeroReport {
   free_pages_pg_zero: number;
 }
 
-export interface ReplayResult {
+export interface ReplayResult extends PageLayerReport {
   machine: string;
   tunables: Record<string, number | string>;
   allocations: Record<string, { pa: string; pages: number }>;
@@ -234,8 +236,12 @@ export function parseTrace(text: string, file = 'trace'): Trace {
         allow('domain');
         trace.ops.push({ op: 'drain', line: lineNo, domain: kv.has('domain') ? int(kv.get('domain'), 'domain', 0) : null });
         break;
-      default:
-        traceError(file, lineNo, `unknown operation "${verb}" (machine, set, alloc, free, contig, unfree, drain, write, verify, zeroidle)`);
+      default: {
+        const o = parseObjectOp({ verb, line: lineNo, positional, kv, fail: (msg) => traceError(file, lineNo, msg), tag });
+        if (o === null) traceError(file, lineNo, `unknown operation "${verb}" (machine, set, alloc, free, contig, unfree, drain, write, verify, zeroidle, object, page, unwire, terminate, reclaim)`);
+        sawOp = true;
+        trace.ops.push(o);
+      }
     }
   }
   return trace;
@@ -286,6 +292,8 @@ export class ReplaySession {
   private readonly zeroFailures: ReplayResult['zero_failures'] = [];
   private readonly verifyFailures: ReplayResult['verify_failures'] = [];
   private readonly events: ReplayEvent[] = [];
+  /** The page layer's operations (object, page, unwire, terminate, reclaim): replay-objects.ts. */
+  private readonly pageLayer: ObjectReplay;
   private last: ReplayEvent | null = null;
   private next = 0;
 
@@ -304,6 +312,7 @@ export class ReplaySession {
     for (const o of opts.overrides ?? []) this.tunables.setFromString(o);
     this.map = opts.machine ?? resolveMachine(trace.machine ?? {});
     this.vm = new Vm(this.map, this.tunables);
+    this.pageLayer = new ObjectReplay(this.vm, trace.file);
   }
 
   /** Operations run so far; the next step runs trace.ops[position]. */
@@ -346,6 +355,7 @@ export class ReplaySession {
   private liveOrSkip(op: { op: TraceOp['op']; line: number; tag: string }, never: string): LiveAllocation | undefined {
     const a = this.live.get(op.tag);
     if (a !== undefined) return a;
+    if (this.pageLayer.isLive(op.tag)) traceError(this.trace.file, op.line, `${op.op}: tag "${op.tag}" names pages of an object; ${op.op} acts on alloc and contig tags`);
     if (!this.failedTags.has(op.tag)) traceError(this.trace.file, op.line, `${op.op}: tag "${op.tag}" ${never}`);
     this.skipped.push(op.line);
     this.record({ line: op.line, op: op.op, tag: op.tag, ok: false, note: 'skipped: its allocation failed' });
@@ -363,7 +373,7 @@ export class ReplaySession {
     switch (op.op) {
       case 'alloc':
       case 'contig': {
-        if (live.has(op.tag)) traceError(file, op.line, `${op.op}: tag "${op.tag}" is still allocated`);
+        if (live.has(op.tag) || this.pageLayer.isLive(op.tag)) traceError(file, op.line, `${op.op}: tag "${op.tag}" is still allocated`);
         this.domainOk(op.domain, op.line);
         let m: number;
         let pages: number;
@@ -401,6 +411,10 @@ export class ReplaySession {
         break;
       }
       case 'free': {
+        if (!live.has(op.tag) && this.pageLayer.owns(op.tag)) {
+          this.record({ line: op.line, op: 'free', ...this.pageLayer.free(op.line, op.tag, op.zero) });
+          break;
+        }
         const a = this.liveOrSkip(op, 'was never allocated');
         if (a === undefined) break;
         if (op.zero && vm.backing !== null && !vm.backing.isZero(phys.pageToPa(a.m), a.pages * PAGE_SIZE)) {
@@ -465,6 +479,13 @@ export class ReplaySession {
         this.record({ line: op.line, op: 'drain', pages, ok: true });
         break;
       }
+      default:
+        try {
+          this.record({ line: op.line, op: op.op, ...this.pageLayer.run(op, (t) => live.has(t)) });
+        } catch (e) {
+          if (e instanceof PagelabError && e.code !== 'ETRACE' && e.code !== 'EINVARIANT') traceError(file, op.line, `${op.op}: ${e.message}`);
+          throw e;
+        }
     }
   }
 
@@ -477,8 +498,8 @@ export class ReplaySession {
       machine: this.map.name,
       tunables: this.tunables.snapshot(),
       allocations,
-      failed: [...this.failed],
-      skipped_frees: [...this.skipped],
+      failed: [...this.failed, ...this.pageLayer.failed].sort((x, y) => x - y),
+      skipped_frees: [...this.skipped, ...this.pageLayer.skipped].sort((x, y) => x - y),
       free_pages: phys.totalFree(),
       lazy_pending_pages: phys.lazyPending(),
       backed: this.vm.backing !== null,
@@ -491,6 +512,7 @@ export class ReplaySession {
       zero_failures: [...this.zeroFailures],
       verify_failures: [...this.verifyFailures],
       buddyinfo: freeQueueTable(phys),
+      ...this.pageLayer.report(),
     };
     if (this.opts.events) result.events = [...this.events];
     return result;

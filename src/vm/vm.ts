@@ -6,6 +6,11 @@ import { Tunables } from '../kern/tunables.js';
 import { BackingStore, hostMemoryLimit } from '../machine/backing.js';
 import type { MemoryMap } from '../machine/types.js';
 import { checkPhys } from './checker.js';
+import { checkObjects } from './check-objects.js';
+import { VmObjects } from './object.js';
+import { VmPage } from './page-alloc.js';
+import { VmDomains } from './pagequeue.js';
+import { Reserv, VM_LEVEL_0_ORDER_AMD64, VM_LEVEL_0_ORDER_ARM64_16K } from './reserv.js';
 import { DomainSet } from './domainset.js';
 import { VM_FREEPOOL_DEFAULT } from './param.js';
 import { Phys } from './phys.js';
@@ -24,6 +29,14 @@ export class Vm {
   readonly zeroEngine: ZeroEngine | null;
   /** Background pre-zeroing of free pages (PG_ZERO). */
   readonly prezero: PreZeroer;
+  /** Per-domain free counts and allocation-class thresholds (struct vm_domain). */
+  readonly domains: VmDomains;
+  /** VM objects and their resident pages (vm_object, vm_radix). */
+  readonly object: VmObjects;
+  /** Superpage reservations (vm_reserv), or null when vm.reserv.enable=0. */
+  readonly reserv: Reserv | null;
+  /** The page allocation layer (vm_page_alloc and friends). */
+  readonly page: VmPage;
   private readonly domainOrder: Int32Array;
 
   /*
@@ -62,6 +75,13 @@ export class Vm {
     this.backing = backing;
     this.zeroEngine = backing === null ? null : new ZeroEngine(backing, { workers: this.tunables.num('vm.zero.workers') });
     this.prezero = new PreZeroer(this.phys, this.zeroEngine);
+    this.domains = new VmDomains(this.phys);
+    this.object = new VmObjects(this.phys.pages);
+    const order = this.tunables.str('vm.reserv.geometry') === 'arm64-16k' ? VM_LEVEL_0_ORDER_ARM64_16K : VM_LEVEL_0_ORDER_AMD64;
+    // FreeBSD needs VM_NFREEORDER > VM_LEVEL_0_ORDER to build reservations; with fewer orders the layer is off.
+    this.reserv = this.tunables.num('vm.reserv.enable') === 1 && order <= this.phys.maxOrder ? new Reserv(this.phys, this.object, this.domains, order) : null;
+    this.page = new VmPage(this.phys, this.object, this.domains, this.reserv, { pgcache: this.tunables.num('vm.pgcache.enable') === 1 });
+    this.object.bind(this.page, this.reserv);
   }
 
   /** Stops the zeroing workers, if any; the process can then exit by itself. */
@@ -86,5 +106,6 @@ export class Vm {
   /** Runs the consistency checker; throws EINVARIANT on the first broken invariant. */
   check(): void {
     checkPhys(this.phys);
+    checkObjects(this);
   }
 }
