@@ -39,6 +39,13 @@ export const PQ_NONE = 255;
 
 /** Page flags (m->flags), FreeBSD values. */
 export const PG_ZERO = 0x08;
+/**
+ * pagelab's own bits, in values FreeBSD leaves unused: PG_REPORTED on the head
+ * of a free block that free page reporting has zeroed (Linux's PageReported);
+ * PG_DIRTYQ while a free page is on the pre-zeroer's dirty list.
+ */
+export const PG_REPORTED = 0x20;
+export const PG_DIRTYQ = 0x40;
 
 /** Allocation request flags (VM_ALLOC_*), FreeBSD values. */
 export const VM_ALLOC_ZERO = 0x0040;

@@ -10,7 +10,7 @@
  */
 import { Work, type WorkCounters } from './counters.js';
 import type { PageArray } from './page.js';
-import { NIL, VM_NFREEPOOL } from './param.js';
+import { NIL, PG_REPORTED, VM_NFREEPOOL } from './param.js';
 
 export class FreeQueues {
   private readonly pages: PageArray;
@@ -22,6 +22,10 @@ export class FreeQueues {
   private readonly tail: Uint32Array;
   /** Blocks per queue: at most npages / 2 (buddies merge), so an Int32Array holds it. */
   readonly count: Int32Array;
+  /** Free page reporting: blocks of this order and up lose PG_REPORTED as they leave a queue (Phys.setReporting). */
+  reportingMinOrder = Infinity;
+  /** Reported blocks that lost PG_REPORTED that way. */
+  reportedLost = 0;
 
   constructor(pages: PageArray, ndomains: number, nfreelists: number, nfreeorder: number, work: WorkCounters) {
     this.pages = pages;
@@ -81,6 +85,10 @@ export class FreeQueues {
     else p.prev[n] = pr;
     p.next[m] = NIL;
     p.prev[m] = NIL;
+    if (p.order[m] >= this.reportingMinOrder && (p.flags[m] & PG_REPORTED) !== 0) {
+      p.flags[m] &= ~PG_REPORTED;
+      this.reportedLost++;
+    }
     p.order[m] = this.nfreeorder;
     this.count[q]--;
     this.work[Work.QueueRemove]++;
