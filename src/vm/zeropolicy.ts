@@ -96,7 +96,7 @@ export interface ZeroPolicyStats {
   reportedBlocks: number;
   reReportedBlocks: number;
   reportedLost: number;
-  /** hugepool: blocks held, pages handed out from it. */
+  /** hugepool: whole blocks held (the one order-0 requests are being cut from excluded), pages handed out from it. */
   hugepoolBlocks: number;
   hugepoolPagesServed: number;
 }
@@ -135,7 +135,7 @@ export class ZeroPolicy {
   /** Blocks isolated for the current report batch: head, order, pool. */
   private readonly batch = new Int32Array(3 * PAGE_REPORTING_CAPACITY);
   private batchLen = 0;
-  /** Heads marked PG_REPORTED by the last report pass (for tests that model the bookkeeping). */
+  /** Heads marked PG_REPORTED since the caller last emptied this array (tests model the bookkeeping with it). */
   readonly lastReported: number[] = [];
   // The hugepool: allocated order-9 blocks, each zero; `carve*` is the block order-0 requests are cut from.
   private pool: number[] = [];
@@ -355,7 +355,6 @@ export class ZeroPolicy {
       this.reportPasses++;
       this.passOrder = this.reportOrder;
       this.passCalls.clear();
-      this.lastReported.length = 0;
     }
     let zeroed = 0;
     for (; this.passOrder <= phys.maxOrder; this.passOrder++) {
@@ -446,6 +445,8 @@ export class ZeroPolicy {
     const p = this.phys.pages;
     if (p.astate[m] === 0 && p.order[m] === order) {
       p.flags[m] |= PG_REPORTED;
+      // Bounded: a caller that never empties it keeps the last pass's worth.
+      if (this.lastReported.length >= 1 << 16) this.lastReported.length = 0;
       this.lastReported.push(m);
     }
   }
@@ -520,7 +521,7 @@ export class ZeroPolicy {
       reportedBlocks: this.reportedBlocks,
       reReportedBlocks: this.reReportedBlocks,
       reportedLost: this.phys.reportedLost - this.reportedLost0,
-      hugepoolBlocks: this.pool.length + (this.carveHead >= 0 ? 1 : 0),
+      hugepoolBlocks: this.pool.length,
       hugepoolPagesServed: this.poolServed,
     };
   }
