@@ -13,11 +13,16 @@
  *
  * Protocol (all in SharedArrayBuffers; no message per request):
  *  - submission ring, one producer (the owning thread) and many consumers
- *    (workers): slots [pa, bytes, tag] as Float64; the producer publishes by
- *    storing SUB_TAIL, a worker claims slot h by compareExchange of SUB_HEAD
- *    from h to h+1, having read the slot first (the producer cannot reuse
- *    slot h until SUB_HEAD has moved past it, so a successful claim proves
- *    the read was of the published request).
+ *    (workers): slots [pa, bytes, first request, requests] as Float64, each
+ *    a run of requests that continue each other; request i's tag is in the
+ *    tag ring at i mod size. submit() extends the open run while requests
+ *    continue it (up to 64 requests or 4 MiB) and publishes it when one does
+ *    not, when it is full, or on poll/waitAll/settle/flush: a page-sized
+ *    request then costs the owner a few stores, not a slot and a wake-up.
+ *    The producer publishes by storing SUB_TAIL, a worker claims slot h by
+ *    compareExchange of SUB_HEAD from h to h+1, having read the slot first
+ *    (the producer cannot reuse slot h until SUB_HEAD has moved past it, so
+ *    a successful claim proves the read was of the published run).
  *  - completion ring, many producers (workers, and the owner for inline
  *    completions) and one consumer (poll): a producer reserves an index with
  *    Atomics.add on COMP_TAIL, writes [tag, bytes] and then sets the slot's
@@ -70,8 +75,10 @@ export const enum Ctl {
 export interface ZeroWorkerData {
   index: number;
   ctl: Int32Array;
-  /** Submission slots: [pa, bytes, tag] per slot. */
+  /** Submission slots: [pa, bytes, first request, requests] per slot. */
   sub: Float64Array;
+  /** Tags by request number mod size. */
+  tags: Float64Array;
   /** Completion slots: [tag, bytes] per slot. */
   comp: Float64Array;
   compReady: Int32Array;
@@ -128,6 +135,7 @@ export class ZeroEngine {
   private readonly mask: number;
   private readonly ctl: Int32Array;
   private readonly sub: Float64Array;
+  private readonly tags: Float64Array;
   private readonly comp: Float64Array;
   private readonly compReady: Int32Array;
   private readonly statsArr: Float64Array;
@@ -140,6 +148,11 @@ export class ZeroEngine {
   /** Memories the workers have (or have been sent). */
   private readonly shared: boolean[];
   private submittedCount = 0;
+  // The open run: requests submitted but not yet published.
+  private openPa = 0;
+  private openBytes = 0;
+  private openSeq = 0;
+  private openCount = 0;
   private polledCount = 0;
   private subTail = 0; // SUB_TAIL as last published (int32, wraps)
   private compHead = 0; // next completion index to poll (int32, wraps)
@@ -170,7 +183,8 @@ export class ZeroEngine {
     this.ringSlots = slots;
     this.mask = slots - 1;
     this.ctl = new Int32Array(new SharedArrayBuffer(Ctl.Words * 4));
-    this.sub = new Float64Array(new SharedArrayBuffer(slots * 3 * 8));
+    this.sub = new Float64Array(new SharedArrayBuffer(slots * 4 * 8));
+    this.tags = new Float64Array(new SharedArrayBuffer(slots * 8));
     this.comp = new Float64Array(new SharedArrayBuffer(slots * 2 * 8));
     this.compReady = new Int32Array(new SharedArrayBuffer(slots * 4));
     this.statsArr = new Float64Array(new SharedArrayBuffer(Math.max(1, nworkers) * 2 * 8));
@@ -195,6 +209,7 @@ export class ZeroEngine {
         index: i,
         ctl: this.ctl,
         sub: this.sub,
+        tags: this.tags,
         comp: this.comp,
         compReady: this.compReady,
         sleep: this.sleep,
@@ -281,7 +296,11 @@ export class ZeroEngine {
     this.checkFailure();
     this.backing.checkRange(pa, bytes, 'zero submit');
     if (!Number.isFinite(tag)) throw new PagelabError('EINVAL', `zero engine: tag ${tag} is not a finite number`);
-    if (this.submittedCount - this.polledCount >= this.ringSlots) return false;
+    if (this.submittedCount - this.polledCount >= this.ringSlots) {
+      // The caller will poll for room: what is queued must be visible to the workers.
+      this.flush();
+      return false;
+    }
     this.submittedCount++;
     if (bytes === 0) {
       this.complete(tag, 0);
@@ -307,10 +326,35 @@ export class ZeroEngine {
       this.complete(tag, 0);
       return true;
     }
+    const seq = (this.submittedCount - 1) | 0;
+    this.tags[seq & this.mask] = tag;
+    if (this.openCount > 0 && pa === this.openPa + this.openBytes && this.openCount < RUN_MAX_REQUESTS && this.openBytes + bytes <= RUN_MAX_BYTES) {
+      this.openBytes += bytes;
+      this.openCount++;
+      if (this.openCount === RUN_MAX_REQUESTS || this.openBytes === RUN_MAX_BYTES) this.flush();
+      return true;
+    }
+    this.flush();
+    this.openPa = pa;
+    this.openBytes = bytes;
+    this.openSeq = seq;
+    this.openCount = 1;
+    return true;
+  }
+
+  /*
+   * Publishes the open run of requests (if any) to the workers and wakes
+   * one sleeper. poll, waitAll and settle do it themselves; a caller that
+   * submits and then does something else for a long time calls it.
+   */
+  flush(): void {
+    if (this.openCount === 0) return;
     const slot = this.subTail & this.mask;
-    this.sub[3 * slot] = pa;
-    this.sub[3 * slot + 1] = bytes;
-    this.sub[3 * slot + 2] = tag;
+    this.sub[4 * slot] = this.openPa;
+    this.sub[4 * slot + 1] = this.openBytes;
+    this.sub[4 * slot + 2] = this.openSeq;
+    this.sub[4 * slot + 3] = this.openCount;
+    this.openCount = 0;
     this.subTail = (this.subTail + 1) | 0;
     Atomics.store(this.ctl, Ctl.SubTail, this.subTail);
     for (let i = 0; i < this.workerCount; i++) {
@@ -320,7 +364,6 @@ export class ZeroEngine {
         break;
       }
     }
-    return true;
   }
 
   /** Sends memory k to every worker, ahead of the request that needs it. */
@@ -348,6 +391,7 @@ export class ZeroEngine {
    */
   poll(out: Int32Array | Float64Array): number {
     this.checkFailure();
+    this.flush();
     let n = 0;
     let background = 0;
     const max = out.length;
@@ -380,6 +424,7 @@ export class ZeroEngine {
    * they still have to be poll()ed. Throws EINVARIANT if a worker failed.
    */
   waitAll(timeoutMs = Infinity): boolean {
+    this.flush();
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       this.checkFailure();
@@ -407,6 +452,7 @@ export class ZeroEngine {
    * keeping the event loop alive meanwhile.
    */
   async settle(timeoutMs = Infinity): Promise<boolean> {
+    this.flush();
     const deadline = performance.now() + timeoutMs;
     const keepAlive = setInterval(() => {}, 1000);
     try {
@@ -452,6 +498,7 @@ export class ZeroEngine {
    */
   shutdown(): Promise<void> {
     if (this.stopping === undefined) {
+      this.flush();
       Atomics.store(this.ctl, Ctl.Stop, 1);
       for (let i = 0; i < this.workerCount; i++) {
         Atomics.store(this.sleep, 16 * i, 0);
@@ -471,6 +518,10 @@ export class ZeroEngine {
     return host.cpuCount();
   }
 }
+
+/** Longest run of requests one submission slot carries: requests, and bytes. */
+const RUN_MAX_REQUESTS = 64;
+const RUN_MAX_BYTES = 4 * 2 ** 20;
 
 /** Atomics.waitAsync (ES2024; lib ES2022 does not declare it). */
 function waitAsync(
