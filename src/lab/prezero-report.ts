@@ -10,6 +10,18 @@ import { renderSvg } from './plots.js';
 import type { ModelCase, PrezeroResult, PublishedPoint } from './prezero-vm-start.js';
 import { PGZERO_PUBLISHED } from '../sim/profiles/linux-pgzero-2020.js';
 import { textTable } from './table.js';
+import { chromeTrace, type TraceRun } from '../sim/timeline.js';
+
+/* Chrome trace-event JSON: the simulated start of every case, one process each. */
+export function prezeroTrace(r: PrezeroResult): ReturnType<typeof chromeTrace> {
+  const runs: TraceRun[] = r.model.cases.map((c) => ({
+    label: `${c.policy}, ${psName(c.pageSize)} (vm.zero.policy=${c.policy.split(/[ ,]/)[0]})`,
+    phases: c.phases,
+    intervals: c.intervals,
+    threadNames: new Map(Object.entries(c.threadNames).map(([k, v]) => [Number(k), v])),
+  }));
+  return chromeTrace(runs);
+}
 
 const s = (ns: number, d = 2) => (ns / 1e9).toFixed(d);
 const gib = (b: number) => (b / 2 ** 30).toFixed(1);

@@ -109,6 +109,8 @@ export interface ModelCase {
   /** Cumulative background bytes (full scale) against simulated time in the idle window, ms. */
   backgroundSeries: Array<{ ms: number; bytes: number }>;
   phases: VmStartSim['phases'];
+  intervals: VmStartSim['intervals'];
+  threadNames: VmStartSim['threadNames'];
 }
 
 export interface PublishedPoint {
@@ -293,6 +295,8 @@ function modelCase(profile: CostProfile, c: PolicyCase, pageSize: PageSize, scal
       counters: cnt,
       backgroundSeries: r.series.map((p) => ({ ms: p.ns / 1e6, bytes: p.bytes * scale })),
       phases: sim.phases,
+      intervals: sim.intervals,
+      threadNames: sim.threadNames,
     },
     allocWorkNs: sim.breakdown.allocNs,
   };
