@@ -259,3 +259,32 @@ for (const policy of ZERO_POLICIES) {
     );
   });
 }
+
+test('trace: set vm.zero.policy mid-trace and idle MS drive the policy; bad lines name themselves', async () => {
+  const { parseTrace, replayTrace } = await import('../src/lab/replay.js');
+  const text = [
+    'machine tiny-16m',
+    'set vm.backed=1',
+    'set vm.lazy_page_init=0',
+    'set vm.nfreeorder=11',
+    'set vm.zero.report_order=4',
+    'alloc a 9',
+    'write a',
+    'free a',
+    'set vm.zero.policy=report',
+    'idle 1000',
+    'idle 3000',
+    'alloc z 0 zero',
+  ].join('\n');
+  const r = replayTrace(parseTrace(text, 't'), { check: true, events: true });
+  assert.equal(r.zero.policy.policy, 'report');
+  assert.ok(r.zero.policy.reportedBlocks > 0 && r.zero.policy.reportPasses >= 1);
+  const idles = r.events!.filter((e) => e.op === 'idle');
+  assert.equal(idles[0].pages, 0, 'nothing before the 2 s delay');
+  assert.ok((idles[1].pages ?? 0) > 0);
+  assert.deepEqual(r.zero_failures, []);
+  const bad = (t: string, re: RegExp) => assert.throws(() => replayTrace(parseTrace(t, 't')), (e: unknown) => e instanceof PagelabError && re.test(e.message));
+  bad('machine tiny-16m\nalloc a 0\nset vm.backed=1\n', /t:3: set vm.backed: only vm.zero.\* can be set after the first operation/);
+  bad('machine tiny-16m\nalloc a 0\nidle soon\n', /t:3: idle: "soon" is not a number/);
+  bad('machine tiny-16m\nalloc a 0\nset vm.zero.policy=never\n', /t:3: .*vm.zero.policy/);
+});
