@@ -14,8 +14,8 @@
  * Protocol (all in SharedArrayBuffers; no message per request):
  *  - submission ring, one producer (the owning thread) and many consumers
  *    (workers): slots [pa, bytes, first request, requests] as Float64, each
- *    a run of requests that continue each other; request i's tag is in the
- *    tag ring at i mod size. submit() extends the open run while requests
+ *    a run of requests that continue each other; request i's tag stays with
+ *    the owner, in its tag ring at i mod size. submit() extends the open run while requests
  *    continue it (up to 64 requests or 4 MiB) and publishes it when one does
  *    not, when it is full, or on poll/waitAll/settle/flush: a page-sized
  *    request then costs the owner a few stores, not a slot and a wake-up.
@@ -25,8 +25,12 @@
  *    a successful claim proves the read was of the published run).
  *  - completion ring, many producers (workers, and the owner for inline
  *    completions) and one consumer (poll): a producer reserves an index with
- *    Atomics.add on COMP_TAIL, writes [tag, bytes] and then sets the slot's
- *    ready word; poll consumes in index order and clears the ready word.
+ *    Atomics.add on COMP_TAIL, writes [first request, requests, bytes] (a
+ *    worker, one entry per run it zeroed) or [tag, 0, bytes] (the owner, one
+ *    request) and then sets the slot's ready word; poll consumes in index
+ *    order, clears the ready word, and hands out a run's tags from the tag
+ *    ring, which it wrote itself (a tag's slot is reused only after its
+ *    request was polled).
  *  - one bound covers both rings: submit refuses when submitted - polled
  *    reaches the ring size, so neither ring can overrun (a completion index
  *    i + size exists only after i + size + 1 submissions, which needed
@@ -77,9 +81,7 @@ export interface ZeroWorkerData {
   ctl: Int32Array;
   /** Submission slots: [pa, bytes, first request, requests] per slot. */
   sub: Float64Array;
-  /** Tags by request number mod size. */
-  tags: Float64Array;
-  /** Completion slots: [tag, bytes] per slot. */
+  /** Completion slots: [first request, requests, bytes], or [tag, 0, bytes], per slot. */
   comp: Float64Array;
   compReady: Int32Array;
   /** Per worker, at 16 * index: 1 while it sleeps or is about to. */
@@ -153,6 +155,9 @@ export class ZeroEngine {
   private openBytes = 0;
   private openSeq = 0;
   private openCount = 0;
+  // A run's completion being handed out by poll: next request number, requests left.
+  private expandSeq = 0;
+  private expandLeft = 0;
   private polledCount = 0;
   private subTail = 0; // SUB_TAIL as last published (int32, wraps)
   private compHead = 0; // next completion index to poll (int32, wraps)
@@ -184,8 +189,9 @@ export class ZeroEngine {
     this.mask = slots - 1;
     this.ctl = new Int32Array(new SharedArrayBuffer(Ctl.Words * 4));
     this.sub = new Float64Array(new SharedArrayBuffer(slots * 4 * 8));
-    this.tags = new Float64Array(new SharedArrayBuffer(slots * 8));
-    this.comp = new Float64Array(new SharedArrayBuffer(slots * 2 * 8));
+    // Only this thread reads tags (poll hands out a run's tags from here).
+    this.tags = new Float64Array(slots);
+    this.comp = new Float64Array(new SharedArrayBuffer(slots * 3 * 8));
     this.compReady = new Int32Array(new SharedArrayBuffer(slots * 4));
     this.statsArr = new Float64Array(new SharedArrayBuffer(Math.max(1, nworkers) * 2 * 8));
     this.sleep = new Int32Array(new SharedArrayBuffer(Math.max(1, nworkers) * 16 * 4));
@@ -209,7 +215,6 @@ export class ZeroEngine {
         index: i,
         ctl: this.ctl,
         sub: this.sub,
-        tags: this.tags,
         comp: this.comp,
         compReady: this.compReady,
         sleep: this.sleep,
@@ -378,8 +383,9 @@ export class ZeroEngine {
   /** Publishes a completion from this thread (inline or nothing to do). */
   private complete(tag: number, bytes: number): void {
     const slot = Atomics.add(this.ctl, Ctl.CompTail, 1) & this.mask;
-    this.comp[2 * slot] = tag;
-    this.comp[2 * slot + 1] = bytes;
+    this.comp[3 * slot] = tag;
+    this.comp[3 * slot + 1] = 0;
+    this.comp[3 * slot + 2] = bytes;
     Atomics.store(this.compReady, slot, 1);
     Atomics.add(this.ctl, Ctl.Completed, 1);
   }
@@ -396,10 +402,22 @@ export class ZeroEngine {
     let background = 0;
     const max = out.length;
     while (n < max) {
+      // A worker's completion covers a run of requests: their tags are this thread's own tag ring.
+      if (this.expandLeft > 0) {
+        out[n++] = this.tags[this.expandSeq & this.mask];
+        this.expandSeq = (this.expandSeq + 1) | 0;
+        this.expandLeft--;
+        continue;
+      }
       const slot = this.compHead & this.mask;
       if (Atomics.load(this.compReady, slot) === 0) break;
-      out[n++] = this.comp[2 * slot];
-      background += this.comp[2 * slot + 1];
+      const count = this.comp[3 * slot + 1];
+      if (count === 0) out[n++] = this.comp[3 * slot];
+      else {
+        this.expandSeq = this.comp[3 * slot];
+        this.expandLeft = count;
+      }
+      background += this.comp[3 * slot + 2];
       Atomics.store(this.compReady, slot, 0);
       this.compHead = (this.compHead + 1) | 0;
     }
