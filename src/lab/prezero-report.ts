@@ -78,7 +78,7 @@ export function renderPrezeroText(r: PrezeroResult): string {
         (c.counters.allocPathBytes / 2 ** 20).toFixed(1),
         c.counters.skippedPages,
       ]),
-      `pagelab's measured wall time on this host (${m.host}): a ${(m.guestBytes / 2 ** 20).toFixed(0)} MiB backed guest on a ${(m.hostBytes / 2 ** 20).toFixed(0)} MiB backed host, real zeroing, ${m.cases[0].startMs.length} interleaved runs per case`,
+      `pagelab's measured wall time on this host (${m.host}): a ${(m.guestBytes / 2 ** 20).toFixed(0)} MiB backed guest on a ${(m.hostBytes / 2 ** 20).toFixed(0)} MiB backed host, real zeroing; ${m.method}`,
     );
     for (const [ps, text] of Object.entries(m.ministat)) out += `\n${psName(ps)} pages, start ms:\n${text}`;
     out += '\n';

@@ -25,6 +25,7 @@ import { PGZERO_ALLOC_WORK_NS, PGZERO_PUBLISHED } from '../sim/profiles/linux-pg
 import { getProfile } from '../sim/profiles/index.js';
 import { simulateVmStart, zeroingRate, type VmStartSim } from '../sim/vmstart.js';
 import { compareSamples, renderMinistat, summarize, type Comparison, type Summary } from '../stats/ministat.js';
+import { measureWall, type WallCase } from './wall.js';
 import { formatSize, parseSize } from '../util/units.js';
 import { Work, newWorkCounters, workDelta, type WorkCounters } from '../vm/counters.js';
 import { PAGE_SIZE } from '../vm/param.js';
@@ -162,7 +163,7 @@ export interface PrezeroResult {
     allocWorkNs: { page4k: number; thp: number; profile4k: number; profileThp: number };
   };
   published: PublishedPoint[];
-  measured: null | { host: string; guestBytes: number; hostBytes: number; cases: MeasuredCase[]; ministat: Record<string, string> };
+  measured: null | { host: string; method: string; guestBytes: number; hostBytes: number; cases: MeasuredCase[]; ministat: Record<string, string> };
   cacheWarmth: CacheWarmth | null;
   answer: string;
 }
@@ -185,30 +186,44 @@ interface WorkloadRun {
 
 const now = () => performance.now();
 
+/* A workload up to the guest's start: the Vm, its history and idle window done. */
+interface Prepared {
+  vm: Vm;
+  s0: ZeroPolicyStats;
+  s1: ZeroPolicyStats;
+  series: Array<{ ns: number; bytes: number }>;
+  backgroundMs: number;
+  freePathMs: number;
+  order: number;
+  n: number;
+  name: string;
+}
+
 /*
- * Runs the workload on a fresh Vm of `hostBytes`: the previous guest's
- * memory (all free memory, in 2 MiB blocks) is allocated, dirtied when
- * backed, and freed; the background policy gets `idleNs` in slices, each
- * with the page budget `slicePages(ns)`; then the guest's `guestBytes` are
- * allocated zeroed (4 KiB pages or 2 MiB blocks) and pinned (wired); last a
- * page cache takes a quarter of what is left without asking for zero.
+ * The workload up to the start, on a fresh Vm of the map: the previous
+ * guest's memory (all free memory, in 2 MiB blocks) is allocated, dirtied
+ * when backed, and freed; the background policy gets `idleNs` in slices,
+ * each with the page budget `slicePages`.
  */
-function runWorkload(c: PolicyCase, pageSize: PageSize, map: MemoryMap, guestBytes: number, idleNs: number, slicePages: number, backing: BackingStore | null): WorkloadRun {
+function prepareWorkload(c: PolicyCase, pageSize: PageSize, map: MemoryMap, guestBytes: number, idleNs: number, slicePages: number, backing: BackingStore | null): Prepared {
   const backed = backing !== null;
-  const vm = new Vm(map, {
-    'vm.backed': backed ? 1 : 0,
-    'vm.lazy_page_init': 0,
-    'vm.nfreeorder': LINUX_NFREEORDER,
-    'vm.zero.policy': c.policy,
-    'vm.zero.threads': c.threads,
-    'vm.zero.hugepool': c.hugepool ? guestBytes : 0,
-    // One background thread is this one (the engine zeroes inline); more are the engine's workers.
-    'vm.zero.workers': backed && c.threads > 1 && (c.policy === 'idle' || c.policy === 'report') ? c.threads : 0,
-  }, backing === null ? {} : { backing });
+  const vm = new Vm(
+    map,
+    {
+      'vm.backed': backed ? 1 : 0,
+      'vm.lazy_page_init': 0,
+      'vm.nfreeorder': LINUX_NFREEORDER,
+      'vm.zero.policy': c.policy,
+      'vm.zero.threads': c.threads,
+      'vm.zero.hugepool': c.hugepool ? guestBytes : 0,
+      // One background thread is this one (the engine zeroes inline); more are the engine's workers.
+      'vm.zero.workers': backed && c.threads > 1 && (c.policy === 'idle' || c.policy === 'report') ? c.threads : 0,
+    },
+    backing === null ? {} : { backing },
+  );
   const zp: ZeroPolicy = vm.zeroPolicy;
   const phys = vm.phys;
   const blockBytes = PAGE_SIZE << THP_ORDER;
-  // The previous guest: everything free, written, then freed (its exit).
   const held: number[] = [];
   for (;;) {
     const m = zp.alloc(0, THP_ORDER, false);
@@ -220,7 +235,6 @@ function runWorkload(c: PolicyCase, pageSize: PageSize, map: MemoryMap, guestByt
   for (const m of held) zp.free(m, THP_ORDER);
   const freePathMs = now() - t;
   const s0 = zp.stats();
-  // The idle window.
   const series: Array<{ ns: number; bytes: number }> = [{ ns: 0, bytes: 0 }];
   t = now();
   for (let ns = 0; ns < idleNs; ns += SLICE_NS) {
@@ -229,28 +243,39 @@ function runWorkload(c: PolicyCase, pageSize: PageSize, map: MemoryMap, guestByt
     series.push({ ns: ns + dt, bytes: zp.stats().backgroundBytes - s0.backgroundBytes });
   }
   const backgroundMs = now() - t;
-  const s1 = zp.stats();
-  // The start: allocate zeroed and pin every page or block of the guest.
-  const w1 = Float64Array.from(phys.work);
   const order = pageSize === '4k' ? 0 : THP_ORDER;
-  const n = guestBytes / (PAGE_SIZE << order);
-  const wire = phys.pages.wire;
-  const pinned = new Int32Array(n);
-  t = now();
-  for (let i = 0; i < n; i++) {
-    const m = zp.alloc(0, order, true);
-    if (m < 0) throw new PagelabError('ENOSPC', `prezero-vm-start: the host ran out of memory after ${i} of ${n} guest allocations (${c.name})`);
+  return { vm, s0, s1: zp.stats(), series, backgroundMs, freePathMs, order, n: guestBytes / (PAGE_SIZE << order), name: c.name };
+}
+
+/* The guest's start: allocate zeroed and pin (wire) every page or block of the guest. The part that is timed. */
+function startGuest(p: Prepared): void {
+  const zp = p.vm.zeroPolicy;
+  const wire = p.vm.phys.pages.wire;
+  for (let i = 0; i < p.n; i++) {
+    const m = zp.alloc(0, p.order, true);
+    if (m < 0) throw new PagelabError('ENOSPC', `prezero-vm-start: the host ran out of memory after ${i} of ${p.n} guest allocations (${p.name})`);
     wire[m]++;
-    pinned[i] = m;
   }
-  const startMs = now() - t;
+}
+
+/* After the start: a page cache fills a quarter of what is left, not asking for zero (the wasted pre-zeroing). */
+function finishWorkload(p: Prepared, w1: Float64Array, startMs: number): WorkloadRun {
+  const zp = p.vm.zeroPolicy;
+  const phys = p.vm.phys;
   const startWork = workDelta(phys.work, w1);
   const s2 = zp.stats();
-  // Elsewhere: a page cache fills a quarter of what is left, not asking for zero.
   const cachePages = Math.floor(phys.totalFree() / 4);
   for (let i = 0; i < cachePages; i++) if (zp.alloc(0, 0, false) < 0) break;
-  const s3 = zp.stats();
-  return { vm, s0, s1, s2, s3, startWork, series, startMs, backgroundMs, freePathMs };
+  return { vm: p.vm, s0: p.s0, s1: p.s1, s2, s3: zp.stats(), startWork, series: p.series, startMs, backgroundMs: p.backgroundMs, freePathMs: p.freePathMs };
+}
+
+/* The whole workload on an unbacked Vm, for the model. */
+function runWorkload(c: PolicyCase, pageSize: PageSize, map: MemoryMap, guestBytes: number, idleNs: number, slicePages: number): WorkloadRun {
+  const p = prepareWorkload(c, pageSize, map, guestBytes, idleNs, slicePages, null);
+  const w1 = Float64Array.from(p.vm.phys.work);
+  const t = now();
+  startGuest(p);
+  return finishWorkload(p, w1, now() - t);
 }
 
 function counters(r: WorkloadRun, scale: number): PolicyCounters {
@@ -276,7 +301,7 @@ function modelCase(profile: CostProfile, c: PolicyCase, pageSize: PageSize, scal
   const map = memoryMapForSize(hostBytes);
   // The budget of one slice: the policy's threads at their share of the bandwidth, scaled down with the machine.
   const slicePages = Math.floor((zeroingRate(profile, c.threads) * c.threads * SLICE_NS) / PAGE_SIZE / scale);
-  const r = runWorkload(c, pageSize, map, guestBytes, idleNs, slicePages, null);
+  const r = runWorkload(c, pageSize, map, guestBytes, idleNs, slicePages);
   const cnt = counters(r, scale);
   const startWork = newWorkCounters();
   for (let i = 0; i < Work.COUNT; i++) startWork[i] = r.startWork[i] * scale;
@@ -322,52 +347,69 @@ function publishedPoints(cases: ModelCase[]): PublishedPoint[] {
 
 async function measure(guestBytes: number, hostBytes: number, idleNs: number, runs: number, tick: (what: string) => void): Promise<NonNullable<PrezeroResult['measured']>> {
   const map = memoryMapForSize(hostBytes);
-  const samples = new Map<string, { start: number[]; bg: number[]; free: number[]; counters: PolicyCounters | null }>();
-  const key = (c: PolicyCase, ps: PageSize) => `${c.name} ${ps}`;
-  for (const c of POLICY_CASES) for (const ps of PAGE_SIZES) samples.set(key(c, ps), { start: [], bg: [], free: [], counters: null });
-  const order = POLICY_CASES.flatMap((c) => PAGE_SIZES.map((ps) => ({ c, ps })));
   // One backing for every run: its memory is resident after the first, so no run pays first touches.
   const backing = new BackingStore(map);
-  // One untimed round first (JIT, first touch), then `runs` rounds, each in a rotated order.
-  for (let r = -1; r < runs; r++) {
-    tick(r < 0 ? 'measured: warm-up' : `measured: round ${r + 1} of ${runs}`);
-    for (let k = 0; k < order.length; k++) {
-      const { c, ps } = order[(k + Math.max(0, r)) % order.length];
-      const w = runWorkload(c, ps, map, guestBytes, idleNs, Infinity, backing);
-      await w.vm.shutdown();
-      if (r < 0) continue;
-      const s = samples.get(key(c, ps))!;
-      s.start.push(w.startMs);
-      s.bg.push(w.backgroundMs);
-      s.free.push(w.freePathMs);
-      s.counters ??= counters(w, 1);
-    }
-  }
   const cases: MeasuredCase[] = [];
   const ministat: Record<string, string> = {};
+  const stopping: Array<Promise<void>> = [];
+  let method = '';
   for (const ps of PAGE_SIZES) {
-    const base = samples.get(key(POLICY_CASES[0], ps))!.start;
-    for (const c of POLICY_CASES) {
-      const s = samples.get(key(c, ps))!;
+    tick(`measured: ${ps === '4k' ? '4 KiB pages' : 'THP'}, ${runs} runs per policy`);
+    const bg = POLICY_CASES.map(() => [] as number[]);
+    const free = POLICY_CASES.map(() => [] as number[]);
+    const seen = POLICY_CASES.map(() => 0);
+    const firstRun: Array<WorkloadRun | null> = POLICY_CASES.map(() => null);
+    const prepared: Array<Prepared | null> = POLICY_CASES.map(() => null);
+    const w1s: Float64Array[] = POLICY_CASES.map(() => new Float64Array(0));
+    // The counters of the first timed run, taken after it (untimed): the page cache fill included.
+    const retire = (i: number) => {
+      const p = prepared[i];
+      if (p === null) return;
+      if (firstRun[i] === null && seen[i] >= 2) firstRun[i] = finishWorkload(p, w1s[i], 0);
+      stopping.push(p.vm.shutdown());
+      prepared[i] = null;
+    };
+    const wallCases: WallCase[] = POLICY_CASES.map((c, i) => ({
+      name: `${c.name}, ${ps} (ms)`,
+      // Untimed: the previous guest's history and the idle window, on a fresh Vm.
+      setup: () => {
+        retire(i);
+        const p = prepareWorkload(c, ps, map, guestBytes, idleNs, Infinity, backing);
+        prepared[i] = p;
+        w1s[i] = Float64Array.from(p.vm.phys.work);
+        // The first call is measureWall's warm-up, whose numbers are not kept.
+        if (seen[i]++ > 0) {
+          bg[i].push(p.backgroundMs);
+          free[i].push(p.freePathMs);
+        }
+      },
+      run: () => startGuest(prepared[i]!),
+    }));
+    const w = measureWall(wallCases, runs);
+    method = w.method;
+    POLICY_CASES.forEach((_, i) => retire(i));
+    const base = w.series[0].ms;
+    POLICY_CASES.forEach((c, i) => {
+      const s = w.series[i];
       cases.push({
         policy: c.name,
         pageSize: ps,
-        startMs: s.start,
-        backgroundMs: s.bg,
-        freePathMs: s.free,
-        start: summarize(s.start),
-        vsAlloc: c === POLICY_CASES[0] || runs < 2 ? null : compareSamples(base, s.start),
-        counters: s.counters!,
+        startMs: s.ms,
+        backgroundMs: bg[i],
+        freePathMs: free[i],
+        start: summarize(s.ms),
+        vsAlloc: i === 0 || runs < 2 ? null : compareSamples(base, s.ms),
+        counters: firstRun[i] !== null ? counters(firstRun[i]!, 1) : emptyCounters(),
       });
-    }
-    if (runs >= 3) {
-      ministat[ps] = renderMinistat(
-        POLICY_CASES.map((c) => ({ name: `${c.name}, ${ps} (ms)`, values: samples.get(key(c, ps))!.start })),
-        { width: 60 },
-      );
-    }
+    });
+    if (w.ministat !== null) ministat[ps] = w.ministat;
   }
-  return { host: `${process.platform} ${process.arch}, Node ${process.version}`, guestBytes, hostBytes, cases, ministat };
+  await Promise.all(stopping);
+  return { host: `${process.platform} ${process.arch}, Node ${process.version}`, method, guestBytes, hostBytes, cases, ministat };
+}
+
+function emptyCounters(): PolicyCounters {
+  return { allocPathBytes: 0, freePathBytes: 0, backgroundBytes: 0, skippedPages: 0, wastedBytes: 0, reportPasses: 0, reportedBlocks: 0, reReportedBlocks: 0, reportedLost: 0 };
 }
 
 /*
@@ -469,7 +511,7 @@ export async function runPrezeroVmStart(opts: PrezeroOptions = {}): Promise<Prez
   if (guestBytes % (2 * MiB) !== 0 || guestBytes <= 0) throw new PagelabError('EUSAGE', `--guest ${guestText}: not a positive multiple of 2 MiB`);
   if (hostBytes < guestBytes * 1.25) throw new PagelabError('EUSAGE', `--host ${hostText}: needs room for the guest (${guestText}) and a quarter more`);
   const idleNs = idleMs * 1e6;
-  const totalSteps = POLICY_CASES.length * PAGE_SIZES.length + (runs > 0 ? runs + 2 : 0);
+  const totalSteps = POLICY_CASES.length * PAGE_SIZES.length + (runs > 0 ? PAGE_SIZES.length + 1 : 0);
   let done = 0;
   const tick = (what: string) => opts.onProgress?.(done++, totalSteps, what);
 
