@@ -255,7 +255,7 @@ export default async function run(): Promise<string> {
   out.push(
     `The zeroing engine: submit the whole ${mib} MiB region as requests in address order (polling when the ring of 4096 is full), ` +
       `waitAll, poll the rest. GiB/s (percent of C memset in one call, ${Number.isNaN(engMemset) ? 'not measured' : `${gibs(engMemset)} GiB/s`} in the rounds interleaved with these cases: the physical limit of one thread). ` +
-      'submit() gathers requests that continue each other into one slot (up to 64 requests, 4 MiB); workers zero runs of slots (up to 64, 64 MiB) in one memory.fill.',
+      'submit() gathers requests that continue each other into one slot (up to 16 requests, 4 MiB); workers zero runs of slots (up to 64, 64 MiB) in one memory.fill.',
     '',
     markdownTable(['workers', '4 MiB requests', '4 KiB requests'], engRows),
     '',

@@ -40,8 +40,8 @@ const LINUX_NFREEORDER = 11;
 const SLICE_NS = 250e6;
 
 export const DEFAULT_SCALE = 32;
-export const DEFAULT_MEASURED_GUEST = '32M';
-export const DEFAULT_MEASURED_HOST = '64M';
+export const DEFAULT_MEASURED_GUEST = '16M';
+export const DEFAULT_MEASURED_HOST = '32M';
 export const DEFAULT_PREZERO_RUNS = 10;
 
 export interface PolicyCase {
@@ -205,7 +205,7 @@ interface Prepared {
  * when backed, and freed; the background policy gets `idleNs` in slices,
  * each with the page budget `slicePages`.
  */
-function prepareWorkload(c: PolicyCase, pageSize: PageSize, map: MemoryMap, guestBytes: number, idleNs: number, slicePages: number, backing: BackingStore | null): Prepared {
+function prepareWorkload(c: PolicyCase, pageSize: PageSize, map: MemoryMap, guestBytes: number, idleNs: number, slicePages: number, backing: BackingStore | null, sliceNs = SLICE_NS): Prepared {
   const backed = backing !== null;
   const vm = new Vm(
     map,
@@ -216,8 +216,10 @@ function prepareWorkload(c: PolicyCase, pageSize: PageSize, map: MemoryMap, gues
       'vm.zero.policy': c.policy,
       'vm.zero.threads': c.threads,
       'vm.zero.hugepool': c.hugepool ? guestBytes : 0,
-      // One background thread is this one (the engine zeroes inline); more are the engine's workers.
-      'vm.zero.workers': backed && c.threads > 1 && (c.policy === 'idle' || c.policy === 'report') ? c.threads : 0,
+      // The engine zeroes inline, on this thread: engine workers would be started anew for every
+      // run, and their start-up (tens of ms each on a busy host) would be most of the background
+      // time. vm.zero.threads still sets the model's budget; measured, it changes nothing.
+      'vm.zero.workers': 0,
     },
     backing === null ? {} : { backing },
   );
@@ -237,9 +239,9 @@ function prepareWorkload(c: PolicyCase, pageSize: PageSize, map: MemoryMap, gues
   const s0 = zp.stats();
   const series: Array<{ ns: number; bytes: number }> = [{ ns: 0, bytes: 0 }];
   t = now();
-  for (let ns = 0; ns < idleNs; ns += SLICE_NS) {
-    const dt = Math.min(SLICE_NS, idleNs - ns);
-    zp.idle(dt, Math.floor((slicePages * dt) / SLICE_NS));
+  for (let ns = 0; ns < idleNs; ns += sliceNs) {
+    const dt = Math.min(sliceNs, idleNs - ns);
+    zp.idle(dt, Math.floor((slicePages * dt) / sliceNs));
     series.push({ ns: ns + dt, bytes: zp.stats().backgroundBytes - s0.backgroundBytes });
   }
   const backgroundMs = now() - t;
@@ -374,7 +376,8 @@ async function measure(guestBytes: number, hostBytes: number, idleNs: number, ru
       // Untimed: the previous guest's history and the idle window, on a fresh Vm.
       setup: () => {
         retire(i);
-        const p = prepareWorkload(c, ps, map, guestBytes, idleNs, Infinity, backing);
+        // No page budget (the host zeroes as fast as it can), so the idle window needs no slices.
+        const p = prepareWorkload(c, ps, map, guestBytes, idleNs, Infinity, backing, Math.max(idleNs, 1));
         prepared[i] = p;
         w1s[i] = Float64Array.from(p.vm.phys.work);
         // The first call is measureWall's warm-up, whose numbers are not kept.
@@ -532,7 +535,8 @@ export async function runPrezeroVmStart(opts: PrezeroOptions = {}): Promise<Prez
   if (runs > 0) {
     measured = await measure(guestBytes, hostBytes, idleNs, runs, tick);
     tick('cache warmth');
-    warmth = measureCacheWarmth(runs);
+    // Cache warmth: at most 5 runs (64 MiB regions and a cache sweep each); ministat needs 3.
+    warmth = measureCacheWarmth(Math.min(runs, 5));
   }
   opts.onProgress?.(totalSteps, totalSteps, 'done');
   return {

@@ -14,9 +14,11 @@
  * Protocol (all in SharedArrayBuffers; no message per request):
  *  - submission ring, one producer (the owning thread) and many consumers
  *    (workers): slots [pa, bytes, first request, requests] as Float64, each
- *    a run of requests that continue each other; request i's tag stays with
- *    the owner, in its tag ring at i mod size. submit() extends the open run while requests
- *    continue it (up to 64 requests or 4 MiB) and publishes it when one does
+ *    a run of requests that continue each other; the run's tags stay with
+ *    the owner, in a tag block the run holds until its last tag is polled
+ *    (completions come back in any order, so tags cannot be indexed by
+ *    request number). submit() extends the open run while requests
+ *    continue it (up to 16 requests or 4 MiB) and publishes it when one does
  *    not, when it is full, or on poll/waitAll/settle/flush: a page-sized
  *    request then costs the owner a few stores, not a slot and a wake-up.
  *    The producer publishes by storing SUB_TAIL, a worker claims slot h by
@@ -25,12 +27,10 @@
  *    a successful claim proves the read was of the published run).
  *  - completion ring, many producers (workers, and the owner for inline
  *    completions) and one consumer (poll): a producer reserves an index with
- *    Atomics.add on COMP_TAIL, writes [first request, requests, bytes] (a
- *    worker, one entry per run it zeroed) or [tag, 0, bytes] (the owner, one
- *    request) and then sets the slot's ready word; poll consumes in index
- *    order, clears the ready word, and hands out a run's tags from the tag
- *    ring, which it wrote itself (a tag's slot is reused only after its
- *    request was polled).
+ *    Atomics.add on COMP_TAIL, writes [tag block, requests, bytes] (a worker,
+ *    one entry per run it zeroed) or [tag, 0, bytes] (the owner, one request)
+ *    and then sets the slot's ready word; poll consumes in index order,
+ *    clears the ready word, and hands out a run's tags from its block.
  *  - one bound covers both rings: submit refuses when submitted - polled
  *    reaches the ring size, so neither ring can overrun (a completion index
  *    i + size exists only after i + size + 1 submissions, which needed
@@ -79,7 +79,7 @@ export const enum Ctl {
 export interface ZeroWorkerData {
   index: number;
   ctl: Int32Array;
-  /** Submission slots: [pa, bytes, first request, requests] per slot. */
+  /** Submission slots: [pa, bytes, tag block, requests] per slot. */
   sub: Float64Array;
   /** Completion slots: [first request, requests, bytes], or [tag, 0, bytes], per slot. */
   comp: Float64Array;
@@ -138,6 +138,8 @@ export class ZeroEngine {
   private readonly ctl: Int32Array;
   private readonly sub: Float64Array;
   private readonly tags: Float64Array;
+  private readonly freeBlocks: Int32Array;
+  private freeBlockTop: number;
   private readonly comp: Float64Array;
   private readonly compReady: Int32Array;
   private readonly statsArr: Float64Array;
@@ -153,10 +155,11 @@ export class ZeroEngine {
   // The open run: requests submitted but not yet published.
   private openPa = 0;
   private openBytes = 0;
-  private openSeq = 0;
+  private openBlock = 0;
   private openCount = 0;
   // A run's completion being handed out by poll: next request number, requests left.
-  private expandSeq = 0;
+  private expandBlock = 0;
+  private expandNext = 0;
   private expandLeft = 0;
   private polledCount = 0;
   private subTail = 0; // SUB_TAIL as last published (int32, wraps)
@@ -189,8 +192,12 @@ export class ZeroEngine {
     this.mask = slots - 1;
     this.ctl = new Int32Array(new SharedArrayBuffer(Ctl.Words * 4));
     this.sub = new Float64Array(new SharedArrayBuffer(slots * 4 * 8));
-    // Only this thread reads tags (poll hands out a run's tags from here).
-    this.tags = new Float64Array(slots);
+    // Only this thread reads tags (poll hands out a run's tags from here):
+    // one block of RUN_MAX_REQUESTS per run, freed when its last tag is polled.
+    this.tags = new Float64Array(slots * RUN_MAX_REQUESTS);
+    this.freeBlocks = new Int32Array(slots);
+    for (let i = 0; i < slots; i++) this.freeBlocks[i] = slots - 1 - i;
+    this.freeBlockTop = slots;
     this.comp = new Float64Array(new SharedArrayBuffer(slots * 3 * 8));
     this.compReady = new Int32Array(new SharedArrayBuffer(slots * 4));
     this.statsArr = new Float64Array(new SharedArrayBuffer(Math.max(1, nworkers) * 2 * 8));
@@ -331,18 +338,21 @@ export class ZeroEngine {
       this.complete(tag, 0);
       return true;
     }
-    const seq = (this.submittedCount - 1) | 0;
-    this.tags[seq & this.mask] = tag;
     if (this.openCount > 0 && pa === this.openPa + this.openBytes && this.openCount < RUN_MAX_REQUESTS && this.openBytes + bytes <= RUN_MAX_BYTES) {
+      this.tags[this.openBlock * RUN_MAX_REQUESTS + this.openCount] = tag;
       this.openBytes += bytes;
       this.openCount++;
       if (this.openCount === RUN_MAX_REQUESTS || this.openBytes === RUN_MAX_BYTES) this.flush();
       return true;
     }
     this.flush();
+    // A new run takes a free tag block; runs not yet fully polled are at most
+    // the requests outstanding, so the ring of blocks never runs dry.
+    const block = this.freeBlocks[--this.freeBlockTop];
+    this.tags[block * RUN_MAX_REQUESTS] = tag;
     this.openPa = pa;
     this.openBytes = bytes;
-    this.openSeq = seq;
+    this.openBlock = block;
     this.openCount = 1;
     return true;
   }
@@ -357,7 +367,7 @@ export class ZeroEngine {
     const slot = this.subTail & this.mask;
     this.sub[4 * slot] = this.openPa;
     this.sub[4 * slot + 1] = this.openBytes;
-    this.sub[4 * slot + 2] = this.openSeq;
+    this.sub[4 * slot + 2] = this.openBlock;
     this.sub[4 * slot + 3] = this.openCount;
     this.openCount = 0;
     this.subTail = (this.subTail + 1) | 0;
@@ -404,9 +414,8 @@ export class ZeroEngine {
     while (n < max) {
       // A worker's completion covers a run of requests: their tags are this thread's own tag ring.
       if (this.expandLeft > 0) {
-        out[n++] = this.tags[this.expandSeq & this.mask];
-        this.expandSeq = (this.expandSeq + 1) | 0;
-        this.expandLeft--;
+        out[n++] = this.tags[this.expandBlock * RUN_MAX_REQUESTS + this.expandNext++];
+        if (--this.expandLeft === 0) this.freeBlocks[this.freeBlockTop++] = this.expandBlock;
         continue;
       }
       const slot = this.compHead & this.mask;
@@ -414,7 +423,8 @@ export class ZeroEngine {
       const count = this.comp[3 * slot + 1];
       if (count === 0) out[n++] = this.comp[3 * slot];
       else {
-        this.expandSeq = this.comp[3 * slot];
+        this.expandBlock = this.comp[3 * slot];
+        this.expandNext = 0;
         this.expandLeft = count;
       }
       background += this.comp[3 * slot + 2];
@@ -537,8 +547,8 @@ export class ZeroEngine {
   }
 }
 
-/** Longest run of requests one submission slot carries: requests, and bytes. */
-const RUN_MAX_REQUESTS = 64;
+/** Longest run of requests one submission slot carries: requests (the size of a tag block), and bytes. */
+const RUN_MAX_REQUESTS = 16;
 const RUN_MAX_BYTES = 4 * 2 ** 20;
 
 /** Atomics.waitAsync (ES2024; lib ES2022 does not declare it). */
