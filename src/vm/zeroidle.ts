@@ -48,7 +48,7 @@
  *    costs submit microseconds); the sleep has a 1 s timeout as a safety
  *    net only.
  *  - a worker claims a run of requests that continue each other in one
- *    compareExchange (up to 64 requests, 64 MiB) and zeroes it with one
+ *    compareExchange (up to 64 slots, 64 MiB) and zeroes it with one
  *    memory.fill: large fills reach glibc's streaming memset.
  *  - waitAll sleeps on COMPLETED, announced by MAIN_WAITING, by the same
  *    scheme in the other direction.
