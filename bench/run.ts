@@ -13,6 +13,7 @@ const SUITES: Record<string, string> = {
   phys: './phys.bench.js',
   vmem: './vmem.bench.js',
   zero: './zero.bench.js',
+  prezero: './prezero.bench.js',
   lab: './lab.bench.js',
   objects: './objects.bench.js',
   web: './web.bench.js',

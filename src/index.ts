@@ -15,7 +15,10 @@ export { BackingStore } from './machine/backing.js';
 export { Tunables, TUNABLES, findTunable } from './kern/tunables.js';
 
 // The VM.
-export { Vm } from './vm/vm.js';
+export { Vm, RUNTIME_ZERO_TUNABLES } from './vm/vm.js';
+export type { VmOptions } from './vm/vm.js';
+export { ZeroPolicy, ZERO_POLICIES } from './vm/zeropolicy.js';
+export type { ZeroPolicyName, ZeroPolicyOptions, ZeroPolicyStats } from './vm/zeropolicy.js';
 export { Phys, addrOk } from './vm/phys.js';
 export type { PhysSeg, PhysOptions } from './vm/phys.js';
 export { PageArray, BYTES_PER_PAGE } from './vm/page.js';
@@ -40,8 +43,8 @@ export * as vmem from './kern/vmem.js';
 export { ZeroEngine } from './vm/zeroidle.js';
 
 // The lab.
-export { EXPERIMENTS, labDocument, renderHtml, renderText, runLazyInitBoot, traceOf } from './lab/index.js';
-export type { Experiment, LazyInitBootOptions, LazyInitBootResult, PublishedComparison, WallSample } from './lab/index.js';
+export { EXPERIMENTS, labDocument, renderHtml, renderText, runLazyInitBoot, traceOf, runPrezeroVmStart, renderPrezeroText, renderPrezeroHtml } from './lab/index.js';
+export type { Experiment, LazyInitBootOptions, LazyInitBootResult, PublishedComparison, WallSample, PrezeroOptions, PrezeroResult } from './lab/index.js';
 export { measureWall } from './lab/wall.js';
 export type { WallCase, WallMeasurement, WallSeries } from './lab/wall.js';
 export { parseTrace, replayTrace, ReplaySession } from './lab/replay.js';

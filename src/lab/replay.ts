@@ -13,6 +13,9 @@ import { Work } from '../vm/counters.js';
 import { PAGE_SIZE, VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT } from '../vm/param.js';
 import { Vm } from '../vm/vm.js';
 import { ObjectReplay, parseObjectOp, type ObjectTraceOp, type PageLayerReport } from './replay-objects.js';
+import type { ZeroPolicyStats } from '../vm/zeropolicy.js';
+import { linuxPgzero2020 } from '../sim/profiles/index.js';
+import { zeroingRate } from '../sim/vmstart.js';
 
 export type TraceOp =
   | { op: 'alloc'; line: number; tag: string; order: number; pool: number; domain: number; zero: boolean }
@@ -23,7 +26,9 @@ export type TraceOp =
   | { op: 'zeroidle'; line: number; domain: number | null; pages: number }
   | { op: 'unfree'; line: number; pa: number }
   | { op: 'drain'; line: number; domain: number | null }
-  | ObjectTraceOp;
+  | ObjectTraceOp
+  | { op: 'set'; line: number; assignment: string }
+  | { op: 'idle'; line: number; ms: number };
 
 export interface Trace {
   /** The file name used in error messages. */
@@ -54,6 +59,8 @@ export interface ZeroReport {
   pages_zero_skipped: number;
   /** Free pages known to be zero at the end. */
   free_pages_pg_zero: number;
+  /** The zeroing policy at the end and its counters (since it was last set). */
+  policy: ZeroPolicyStats;
 }
 
 export interface ReplayResult extends PageLayerReport {
@@ -151,10 +158,20 @@ export function parseTrace(text: string, file = 'trace'): Trace {
         break;
       }
       case 'set': {
-        if (sawOp) traceError(file, lineNo, 'set must come before the first operation');
         nPos(1, 'set NAME=VALUE');
         if (!positional[0].includes('=')) traceError(file, lineNo, 'expected "set NAME=VALUE"');
-        trace.sets.push({ line: lineNo, assignment: positional[0] });
+        // Before the first operation: a boot tunable. After it: a sysctl, of which only vm.zero.* can change.
+        if (!sawOp) trace.sets.push({ line: lineNo, assignment: positional[0] });
+        else if (!positional[0].startsWith('vm.zero.')) traceError(file, lineNo, `set ${positional[0].split('=')[0]}: only vm.zero.* can be set after the first operation`);
+        else trace.ops.push({ op: 'set', line: lineNo, assignment: positional[0] });
+        break;
+      }
+      case 'idle': {
+        sawOp = true;
+        nPos(1, 'idle MS');
+        allow();
+        if (!/^[0-9]+(\.[0-9]+)?$/.test(positional[0]) || Number(positional[0]) > 3.6e6) traceError(file, lineNo, `idle: "${positional[0]}" is not a number of milliseconds up to one hour`);
+        trace.ops.push({ op: 'idle', line: lineNo, ms: Number(positional[0]) });
         break;
       }
       case 'alloc': {
@@ -238,7 +255,7 @@ export function parseTrace(text: string, file = 'trace'): Trace {
         break;
       default: {
         const o = parseObjectOp({ verb, line: lineNo, positional, kv, fail: (msg) => traceError(file, lineNo, msg), tag });
-        if (o === null) traceError(file, lineNo, `unknown operation "${verb}" (machine, set, alloc, free, contig, unfree, drain, write, verify, zeroidle, object, page, unwire, terminate, reclaim)`);
+        if (o === null) traceError(file, lineNo, `unknown operation "${verb}" (machine, set, alloc, free, contig, unfree, drain, write, verify, zeroidle, idle, object, page, unwire, terminate, reclaim)`);
         sawOp = true;
         trace.ops.push(o);
       }
@@ -380,7 +397,8 @@ export class ReplaySession {
         const req = op.zero ? VM_ALLOC_ZERO : 0;
         if (op.op === 'alloc') {
           if (op.order > phys.maxOrder) traceError(file, op.line, `alloc: order ${op.order} is out of range (0..${phys.maxOrder})`);
-          m = phys.allocPages(op.domain, op.pool, op.order, req);
+          // Through the zeroing policy (vm.zero.policy): its hugepool and counters see every allocation.
+          m = vm.zeroPolicy.alloc(op.domain, op.order, op.zero, op.pool);
           pages = 2 ** op.order;
         } else {
           try {
@@ -422,7 +440,8 @@ export class ReplaySession {
         }
         // A contiguous run goes back through vm_phys_free_contig, which keeps no PG_ZERO claim.
         if (a.contig) phys.freeContig(a.m, a.pages);
-        else phys.freePages(a.m, a.order, a.pool, op.zero);
+        else if (op.zero) phys.freePages(a.m, a.order, a.pool, true);
+        else vm.zeroPolicy.free(a.m, a.order, a.pool);
         live.delete(op.tag);
         this.record({ line: op.line, op: 'free', tag: op.tag, pa: hex(phys.pageToPa(a.m)), pages: a.pages, ok: true });
         break;
@@ -469,6 +488,25 @@ export class ReplaySession {
         this.record({ line: op.line, op: 'zeroidle', pages, ok: true });
         break;
       }
+      case 'set': {
+        const eq = op.assignment.indexOf('=');
+        try {
+          vm.setZeroTunable(op.assignment.slice(0, eq), op.assignment.slice(eq + 1));
+        } catch (e) {
+          return traceError(file, op.line, (e as Error).message);
+        }
+        this.record({ line: op.line, op: 'set', ok: true, note: op.assignment });
+        break;
+      }
+      case 'idle': {
+        // Simulated time for the background policy: its threads zero at the
+        // linux-pgzero-2020 profile's rate (shared memory bandwidth) for `ms`.
+        const zp = vm.zeroPolicy;
+        const budget = Math.floor((zeroingRate(linuxPgzero2020, zp.threads) * zp.threads * op.ms * 1e6) / PAGE_SIZE);
+        const pages = zp.idle(op.ms * 1e6, budget);
+        this.record({ line: op.line, op: 'idle', pages, ok: true });
+        break;
+      }
       case 'drain': {
         let pages = 0;
         if (op.domain === null) pages = phys.lazyInit();
@@ -508,6 +546,7 @@ export class ReplaySession {
         bytes_zeroed_background: phys.work[Work.ZeroBytesBackground],
         pages_zero_skipped: phys.work[Work.ZeroSkipped],
         free_pages_pg_zero: phys.zeroFreePages(),
+        policy: this.vm.zeroPolicy.stats(),
       },
       zero_failures: [...this.zeroFailures],
       verify_failures: [...this.verifyFailures],

@@ -42,6 +42,13 @@ export const PG_PCPU_CACHE = 0x01;
 export const PG_FICTITIOUS = 0x04;
 export const PG_ZERO = 0x08;
 export const PG_NODUMP = 0x80;
+/**
+ * pagelab's own bits, in values FreeBSD leaves unused: PG_REPORTED on the head
+ * of a free block that free page reporting has zeroed (Linux's PageReported);
+ * PG_DIRTYQ while a free page is on the pre-zeroer's dirty list.
+ */
+export const PG_REPORTED = 0x20;
+export const PG_DIRTYQ = 0x40;
 
 /** Allocation request flags (VM_ALLOC_*), FreeBSD values (sys/vm/vm_page.h). */
 export const VM_ALLOC_NORMAL = 0;

@@ -10,7 +10,7 @@
  */
 import { Work, type WorkCounters } from './counters.js';
 import type { PageArray } from './page.js';
-import { NIL, VM_NFREEPOOL } from './param.js';
+import { NIL, PG_REPORTED, VM_NFREEPOOL } from './param.js';
 
 export class FreeQueues {
   private readonly pages: PageArray;
@@ -25,6 +25,10 @@ export class FreeQueues {
   /** Pages on the queues of each domain, kept by add/rem so that vm_domain_allocate reads it per page. */
   readonly domainPages: Float64Array;
   private readonly qDomain: Uint8Array;
+  /** Free page reporting: blocks of this order and up lose PG_REPORTED as they leave a queue (Phys.setReporting). */
+  reportingMinOrder = Infinity;
+  /** Reported blocks that lost PG_REPORTED that way. */
+  reportedLost = 0;
 
   constructor(pages: PageArray, ndomains: number, nfreelists: number, nfreeorder: number, work: WorkCounters) {
     this.pages = pages;
@@ -89,6 +93,10 @@ export class FreeQueues {
     p.next[m] = NIL;
     p.prev[m] = NIL;
     this.domainPages[this.qDomain[q]] -= 1 << p.order[m];
+    if (p.order[m] >= this.reportingMinOrder && (p.flags[m] & PG_REPORTED) !== 0) {
+      p.flags[m] &= ~PG_REPORTED;
+      this.reportedLost++;
+    }
     p.order[m] = this.nfreeorder;
     this.count[q]--;
     this.work[Work.QueueRemove]++;
