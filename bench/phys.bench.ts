@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolveMachine } from '../src/machine/index.js';
-import { PageArray } from '../src/vm/page.js';
+import { BYTES_PER_PAGE, PageArray } from '../src/vm/page.js';
 import { PageCache } from '../src/vm/pgcache.js';
 import { Work } from '../src/vm/counters.js';
 import { VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT } from '../src/vm/param.js';
@@ -159,7 +159,7 @@ export default async function run(): Promise<string> {
   out.push(
     markdownTable(['RAM', 'eager ms', 'eager ns/page', 'lazy ms', 'lazy first run ms (cold JIT)', 'eager/lazy', 'lazy RSS growth MiB'], rows),
   );
-  out.push('Eager includes first touch of the page array (26 B/page); the 1 TiB eager boot needs 6.5 GiB resident and is not run by default.');
+  out.push(`Eager includes first touch of the page array (${BYTES_PER_PAGE} B/page); the 1 TiB eager boot needs ${(2 ** 28 * BYTES_PER_PAGE / 2 ** 30).toFixed(1)} GiB resident and is not run by default.`);
   const oneShot = oneShotBootMs('1T', 11);
   out.push(
     `One-shot lazy boot of 1 TiB (\`new Vm\` timed inside 11 fresh processes, as \`pagelab boot --mem 1T\` pays it): ` +

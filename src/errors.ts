@@ -23,6 +23,9 @@ export type ErrorCode =
   | 'ERANGE' // physical address outside the machine's RAM
   | 'EHOST' // the host cannot provide what was asked (memory, /proc files)
   | 'EFBIG' // an input file larger than pagelab reads (util/read-bounded.ts)
+  | 'EEXIST' // an object already has a page at that pindex
+  | 'EWIRED' // free of a wired page (the kernel's panic in vm_page_free_prep)
+  | 'EBUSY' // a busy page where the operation needs it unbusied
   | 'EUSAGE'; // CLI usage
 
 /** The longest message an error carries; longer ones keep their head and tail. */

@@ -15,7 +15,10 @@ export { BackingStore } from './machine/backing.js';
 export { Tunables, TUNABLES, findTunable } from './kern/tunables.js';
 
 // The VM.
-export { Vm } from './vm/vm.js';
+export { Vm, RUNTIME_ZERO_TUNABLES } from './vm/vm.js';
+export type { VmOptions } from './vm/vm.js';
+export { ZeroPolicy, ZERO_POLICIES } from './vm/zeropolicy.js';
+export type { ZeroPolicyName, ZeroPolicyOptions, ZeroPolicyStats } from './vm/zeropolicy.js';
 export { Phys, addrOk } from './vm/phys.js';
 export type { PhysSeg, PhysOptions } from './vm/phys.js';
 export { PageArray, BYTES_PER_PAGE } from './vm/page.js';
@@ -23,6 +26,15 @@ export { checkPhys } from './vm/checker.js';
 export { PageCache } from './vm/pgcache.js';
 export { PreZeroer } from './vm/prezero.js';
 export { DomainSet } from './vm/domainset.js';
+export { VmPage, PageStat, PAGE_STAT_NAMES, NOOBJ_PINDEX } from './vm/page-alloc.js';
+export type { PageAllocOptions } from './vm/page-alloc.js';
+export { VmObjects, OBJT_SWAP, OBJT_PHYS, OBJ_MAX_SIZE } from './vm/object.js';
+export type { ObjectType, ObjectOptions } from './vm/object.js';
+export { Radix } from './vm/radix.js';
+export { Reserv, VM_LEVEL_0_ORDER_AMD64, VM_LEVEL_0_ORDER_ARM64_16K } from './vm/reserv.js';
+export type { ReservCounters } from './vm/reserv.js';
+export { VmDomains } from './vm/pagequeue.js';
+export { checkObjects } from './vm/check-objects.js';
 export type { DomainPolicy } from './vm/domainset.js';
 export { freeQueueTable, formatFreeQueueTable } from './vm/buddyinfo.js';
 export { Work, WORK_NAMES, newWorkCounters, workDelta, workToObject } from './vm/counters.js';
@@ -31,8 +43,8 @@ export * as vmem from './kern/vmem.js';
 export { ZeroEngine } from './vm/zeroidle.js';
 
 // The lab.
-export { EXPERIMENTS, labDocument, renderHtml, renderText, runLazyInitBoot, traceOf } from './lab/index.js';
-export type { Experiment, LazyInitBootOptions, LazyInitBootResult, PublishedComparison, WallSample } from './lab/index.js';
+export { EXPERIMENTS, labDocument, renderHtml, renderText, runLazyInitBoot, traceOf, runPrezeroVmStart, renderPrezeroText, renderPrezeroHtml } from './lab/index.js';
+export type { Experiment, LazyInitBootOptions, LazyInitBootResult, PublishedComparison, WallSample, PrezeroOptions, PrezeroResult } from './lab/index.js';
 export { measureWall } from './lab/wall.js';
 export type { WallCase, WallMeasurement, WallSeries } from './lab/wall.js';
 export { parseTrace, replayTrace, Replayer, Trace, tagPattern, TRACE_MAX_BYTES, TRACE_MAX_LINE } from './lab/replay.js';

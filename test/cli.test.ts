@@ -214,3 +214,23 @@ test('replay: a failed data check is printed and exits 1; bad input exits 2; --h
   assert.equal(JSON.parse(o.stdout).tunables['vm.lazy_page_init'], 0);
   assert.equal(pagelab('replay', TRACE, '-o', 'novalue').code, 2);
 });
+
+test('boot prints the reservation geometry and domain thresholds; replay prints objects and reservation strings; a wired free exits 2', () => {
+  const b = pagelab('boot', '--mem', '64M');
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stdout, /reservations: level 0, 512 pages \(2M\) each; superpage-sized free blocks per domain \d+/);
+  assert.match(b.stdout, /free_reserved +free_min +interrupt_free_min/);
+  const off = pagelab('boot', '--mem', '64M', '-o', 'vm.reserv.enable=0', '--json');
+  assert.deepEqual(JSON.parse(off.stdout).reserv, { enabled: false });
+  const r = pagelab('replay', path.join(root, 'test/fixtures/traces/objects.trace'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /heap +anon +unbounded +0 +836 +F-/);
+  assert.match(r.stdout, /reservations \(512 pages each\): active 1, fully populated 1/);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pagelab-objects-'));
+  const bad = path.join(dir, 'wired.trace');
+  writeFileSync(bad, 'machine tiny-16m\nobject o\npage a o 0 wired\nfree a\n');
+  const e = pagelab('replay', bad);
+  assert.equal(e.code, 2);
+  assert.match(e.stderr, /wired\.trace:4: free a: page 0x[0-9a-f]+ is wired \(unwire it first\)\n$/);
+  assert.doesNotMatch(e.stderr, /at .*\.js/);
+});

@@ -33,7 +33,7 @@ test('domainsets: prefer, round-robin and first-touch orders, and a fallback to 
   assert.deepEqual(firsts, [0, 1, 0, 1]);
   assert.deepEqual((new DomainSet('firsttouch', 2).order(out, 1), out), [1, 0]);
   assert.throws(() => new DomainSet('prefer', 2, 2), /preferred domain 2/);
-  assert.throws(() => new DomainSet('interleave' as never, 2), /unknown domain policy/);
+  assert.throws(() => new DomainSet('bogus' as never, 2), /unknown domain policy/);
 
   const vm = new Vm(numaMap(), { 'vm.lazy_page_init': 0 });
   const pref1 = new DomainSet('prefer', 2, 1);

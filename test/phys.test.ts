@@ -327,7 +327,7 @@ describe('host limits', () => {
     assert.ok(big.phys.lazyInitSlice(0, 4096) >= 4096);
     // The same rule on a small machine with a small limit.
     const map = smallMap();
-    const limit = new Phys(map).npages * 26;
+    const limit = new Phys(map).npages * BYTES_PER_PAGE;
     vmPageStartup(new Phys(map, { hostLimitBytes: limit }), map, { lazy: false, pageInit: 'fields' });
     assert.throws(() => vmPageStartup(new Phys(map, { hostLimitBytes: limit - 1 }), map, { lazy: false, pageInit: 'fields' }), ehost);
     const lazy = new Phys(map, { hostLimitBytes: limit - 1 });
@@ -341,12 +341,12 @@ test('a page array above SHARED_ABOVE_BYTES is shared memory, and bzero-then-set
   const n = Math.ceil(SHARED_ABOVE_BYTES / BYTES_PER_PAGE) + 4096;
   const a = new PageArray(n, 13);
   const b = new PageArray(n, 13);
-  assert.ok(a.buffers.length === 11 && a.buffers.every((buf) => buf instanceof SharedArrayBuffer));
+  assert.ok(a.buffers.length === 12 && a.buffers.every((buf) => buf instanceof SharedArrayBuffer));
   assert.ok(new PageArray(1024, 13).buffers.every((buf) => buf instanceof ArrayBuffer));
   const [first, end] = [n - 70001, n - 3];
   a.initRange(first, end - first, 7);
   b.initRangeBulk(first, end - first, 7);
-  for (const f of ['next', 'prev', 'wire', 'object', 'pindex', 'segind', 'pool', 'order', 'astate', 'flags', 'queue'] as const) {
+  for (const f of ['next', 'prev', 'wire', 'object', 'pindex', 'segind', 'pool', 'order', 'astate', 'flags', 'queue', 'busy'] as const) {
     assert.deepEqual(b[f].subarray(first - 8, end + 8), a[f].subarray(first - 8, end + 8), `field ${f}`);
   }
   assert.equal(b.pool[first - 1], 0, 'nothing written before the range');

@@ -21,7 +21,19 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 
 type Ref = { kind: 'blank' } | { kind: 'header' } | { kind: 'error' } | { kind: 'op'; op: Record<string, unknown> };
 
-function refField(f: FieldSpec, text: string): number | null {
+/* A field's value as trace.op decodes it, or undefined when the text is refused. */
+function refField(f: FieldSpec, text: string): number | string | null | undefined {
+  if (f.none !== undefined && text === f.none) return null;
+  if (f.kind === 'tag') return /^[A-Za-z0-9_.:@/-]+$/.test(text) ? text : undefined;
+  if (f.kind === 'enum') return (f.words ?? []).includes(text) ? text : undefined;
+  if (f.kind === 'decimal') return /^[0-9]+(\.[0-9]+)?$/.test(text) && Number(text) <= (f.max ?? Infinity) ? Number(text) : undefined;
+  if (f.kind === 'string') return undefined;
+  const v = refNumber(f, text);
+  if (v === null || (f.valid !== undefined && !f.valid(v))) return undefined;
+  return v;
+}
+
+function refNumber(f: FieldSpec, text: string): number | null {
   let v: number;
   if (f.kind === 'int') {
     if (!/^[0-9]+$/.test(text)) return null;
@@ -83,7 +95,7 @@ function refLine(line: string): Ref {
     if (i >= positional.length) op[f.name] = f.dflt === undefined ? 0 : f.dflt;
     else {
       const v = refField(f, positional[i]);
-      if (v === null) return { kind: 'error' };
+      if (v === undefined) return { kind: 'error' };
       op[f.name] = v;
     }
   }
@@ -91,12 +103,21 @@ function refLine(line: string): Ref {
   for (const name of opts.keys()) if (!(def.options ?? []).some((f) => f.name === name)) return { kind: 'error' };
   for (const f of def.options ?? []) {
     const text = opts.get(f.name);
-    if (text === undefined) op[f.name] = f.dflt === undefined ? 0 : f.dflt;
+    if (text === undefined) op[f.name] = f.dflt === undefined ? 0 : f.kind === 'enum' && f.dflt !== null ? (f.words ?? [])[f.dflt] : f.dflt;
     else {
       const v = refField(f, text);
-      if (v === null) return { kind: 'error' };
+      if (v === undefined) return { kind: 'error' };
       op[f.name] = v;
     }
+  }
+  if (def.check !== undefined) {
+    // The cross-field condition reads the stored values: enums as indexes, nulls as -1.
+    const fields = [...def.args, ...(def.keywords ?? []).map((k) => ({ name: k, kind: 'int' }) as FieldSpec), ...(def.options ?? [])];
+    const stored = Float64Array.from(fields, (f) => {
+      const x = op[f.name];
+      return x === null ? -1 : typeof x === 'boolean' ? Number(x) : f.kind === 'enum' ? (f.words ?? []).indexOf(x as string) : (x as number);
+    });
+    if (def.check(stored, 0) !== null) return { kind: 'error' };
   }
   return { kind: 'op', op };
 }
@@ -110,10 +131,10 @@ function assertSafe(e: unknown, text: string): void {
   assert.ok(e.message.length < 400, e.message);
 }
 
-const VERBS = ['alloc', 'free', 'contig', 'write', 'verify', 'zeroidle', 'unfree', 'drain', 'machine', 'set', 'frob', 'ALLOC', 'allocx'];
-const VALUES = ['0', '1', '12', '3', '4294967295', '4294967296', '99999999999999999999', '0x10', '0xffffffff', '0x100000000', '4K', '1M', '2m', '-1', '1.5', '', 'default', 'DIRECT', 'lazy', 'tiny-16m', 'vm.backed=1'];
+const VERBS = ['alloc', 'free', 'contig', 'write', 'verify', 'zeroidle', 'unfree', 'drain', 'idle', 'object', 'page', 'unwire', 'terminate', 'reclaim', 'machine', 'set', 'frob', 'ALLOC', 'allocx'];
+const VALUES = ['0', '1', '12', '3', '4294967295', '4294967296', '99999999999999999999', '0x10', '0xffffffff', '0x100000000', '4K', '1M', '2m', '-1', '1.5', '', 'default', 'DIRECT', 'lazy', 'tiny-16m', 'vm.backed=1', 'none', 'anon', 'phys', 'system'];
 const WORDS = ['a', 'b', 't1', 'x.y:z@w/q-r_s', 'zero', 'é', '\x1b[1m', 'a\x00', '=x', '#', '#c', ...VALUES];
-const OPTION_NAMES = ['pool', 'domain', 'low', 'high', 'align', 'boundary', 'pages', 'mem', 'colour', ''];
+const OPTION_NAMES = ['pool', 'domain', 'low', 'high', 'align', 'boundary', 'pages', 'mem', 'colour', 'type', 'size', 'color', 'n', 'class', ''];
 const SEPARATORS = [' ', '\t', '  ', '\r', ' \f'];
 
 const wordArb = fc.oneof(
@@ -124,18 +145,25 @@ const wordArb = fc.oneof(
 const soupArb = fc
   .tuple(fc.constantFrom(...VERBS), fc.array(fc.tuple(fc.constantFrom(...SEPARATORS), wordArb), { maxLength: 8, size: 'max' }), fc.constantFrom('', ' ', '\t# note', '#x'), fc.constantFrom('', ' '))
   .map(([verb, words, tail, lead]) => lead + verb + words.map(([s, w]) => s + w).join('') + tail);
-const GOOD: Record<FieldSpec['kind'], string[]> = { int: ['0', '1', '3', '12', '007'], size: ['0', '4096', '0x1000', '64K', '1M', '1G'], pool: ['default', 'direct', 'Direct'] };
+const GOOD: Record<Exclude<FieldSpec['kind'], 'enum' | 'string'>, string[]> = {
+  int: ['0', '1', '3', '12', '007'],
+  size: ['0', '4096', '0x1000', '64K', '1M', '1G'],
+  pool: ['default', 'direct', 'Direct'],
+  tag: ['o', 'heap', 'x.y'],
+  decimal: ['0', '1.5', '1000', '007'],
+};
+const good = (f: FieldSpec): string[] => (f.kind === 'enum' ? [...(f.words ?? [])] : f.kind === 'string' ? [] : GOOD[f.kind]);
 /* A line built from an operation's own syntax, then perhaps damaged: most are accepted. */
 const specArb = fc
-  .tuple(fc.constantFrom(...OPS), fc.nat(), fc.subarray([0, 1, 2, 3, 4]), fc.boolean(), fc.option(fc.tuple(fc.nat(), wordArb), { freq: 3 }), fc.constantFrom(...SEPARATORS))
+  .tuple(fc.constantFrom(...OPS.filter((d) => d.verb !== 'set')), fc.nat(), fc.subarray([0, 1, 2, 3, 4]), fc.boolean(), fc.option(fc.tuple(fc.nat(), wordArb), { freq: 3 }), fc.constantFrom(...SEPARATORS))
   .map(([def, pick, optIdx, kw, damage, sep]) => {
     const words: string[] = [def.verb];
     if (def.tag) words.push(['a', 'b2', 'x.y', 'q/r-s'][pick % 4]);
-    for (const f of def.args) if (!f.optional || pick % 2 === 0) words.push(GOOD[f.kind][pick % GOOD[f.kind].length]);
+    for (const f of def.args) if (!f.optional || pick % 2 === 0) words.push(good(f)[pick % good(f).length]);
     if (kw) words.push(...(def.keywords ?? []));
     for (const i of optIdx) {
       const f = (def.options ?? [])[i];
-      if (f !== undefined) words.push(`${f.name}=${GOOD[f.kind][(pick >> 3) % GOOD[f.kind].length]}`);
+      if (f !== undefined) words.push(`${f.name}=${good(f)[(pick >> 3) % good(f).length]}`);
     }
     if (damage !== null) words.splice(1 + (damage[0] % words.length), damage[0] % 3 === 0 ? 1 : 0, damage[1]);
     return words.join(sep);

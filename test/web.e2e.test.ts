@@ -77,6 +77,15 @@ function watchErrors(page: Page): string[] {
 }
 
 /* Free blocks per pool and order, summed over domains and free lists, from replay --json's buddyinfo. */
+/*
+ * The page redraws in its requestAnimationFrame loop after a change; two
+ * frames later the change is on the canvas. Reading pixels sooner races the
+ * loop, which a loaded host loses.
+ */
+async function framesDrawn(page: Page): Promise<void> {
+  await page.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))));
+}
+
 function countsByPool(json: Record<string, unknown>): Map<string, number[]> {
   const out = new Map<string, number[]>();
   for (const r of json.buddyinfo as Array<{ pool: string; counts: number[] }>) {
@@ -126,6 +135,7 @@ test('pagelab web: load a trace, step, and see the allocator as replay --json re
   // The map: go to b's first page, check its colour and its tooltip.
   await page.fill('#goto', b.pa);
   await page.press('#goto', 'Enter');
+  await framesDrawn(page);
   const pa = Number(b.pa);
   const spot = await page.evaluate((addr) => {
     const app = window.pagelab as unknown as { pagePoint(m: number): { x: number; y: number } | null; physPage(pa: number): number };

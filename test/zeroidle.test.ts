@@ -306,8 +306,8 @@ test('worker loop: a request in a memory announced but not yet received is left 
   const data: ZeroWorkerData = {
     index: 0,
     ctl: new Int32Array(sab(Ctl.Words * 4)),
-    sub: new Float64Array(sab(slots * 3 * 8)),
-    comp: new Float64Array(sab(slots * 2 * 8)),
+    sub: new Float64Array(sab(slots * 4 * 8)),
+    comp: new Float64Array(sab(slots * 3 * 8)),
     compReady: new Int32Array(sab(slots * 4)),
     sleep: new Int32Array(sab(16 * 4)),
     stats: new Float64Array(sab(2 * 8)),
@@ -315,7 +315,8 @@ test('worker loop: a request in a memory announced but not yet received is left 
     sharedMemories: new Int32Array(sab(owner.memoryCount * 4)),
     port: undefined as unknown as ZeroWorkerData['port'],
   };
-  data.sub.set([pa, 2 * PAGE, 7]);
+  // One slot: [pa, bytes, tag block 7, one request].
+  data.sub.set([pa, 2 * PAGE, 7, 1]);
   for (let i = 0; i < owner.memoryCount; i++) if (owner.isMaterialised(i)) data.sharedMemories[i] = 1;
   Atomics.store(data.ctl, Ctl.SubTail, 1);
   let arrived = false;
@@ -329,6 +330,6 @@ test('worker loop: a request in a memory announced but not yet received is left 
   assert.equal(serveZeroRing(data, worker, has), 'stopped');
   assert.equal(Atomics.load(data.ctl, Ctl.SubHead), 1);
   assert.equal(Atomics.load(data.ctl, Ctl.Completed), 1);
-  assert.deepEqual([data.comp[0], data.comp[1]], [7, 2 * PAGE]);
+  assert.deepEqual([data.comp[0], data.comp[1], data.comp[2]], [7, 1, 2 * PAGE]);
   assert.equal(owner.isZero(pa, 2 * PAGE), true, 'zeroed through the memory that arrived');
 });

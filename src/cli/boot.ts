@@ -41,8 +41,21 @@ function bootJson(r: BootRun): Record<string, unknown> {
       work: workToObject(vm.boot.work),
     },
     free_queues: freeQueueTable(vm.phys),
+    reserv: vm.reserv === null ? { enabled: false } : { enabled: true, npages: vm.reserv.npages, ...vm.reserv.counters(), superpages_free: superpagesFree(vm) },
+    domains: Array.from({ length: vm.phys.ndomains }, (_, d) => ({ domain: d, page_count: vm.domains.pageCount[d], free_count: vm.domains.freeCount(d), free_reserved: vm.domains.freeReserved[d], free_min: vm.domains.freeMin[d], interrupt_free_min: vm.domains.interruptFreeMin[d] })),
     backing: vm.backing === null ? null : { memories: vm.backing.memories().map((m) => ({ ...m, startPa: hex(m.startPa), endPa: hex(m.endPa) })), materialised_bytes: vm.backing.materialisedBytes() },
   };
+}
+
+/* Free blocks per domain that could start a reservation now (order >= the reservation order), counted in reservations. */
+function superpagesFree(vm: Vm): number[] {
+  const out = new Array<number>(vm.phys.ndomains).fill(0);
+  if (vm.reserv === null) return out;
+  const order = vm.reserv.order;
+  vm.phys.forEachFreeBlock((_m, o, _pool, d) => {
+    if (o >= order) out[d] += 2 ** (o - order);
+  });
+  return out;
 }
 
 export function bootCommand(argv: string[], out: (s: string) => void): number {
@@ -108,6 +121,12 @@ export function bootCommand(argv: string[], out: (s: string) => void): number {
       r.wallMs.toFixed(2),
     ];
   });
+  for (const r of runs.slice(0, 1)) {
+    const { vm } = r;
+    if (vm.reserv === null) out('reservations: off (vm.reserv.enable=0, or vm.nfreeorder too small for the geometry)\n');
+    else out(`reservations: level 0, ${vm.reserv.npages} pages (${formatSize(vm.reserv.npages * PAGE_SIZE)}) each; superpage-sized free blocks per domain ${superpagesFree(vm).join('/')}; none active at boot\n`);
+    out(textTable(['dom', 'pages', 'free', 'free_reserved', 'free_min', 'interrupt_free_min'], Array.from({ length: vm.phys.ndomains }, (_, d) => [String(d), String(vm.domains.pageCount[d]), String(vm.domains.freeCount(d)), String(vm.domains.freeReserved[d]), String(vm.domains.freeMin[d]), String(vm.domains.interruptFreeMin[d])])) + '\n');
+  }
   out('boot (vm_page_startup)\n');
   out(textTable(['mode', 'pages initialised', 'of all', 'reserved', 'free', 'blocks', 'lazy blocks', 'wall ms'], summary));
   out(`\npage array: ${vm0.phys.npages} records x ${BYTES_PER_PAGE} B = ${formatSize(vm0.phys.npages * BYTES_PER_PAGE)} of address space (${formatSize(PAGE_SIZE)} pages); wall time is this host's, not a kernel's.\n`);

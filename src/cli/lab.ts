@@ -12,7 +12,21 @@ import { accessSync, closeSync, constants, mkdirSync, openSync, rmdirSync, statS
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { PagelabError } from '../errors.js';
-import { DEFAULT_RUNS, DEFAULT_SIZES, EXPERIMENTS, EXPERIMENT_NAMES, labDocument, parseSizes, type Experiment, type LazyInitBootOptions, type LazyInitBootResult } from '../lab/index.js';
+import {
+  DEFAULT_MEASURED_GUEST,
+  DEFAULT_MEASURED_HOST,
+  DEFAULT_PREZERO_RUNS,
+  DEFAULT_RUNS,
+  DEFAULT_SCALE,
+  DEFAULT_SIZES,
+  EXPERIMENTS,
+  EXPERIMENT_NAMES,
+  labDocument,
+  parseSizes,
+  type Experiment,
+  type LabResult,
+  type LabRunOptions,
+} from '../lab/index.js';
 import { getProfile, PROFILES } from '../sim/profiles/index.js';
 import { parseSize } from '../util/units.js';
 import { parseArgs } from './args.js';
@@ -34,6 +48,11 @@ export interface LabOptions {
   wallEagerMax?: number;
   variants: boolean;
   help: boolean;
+  /** prezero-vm-start: the model's scale, the simulated idle ms, the measured guest and host. */
+  scale?: number;
+  idleMs?: number;
+  guest?: string;
+  host?: string;
 }
 
 const FREEBSD_PROFILES = PROFILES.filter((p) => p.os === 'freebsd').map((p) => p.name);
@@ -53,12 +72,17 @@ options:
   --wall-eager-max SIZE do not time eager boots above SIZE (default 1G with the default sizes,
                         the --scale-above limit when --sizes is given; "none" times every real one)
   --no-variants         skip the reviewers' variants (and with them the Linux comparison)
+  --scale N             prezero-vm-start: the model's VM runs at 1/N size (power of two; default ${DEFAULT_SCALE})
+  --idle MS             prezero-vm-start: simulated idle time before the guest starts (default 60000)
+  --guest SIZE          prezero-vm-start: the measured guest (default ${DEFAULT_MEASURED_GUEST}; --runs defaults to ${DEFAULT_PREZERO_RUNS} there)
+  --host SIZE           prezero-vm-start: the measured host (default ${DEFAULT_MEASURED_HOST})
   --json                print results as JSON (schema in docs/lab.md) instead of tables
   --out DIR             also write DIR/results.json, DIR/EXPERIMENT.trace.json, DIR/report.html
+                        (the first experiment's report; the others' as DIR/EXPERIMENT.html)
                         (DIR is created, and checked writable, before anything runs)
 `;
 
-const VALUED = ['--sizes', '--runs', '--profile', '--scale-above', '--wall-eager-max', '--out'] as const;
+const VALUED = ['--sizes', '--runs', '--profile', '--scale-above', '--wall-eager-max', '--out', '--scale', '--idle', '--guest', '--host'] as const;
 
 /* A size or "none" (no limit) for --scale-above / --wall-eager-max. */
 const limit = (v: string, flag: string): number => (v === 'none' ? Infinity : parseSize(v, flag));
@@ -104,6 +128,25 @@ export function parseLabArgs(argv: readonly string[]): { experiment: Experiment 
   if (scale !== undefined) opts.scaleAbove = limit(scale, '--scale-above');
   const eagerMax = v.get('--wall-eager-max');
   if (eagerMax !== undefined) opts.wallEagerMax = limit(eagerMax, '--wall-eager-max');
+  const sc = v.get('--scale');
+  if (sc !== undefined) {
+    if (!/^\d+$/.test(sc) || Number(sc) < 1 || Number(sc) > 1024 || (Number(sc) & (Number(sc) - 1)) !== 0) throw new PagelabError('EUSAGE', `lab: --scale "${sc}" is not a power of two from 1 to 1024`);
+    opts.scale = Number(sc);
+  }
+  const idle = v.get('--idle');
+  if (idle !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(idle) || Number(idle) > 3.6e6) throw new PagelabError('EUSAGE', `lab: --idle "${idle}" is not a number of milliseconds up to one hour`);
+    opts.idleMs = Number(idle);
+  }
+  for (const [flag, key] of [
+    ['--guest', 'guest'],
+    ['--host', 'host'],
+  ] as const) {
+    const s = v.get(flag);
+    if (s === undefined) continue;
+    parseSize(s, flag);
+    opts[key] = s;
+  }
   const out = v.get('--out');
   if (out !== undefined) {
     if (out === '') throw new PagelabError('EUSAGE', 'lab: --out needs a directory');
@@ -222,15 +265,19 @@ export async function labCommand(argv: readonly string[], io: LabIO): Promise<nu
       cliProgress.Presets.shades_classic,
     );
   }
-  const results: Record<string, LazyInitBootResult> = {};
+  const results: Record<string, LabResult> = {};
   try {
     for (const e of chosen) {
-      const o: LazyInitBootOptions = {
+      const o: LabRunOptions = {
         ...(opts.sizes !== undefined ? { sizes: opts.sizes } : {}),
         ...(opts.runs !== undefined ? { runs: opts.runs } : {}),
         ...(opts.profile !== undefined ? { profile: opts.profile } : {}),
         ...(opts.scaleAbove !== undefined ? { scaleAbove: opts.scaleAbove } : {}),
         ...(opts.wallEagerMax !== undefined ? { wallEagerMax: opts.wallEagerMax } : {}),
+        ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
+        ...(opts.idleMs !== undefined ? { idleMs: opts.idleMs } : {}),
+        ...(opts.guest !== undefined ? { guest: opts.guest } : {}),
+        ...(opts.host !== undefined ? { host: opts.host } : {}),
         variants: opts.variants,
         onProgress: (done, total, what) => {
           if (bar === undefined) return;
@@ -238,7 +285,7 @@ export async function labCommand(argv: readonly string[], io: LabIO): Promise<nu
           else bar.update(done, { what: `${e.name}: ${what}` });
         },
       };
-      results[e.name] = e.run(o);
+      results[e.name] = await e.run(o);
       bar?.stop();
     }
   } finally {
@@ -260,8 +307,8 @@ export async function labCommand(argv: readonly string[], io: LabIO): Promise<nu
     };
     write('results.json', JSON.stringify(doc, null, 2) + '\n');
     for (const e of chosen) write(`${e.name}.trace.json`, JSON.stringify(e.trace(results[e.name])) + '\n');
-    // One report page: the report of the first experiment chosen (there is one experiment so far).
-    write('report.html', await chosen[0].renderHtml(results[chosen[0].name]));
+    // report.html is the first experiment's report; the others get their own page beside it.
+    for (const [i, e] of chosen.entries()) write(i === 0 ? 'report.html' : `${e.name}.html`, await e.renderHtml(results[e.name]));
     if (!opts.json) io.stdout(`\nwrote ${written.join(', ')}\n`);
   }
   return 0;

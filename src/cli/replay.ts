@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { PagelabError } from '../errors.js';
-import { parseTrace, Replayer, TRACE_MAX_BYTES } from '../lab/replay.js';
+import { parseTrace, Replayer, TRACE_MAX_BYTES, type ReplayResult } from '../lab/replay.js';
 import { resolveMachine } from '../machine/index.js';
 import { readBytesBounded, STDIN } from '../util/read-bounded.js';
 import { textTable } from '../util/table.js';
@@ -21,6 +21,19 @@ function dataCheckLines(r: Replayer): string[] {
     ...r.verifyFailures.map((f) => `verify failed: line ${f.line}, tag ${f.tag}: differs from the pattern at ${f.pa}`),
     ...r.zeroFailures.map((f) => `zero check failed: line ${f.line}, tag ${f.tag}: not zero at ${f.pa}`),
   ];
+}
+
+function truncate(s: string, n: number): string {
+  return s.length <= n ? s || '-' : `${s.slice(0, n)}... (${s.length} reservations)`;
+}
+
+/* One line of vm.reserv.* counters. */
+export function reservSummary(r: ReplayResult['reserv']): string {
+  if (!r.enabled) return 'reservations: off (vm.reserv.enable=0, or vm.nfreeorder too small for the geometry)';
+  return (
+    `reservations (${r.npages} pages each): active ${r.active.join('/')}, fully populated ${r.fullpop}, on partpopq ${r.partpopq.join('/')}, ` +
+    `free inside ${r.free.join('/')} pages; started ${r.started}, freed ${r.freed}, broken ${r.broken}, reclaimed ${r.reclaimed}`
+  );
 }
 
 export function replayCommand(argv: string[], out: (s: string) => void): number {
@@ -61,6 +74,13 @@ export function replayCommand(argv: string[], out: (s: string) => void): number 
     if (r.failed.length) out(`allocations that could not be satisfied: line ${r.failed.join(', ')}\n`);
     if (r.skipped.length) out(`frees skipped (their allocation failed): line ${r.skipped.join(', ')}\n`);
     out(`still allocated: ${r.liveCount()} tags; free pages ${r.phys.totalFree()}; lazy pending ${r.phys.lazyPending()}\n\n`);
+    const layer = r.objects.report();
+    const objects = Object.entries(layer.objects);
+    if (objects.length > 0) {
+      out('objects (reservations: F full, E populated to the end, B from the beginning, P other partial, - none; one letter per reservation)\n');
+      out(textTable(['object', 'type', 'size (pages)', 'color', 'resident', 'reservations'], objects.map(([name, o]) => [name, o.type, o.size === null ? 'unbounded' : String(o.size), o.color === null ? 'none' : String(o.color), String(o.resident_pages), truncate(o.reservations, 96)])) + '\n');
+    }
+    out(reservSummary(layer.reserv) + '\n\n');
     out(formatFreeQueueTable(freeQueueTable(r.phys)) + '\n');
     if (failures.length > 0) out(`\n${failures.join('\n')}\n${failures.length} data check${failures.length === 1 ? '' : 's'} failed\n`);
     return status;

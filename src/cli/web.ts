@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join, normalize, resolve, sep } from 'node:path';
 import { PagelabError } from '../errors.js';
-import { parseTrace } from '../lab/replay.js';
+import { parseTrace, TRACE_MAX_BYTES } from '../lab/replay.js';
 import { memoryMapToJson, resolveMachine } from '../machine/index.js';
 import { readTextBounded, STDIN } from '../util/read-bounded.js';
 import type { Preload } from '../web/preload.js';
@@ -19,12 +19,9 @@ import { parseArgs, type Parsed } from './args.js';
 const ROOT = new URL('../../../', import.meta.url);
 const pkgPath = (...parts: string[]): string => join(decodeURIComponent(ROOT.pathname), ...parts);
 
-/** Largest trace the page is given: the page keeps the text and its lines. */
-export const MAX_TRACE_BYTES = 64 * 2 ** 20;
-
-/* Reads a trace file ('-': standard input), at most MAX_TRACE_BYTES; one error naming the file when it cannot. */
+/* Reads a trace file ('-': standard input), at most replay's TRACE_MAX_BYTES; one error naming the file when it cannot. */
 export function readTraceFile(file: string, command: string): string {
-  return readTextBounded(file === '-' ? STDIN : file, { maxBytes: MAX_TRACE_BYTES, label: file === '-' ? `${command}: standard input` : `${command}: ${file}`, what: 'a trace' });
+  return readTextBounded(file === '-' ? STDIN : file, { maxBytes: TRACE_MAX_BYTES, label: file === '-' ? `${command}: standard input` : `${command}: ${file}`, what: 'a trace' });
 }
 
 /* The bundled example traces (examples/traces/*.trace), by file name. */

@@ -6,36 +6,60 @@
  */
 import { runLazyInitBoot, type LazyInitBootOptions, type LazyInitBootResult } from './lazy-init-boot.js';
 import { renderHtml, renderText, traceOf } from './report.js';
+import { runPrezeroVmStart, type PrezeroOptions, type PrezeroResult } from './prezero-vm-start.js';
+import { renderPrezeroHtml, renderPrezeroText, prezeroTrace } from './prezero-report.js';
 
 export { runLazyInitBoot, parseSizes, DEFAULT_RUNS, DEFAULT_SIZES, DEFAULT_SCALE_ABOVE, DEFAULT_WALL_EAGER_MAX } from './lazy-init-boot.js';
 export type { LazyInitBootOptions, LazyInitBootResult, PublishedComparison, WallSample } from './lazy-init-boot.js';
 export { renderHtml, renderText, traceOf } from './report.js';
+export { runPrezeroVmStart, DEFAULT_SCALE, DEFAULT_MEASURED_GUEST, DEFAULT_MEASURED_HOST, DEFAULT_PREZERO_RUNS, POLICY_CASES } from './prezero-vm-start.js';
+export type { PrezeroOptions, PrezeroResult } from './prezero-vm-start.js';
+export { renderPrezeroHtml, renderPrezeroText, prezeroTrace } from './prezero-report.js';
 
-export interface Experiment {
-  name: 'lazy-init-boot';
+/** Every experiment's options in one bag: each takes the fields it knows. */
+export type LabRunOptions = LazyInitBootOptions & PrezeroOptions;
+
+/* One experiment, typed by its result. */
+export interface ExperimentOf<R> {
+  name: ExperimentName;
   /** One line for usage texts. */
   description: string;
-  run: (opts: LazyInitBootOptions) => LazyInitBootResult;
-  renderText: (r: LazyInitBootResult) => string;
-  renderHtml: (r: LazyInitBootResult) => Promise<string>;
-  trace: (r: LazyInitBootResult) => unknown;
+  run: (opts: LabRunOptions) => R | Promise<R>;
+  renderText: (r: R) => string;
+  renderHtml: (r: R) => Promise<string>;
+  /** Chrome trace-event JSON of the simulated runs. */
+  trace: (r: R) => unknown;
 }
 
+export type ExperimentName = 'lazy-init-boot' | 'prezero-vm-start';
+export type LabResult = LazyInitBootResult | PrezeroResult;
+/** An experiment whose result the caller only passes back to its own renderers. */
+export type Experiment = ExperimentOf<LabResult>;
+
+const erase = <R extends LabResult>(e: ExperimentOf<R>): Experiment => e as unknown as Experiment;
+
 export const EXPERIMENTS: readonly Experiment[] = [
-  {
+  erase<LazyInitBootResult>({
     name: 'lazy-init-boot',
     description: 'page-structure initialisation at boot, eager vs lazy (D40403)',
     run: runLazyInitBoot,
     renderText,
     renderHtml,
     trace: traceOf,
-  },
+  }),
+  erase<PrezeroResult>({
+    name: 'prezero-vm-start',
+    description: 'pre-zeroing policies (vm.zero.policy) on a VFIO guest start (PG_zero RFC, seed 003)',
+    run: runPrezeroVmStart,
+    renderText: renderPrezeroText,
+    renderHtml: renderPrezeroHtml,
+    trace: prezeroTrace,
+  }),
 ];
 
-export type ExperimentName = Experiment['name'];
 export const EXPERIMENT_NAMES: readonly string[] = EXPERIMENTS.map((e) => e.name);
 
 /** The results document of `--json` and results.json (docs/lab.md). */
-export function labDocument(results: Record<string, LazyInitBootResult>): { pagelab: 'lab'; schema: 2; experiments: Record<string, LazyInitBootResult> } {
+export function labDocument(results: Record<string, LabResult>): { pagelab: 'lab'; schema: 2; experiments: Record<string, LabResult> } {
   return { pagelab: 'lab', schema: 2, experiments: results };
 }

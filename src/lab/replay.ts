@@ -19,6 +19,8 @@ import { Work } from '../vm/counters.js';
 import { PAGE_SIZE } from '../vm/param.js';
 import type { Phys } from '../vm/phys.js';
 import { Vm } from '../vm/vm.js';
+import type { ZeroPolicyStats } from '../vm/zeropolicy.js';
+import { ObjectReplay, type ObjectTraceOp, type PageLayerReport } from './replay-objects.js';
 import { OPS } from './trace-ops.js';
 import { parseTrace, Trace, TRACE_MAX_BYTES, TRACE_MAX_LINE, type TraceOp } from './trace-parse.js';
 
@@ -44,6 +46,8 @@ export interface ZeroReport {
   pages_zero_skipped: number;
   /** Free pages known to be zero at the end. */
   free_pages_pg_zero: number;
+  /** The zeroing policy at the end and its counters (since it was last set). */
+  policy: ZeroPolicyStats;
 }
 
 /** A failed data check: its line, tag and the first address that was wrong. */
@@ -53,7 +57,7 @@ export interface DataCheckFailure {
   pa: string;
 }
 
-export interface ReplayResult {
+export interface ReplayResult extends PageLayerReport {
   machine: string;
   tunables: Record<string, number | string>;
   allocations: Record<string, { pa: string; pages: number }>;
@@ -127,6 +131,8 @@ export class Replayer {
   readonly zeroFailures: DataCheckFailure[] = [];
   readonly verifyFailures: DataCheckFailure[] = [];
   readonly events: ReplayEvent[] | null;
+  /** The page layer's operations (object, page, unwire, terminate, reclaim, free of a page tag). */
+  readonly objects: ObjectReplay;
   private readonly check: boolean;
 
   /*
@@ -152,6 +158,7 @@ export class Replayer {
     this.allocAt = new Uint32Array(trace.tagCount);
     this.contigPages = new Uint32Array(trace.tagCount);
     this.events = opts.events ? [] : null;
+    this.objects = new ObjectReplay(this.vm, trace.file, this.failed, this.skipped);
     this.check = opts.check === true;
   }
 
@@ -238,9 +245,52 @@ export class Replayer {
     return (w & TAG_CONTIG) !== 0 ? this.contigPages[tag] : 2 ** (w >>> TAG_ORDER_SHIFT);
   }
 
-  /* An allocation may take `tag` unless it is live. */
+  /* An allocation may take `tag` unless it is live (an allocation, or a page group of an object). */
   claim(tag: number, verb: string): void {
-    if ((this.tags[2 * tag] & TAG_STATE) === TAG_LIVE) this.fail(`${verb}: tag "${this.trace.tagName(tag)}" is still allocated`);
+    if ((this.tags[2 * tag] & TAG_STATE) === TAG_LIVE || (this.objects.liveGroups !== 0 && this.objects.isLive(this.trace.tagName(tag)))) {
+      this.fail(`${verb}: tag "${this.trace.tagName(tag)}" is still allocated`);
+    }
+  }
+
+  /** Whether `tag` holds a live alloc or contig allocation. */
+  isLive(tag: number): boolean {
+    return (this.tags[2 * tag] & TAG_STATE) === TAG_LIVE;
+  }
+
+  /*
+   * Runs a page-layer operation (replay-objects.ts) at the current line and
+   * takes its outcome for the event. Its own errors name the line; an
+   * error of the VM under it (EWIRED, ...) is turned into one that does.
+   */
+  pageLayer(op: ObjectTraceOp, tag = -1): void {
+    let ev;
+    try {
+      // The page layer asks whether the tag it would take is a live allocation.
+      ev = this.objects.run(op, () => tag >= 0 && this.isLive(tag));
+    } catch (e) {
+      if (e instanceof PagelabError && e.code !== 'ETRACE' && e.code !== 'EINVARIANT') this.fail(`${op.op}: ${e.message}`);
+      throw e;
+    }
+    this.objectEvent(ev);
+  }
+
+  /*
+   * `free TAG` when TAG is not a live allocation: if it names a page group
+   * (live, failed or gone with its object), frees its pages (vm_page_free)
+   * and returns true; else false, for `live` to judge.
+   */
+  freePageGroup(tag: number, zero: boolean): boolean {
+    const name = this.trace.tagName(tag);
+    if (!this.objects.owns(name)) return false;
+    this.objectEvent(this.objects.free(this.line, name, zero));
+    return true;
+  }
+
+  private objectEvent(ev: { pa?: string; pages?: number; ok: boolean; note?: string }): void {
+    if (ev.pa !== undefined) this.pa = Number(ev.pa);
+    if (ev.pages !== undefined) this.pages = ev.pages;
+    this.ok = ev.ok;
+    this.note = ev.note;
   }
 
   /*
@@ -283,6 +333,7 @@ export class Replayer {
     const state = this.tags[2 * tag] & TAG_STATE;
     if (state === TAG_LIVE) return true;
     const name = this.trace.tagName(tag);
+    if (this.objects.isLive(name)) this.fail(`${verb}: tag "${name}" names pages of an object; ${verb} acts on alloc and contig tags`);
     if (state === TAG_FAILED) {
       this.skipped.push(this.line);
       this.ok = false;
@@ -359,10 +410,12 @@ export class Replayer {
         bytes_zeroed_background: phys.work[Work.ZeroBytesBackground],
         pages_zero_skipped: phys.work[Work.ZeroSkipped],
         free_pages_pg_zero: phys.zeroFreePages(),
+        policy: this.vm.zeroPolicy.stats(),
       },
       zero_failures: this.zeroFailures,
       verify_failures: this.verifyFailures,
       buddyinfo: freeQueueTable(phys),
+      ...this.objects.report(),
     };
     if (this.events !== null) result.events = this.events;
     return result;

@@ -6,7 +6,10 @@
  * 1), then the options, in the order the entry lists them.
  */
 import { PagelabError } from '../errors.js';
+import { linuxPgzero2020 } from '../sim/profiles/index.js';
+import { zeroingRate } from '../sim/vmstart.js';
 import { hex } from '../util/units.js';
+import { OBJ_MAX_SIZE } from '../vm/object.js';
 import { PAGE_SIZE, VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT } from '../vm/param.js';
 import type { Replayer } from './replay.js';
 import type { FieldSpec, OpSyntax } from './trace-parse.js';
@@ -26,6 +29,8 @@ const PAGES_MAX = 2 ** 32 - 1;
 const DOMAIN: FieldSpec = { name: 'domain', kind: 'int', dflt: 0, max: INT_MAX };
 const EVERY_DOMAIN: FieldSpec = { ...DOMAIN, dflt: null };
 const PATTERN: FieldSpec = { name: 'pattern', kind: 'size', dflt: null, max: 0xffffffff, maxWhy: 'wider than 32 bits', optional: true };
+const OBJECT_TYPES = ['anon', 'phys'] as const;
+const PAGE_CLASSES = ['normal', 'system', 'interrupt'] as const;
 
 /* The pattern `write TAG` uses when none is given: FNV-1a of the tag, so `verify TAG` can find it. */
 export function tagPattern(tag: string): number {
@@ -60,7 +65,7 @@ export const OPS: readonly TraceOpDef[] = [
     args: [{ name: 'order', kind: 'int', max: INT_MAX }],
     keywords: ['zero'],
     options: [{ name: 'pool', kind: 'pool', dflt: VM_FREEPOOL_DEFAULT }, DOMAIN],
-    // vm_phys_alloc_pages
+    // vm_phys_alloc_pages, through the zeroing policy (vm.zero.policy): its hugepool and counters see every allocation
     run(r, tag, v, o) {
       const order = v[o];
       const zero = v[o + 1] !== 0;
@@ -69,7 +74,7 @@ export const OPS: readonly TraceOpDef[] = [
       r.claim(tag, 'alloc');
       r.domainOk(domain);
       if (order > r.phys.maxOrder) r.fail(`alloc: order ${order} is out of range (0..${r.phys.maxOrder})`);
-      r.allocated(tag, r.phys.allocPages(domain, pool, order, zero ? VM_ALLOC_ZERO : 0), 2 ** order, pool, false, zero);
+      r.allocated(tag, r.vm.zeroPolicy.alloc(domain, order, zero, pool), 2 ** order, pool, false, zero);
     },
   },
   {
@@ -78,10 +83,11 @@ export const OPS: readonly TraceOpDef[] = [
     tag: true,
     args: [],
     keywords: ['zero'],
-    // vm_phys_free_pages, or vm_phys_free_contig for a contig allocation
+    // vm_phys_free_pages (through the zeroing policy), vm_phys_free_contig for a contig allocation, vm_page_free for a page tag
     run(r, tag, v, o) {
-      if (!r.live(tag, 'free')) return;
       const zero = v[o] !== 0;
+      if (!r.isLive(tag) && r.freePageGroup(tag, zero)) return;
+      if (!r.live(tag, 'free')) return;
       const m = r.page(tag);
       const pages = r.npages(tag);
       const backing = r.vm.backing;
@@ -90,7 +96,8 @@ export const OPS: readonly TraceOpDef[] = [
       }
       // A contiguous run goes back through vm_phys_free_contig, which keeps no PG_ZERO claim.
       if (r.isContig(tag)) r.phys.freeContig(m, pages);
-      else r.phys.freePages(m, 31 - Math.clz32(pages), r.tagPool(tag), zero);
+      else if (zero) r.phys.freePages(m, 31 - Math.clz32(pages), r.tagPool(tag), true);
+      else r.vm.zeroPolicy.free(m, 31 - Math.clz32(pages), r.tagPool(tag));
       r.released(tag);
     },
   },
@@ -197,7 +204,117 @@ export const OPS: readonly TraceOpDef[] = [
       }
     },
   },
+  {
+    verb: 'idle',
+    usage: 'idle MS',
+    tag: false,
+    args: [{ name: 'ms', kind: 'decimal', max: 3.6e6, text: 'a number of milliseconds up to one hour' }],
+    /*
+     * Simulated time for the background zeroing policy: its threads zero at
+     * the linux-pgzero-2020 profile's rate (shared memory bandwidth) for MS.
+     */
+    run(r, _tag, v, o) {
+      const zp = r.vm.zeroPolicy;
+      const budget = Math.floor((zeroingRate(linuxPgzero2020, zp.threads) * zp.threads * v[o] * 1e6) / PAGE_SIZE);
+      r.pages = zp.idle(v[o] * 1e6, budget);
+    },
+  },
+  {
+    // Only after the first operation (before it, `set` is a boot tunable in the header).
+    verb: 'set',
+    usage: 'set vm.zero.NAME=VALUE',
+    tag: false,
+    args: [{ name: 'assignment', kind: 'string' }],
+    // A sysctl of the zeroing policy: vm.setZeroTunable switches it here.
+    run(r, _tag, v, o) {
+      const assignment = r.trace.strings[v[o]];
+      const eq = assignment.indexOf('=');
+      try {
+        r.vm.setZeroTunable(assignment.slice(0, eq), assignment.slice(eq + 1));
+      } catch (e) {
+        if (!(e instanceof PagelabError)) throw e;
+        return r.fail(e.message);
+      }
+      r.note = assignment;
+    },
+  },
+  {
+    verb: 'object',
+    usage: 'object NAME [type=anon|phys] [size=SIZE] [color=N|none]',
+    tag: true,
+    args: [],
+    options: [
+      { name: 'type', kind: 'enum', words: OBJECT_TYPES, dflt: 0 },
+      {
+        name: 'size',
+        kind: 'size',
+        dflt: null,
+        valid: (b) => b > 0 && b % PAGE_SIZE === 0 && b / PAGE_SIZE <= OBJ_MAX_SIZE,
+        invalidWhy: 'not a positive multiple of 4 KiB up to 16 TiB',
+      },
+      { name: 'color', kind: 'int', dflt: 0, max: 0xffffffff, none: 'none' },
+    ],
+    check: (v, o) => (v[o] === 1 && v[o + 1] === -1 ? 'object: an OBJT_PHYS object needs size=SIZE' : null),
+    // vm_object_allocate
+    run(r, tag, v, o) {
+      const size = v[o + 1] === -1 ? null : v[o + 1] / PAGE_SIZE;
+      r.pageLayer({ op: 'object', line: r.line, name: r.trace.tagName(tag), type: OBJECT_TYPES[v[o]], size, color: v[o + 2] === -1 ? null : v[o + 2] });
+    },
+  },
+  {
+    verb: 'page',
+    usage: 'page TAG OBJECT PINDEX [n=N] [zero] [wired] [class=normal|system|interrupt]',
+    tag: true,
+    args: [
+      { name: 'object', kind: 'tag' },
+      { name: 'pindex', kind: 'int', max: OBJ_MAX_SIZE - 1 },
+    ],
+    keywords: ['zero', 'wired'],
+    options: [
+      { name: 'n', kind: 'int', dflt: 1, min: 1, max: 2 ** 26 },
+      { name: 'class', kind: 'enum', words: PAGE_CLASSES, dflt: 0 },
+    ],
+    // vm_page_alloc of n pages at consecutive pindexes, all or nothing
+    run(r, tag, v, o) {
+      r.pageLayer({
+        op: 'page',
+        line: r.line,
+        tag: r.trace.tagName(tag),
+        object: r.trace.tagName(v[o]),
+        pindex: v[o + 1],
+        n: v[o + 4],
+        zero: v[o + 2] !== 0,
+        wired: v[o + 3] !== 0,
+        cls: PAGE_CLASSES[v[o + 5]],
+      }, tag);
+    },
+  },
+  {
+    verb: 'unwire',
+    usage: 'unwire TAG',
+    tag: true,
+    args: [],
+    // vm_page_unwire of each page of a page tag
+    run: (r, tag) => r.pageLayer({ op: 'unwire', line: r.line, tag: r.trace.tagName(tag) }),
+  },
+  {
+    verb: 'terminate',
+    usage: 'terminate OBJECT',
+    tag: true,
+    args: [],
+    // vm_object_terminate
+    run: (r, tag) => r.pageLayer({ op: 'terminate', line: r.line, object: r.trace.tagName(tag) }),
+  },
+  {
+    verb: 'reclaim',
+    usage: 'reclaim [domain=N]',
+    tag: false,
+    args: [],
+    options: [EVERY_DOMAIN],
+    // vm_reserv_reclaim_inactive, in one domain or once in each
+    run: (r, _tag, v, o) => r.pageLayer({ op: 'reclaim', line: r.line, domain: v[o] === -1 ? null : v[o] }),
+  },
 ];
 
-/** The operation names, for messages. */
-export const OP_NAMES: readonly string[] = OPS.map((d) => d.verb);
+/** The operation names, for messages (`set` is listed with the header lines). */
+export const OP_NAMES: readonly string[] = OPS.filter((d) => d.verb !== 'set').map((d) => d.verb);

@@ -23,8 +23,13 @@ const TAG_BATCH = 64;
 /** The most fields one operation has. */
 export const MAX_FIELDS = 12;
 
-/** How one field's text becomes a number. */
-export type FieldKind = 'int' | 'size' | 'pool';
+/**
+ * How one field's text becomes a number: an integer, a size, a pool, an
+ * index into `words` (enum), an interned tag id (tag: a second tag on the
+ * line, such as page's OBJECT), a decimal number, or an index into the
+ * trace's `strings` (string: only the mid-trace `set`, built by the scanner).
+ */
+export type FieldKind = 'int' | 'size' | 'pool' | 'enum' | 'tag' | 'decimal' | 'string';
 
 export interface FieldSpec {
   name: string;
@@ -37,6 +42,15 @@ export interface FieldSpec {
   maxWhy?: string;
   /** A positional field that may be left out (only trailing ones). */
   optional?: boolean;
+  /** enum: the words accepted, stored as their index. */
+  words?: readonly string[];
+  /** A word that stands for "none" (stored as -1, decoded as null): color=none. */
+  none?: string;
+  /** A further condition on the value, and what failing it means ("not a multiple of 4 KiB"). */
+  valid?: (v: number) => boolean;
+  invalidWhy?: string;
+  /** decimal: what the field is, for the message ("a number of milliseconds up to one hour"). */
+  text?: string;
 }
 
 /** The syntax of one operation: `VERB [TAG] ARGS... [KEYWORD]... [NAME=VALUE]...`. */
@@ -51,6 +65,8 @@ export interface OpSyntax {
   keywords?: readonly string[];
   /** `name=value` fields. */
   options?: readonly FieldSpec[];
+  /** A condition across fields, checked when the line is parsed: the message, or null when it holds. */
+  check?(v: Float64Array, o: number): string | null;
 }
 
 /*
@@ -108,8 +124,10 @@ export class Trace {
   readonly file: string;
   /** `machine PRESET` or `machine mem=SIZE`; null when the trace names none. */
   machine: { preset?: string; mem?: string } | null = null;
-  /** `set NAME=VALUE` lines, in order. */
+  /** `set NAME=VALUE` lines before the first operation (boot tunables), in order. */
   readonly sets: Array<{ line: number; assignment: string }> = [];
+  /** The text of string fields (`set vm.zero.*` after the first operation), indexed by the field's value. */
+  readonly strings: string[] = [];
   /** Number of operations. */
   length = 0;
   /** Per operation: its argument tuple, its tag id (-1 for none), its line. */
@@ -126,14 +144,14 @@ export class Trace {
   tagBytes: Uint8Array;
   tagOff: Uint32Array;
 
-  constructor(file: string, maxOps: number, maxTagBytes: number) {
+  constructor(file: string, maxOps: number, maxTagBytes: number, maxTags = maxOps) {
     this.file = file;
     // Sized for the worst case; a typed array's untouched pages cost no memory.
     this.opTuple = new Uint32Array(maxOps);
     this.opTag = new Int32Array(maxOps);
     this.opLine = new Uint32Array(maxOps);
     this.tagBytes = new Uint8Array(maxTagBytes);
-    this.tagOff = new Uint32Array(maxOps + 1);
+    this.tagOff = new Uint32Array(maxTags + 1);
   }
 
   /** The definition (syntax and semantics) of operation `i`. */
@@ -153,10 +171,18 @@ export class Trace {
     if (def.tag) o.tag = this.tagName(this.opTag[i]);
     const base = this.tupleStart[this.opTuple[i]];
     let k = 0;
-    for (const f of def.args) o[f.name] = decodeField(f, this.vals[base + k++]);
+    for (const f of def.args) o[f.name] = this.decodeField(f, this.vals[base + k++]);
     for (const w of def.keywords ?? []) o[w] = this.vals[base + k++] !== 0;
-    for (const f of def.options ?? []) o[f.name] = decodeField(f, this.vals[base + k++]);
+    for (const f of def.options ?? []) o[f.name] = this.decodeField(f, this.vals[base + k++]);
     return o;
+  }
+
+  private decodeField(f: FieldSpec, v: number): number | string | null {
+    if ((f.dflt === null || f.none !== undefined) && v === -1) return null;
+    if (f.kind === 'tag') return this.tagName(v);
+    if (f.kind === 'string') return this.strings[v];
+    if (f.kind === 'enum') return (f.words as readonly string[])[v];
+    return v;
   }
 
   /** Every operation as an object; for small traces. */
@@ -165,10 +191,6 @@ export class Trace {
     for (let i = 0; i < this.length; i++) out.push(this.op(i));
     return out;
   }
-}
-
-function decodeField(f: FieldSpec, v: number): number | null {
-  return f.dflt === null && v === -1 ? null : v;
 }
 
 /* A field's stored default: -1 stands for "none". */
@@ -233,6 +255,8 @@ class Scanner {
   nq = 0;
   /** Keeps the touching loads of flushTags from being optimised away. */
   touched = 0;
+  /** The id of a tag interned at once (a tag field: internNow). */
+  syncId = -1;
   tupleSlots = new Int32Array(1 << 6); // tuple id + 1
   tupleHash = new Uint32Array(64);
   readonly cur = new Float64Array(MAX_FIELDS);
@@ -344,8 +368,17 @@ class Scanner {
           break;
         }
       }
-      t.opTag[queue[(q << 2) + 3]] = id;
+      const op = queue[(q << 2) + 3];
+      if (op >= 0) t.opTag[op] = id;
+      else this.syncId = id;
     }
+  }
+
+  /* Interns the tag in word `w` now (with those queued before it) and returns its id. */
+  internNow(w: number): number {
+    this.tag(w, -1);
+    this.flushTags();
+    return this.syncId;
   }
 
   rehashTags(): void {
@@ -422,15 +455,33 @@ class Scanner {
     const buf = this.buf;
     const e = this.we[w];
     let v: number;
+    if (f.none !== undefined && e - from === f.none.length && String.fromCharCode(...buf.subarray(from, e)) === f.none) {
+      this.cur[k] = -1;
+      return;
+    }
     if (f.kind === 'int') {
       v = 0;
-      if (from === e) this.fail(`${f.name} "" is not a non-negative integer`);
+      const range = f.max !== undefined && f.max < Number.MAX_SAFE_INTEGER ? ` in ${f.min ?? 0}..${f.max}` : ' (0 or more)';
+      if (from === e) this.fail(`${verb}: ${f.name} "" is not an integer${range}`);
       for (let p = from; p < e; p++) {
         const c = buf[p];
-        if ((CLASS[c] & C_DIGIT) === 0) this.fail(`${f.name} "${this.word(w, from)}" is not a non-negative integer`);
+        if ((CLASS[c] & C_DIGIT) === 0) this.fail(`${verb}: ${f.name} "${this.word(w, from)}" is not an integer${range}`);
         v = v * 10 + (c - 48);
       }
       if (e - from > 15) v = Infinity; // beyond exact: refused below
+    } else if (f.kind === 'tag') {
+      v = this.internNow(w);
+    } else if (f.kind === 'enum') {
+      const words = f.words as readonly string[];
+      const text = e - from <= 32 ? String.fromCharCode(...buf.subarray(from, e)) : '';
+      v = words.indexOf(text);
+      if (v < 0) this.fail(`${verb}: ${f.name} "${this.word(w, from)}" is not ${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`);
+    } else if (f.kind === 'decimal') {
+      const text = e - from <= 32 ? String.fromCharCode(...buf.subarray(from, e)) : '';
+      v = /^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : NaN;
+      if (!(v <= (f.max ?? Number.MAX_SAFE_INTEGER))) this.fail(`${verb}: "${this.word(w, from)}" is not ${f.text ?? 'a non-negative number'}`);
+    } else if (f.kind === 'string') {
+      return this.fail(`${verb}: a string field is set only by the scanner`);
     } else if (f.kind === 'pool') {
       const s = String.fromCharCode(...buf.subarray(from, Math.min(e, from + 16))).toLowerCase();
       if (s === 'default') v = 1;
@@ -447,6 +498,7 @@ class Scanner {
     }
     if (f.min !== undefined && v < f.min) this.fail(`${verb}: ${f.name} must be at least ${f.min}`);
     if (f.max !== undefined && v > f.max) this.fail(`${verb}: ${f.name} ${this.word(w, from)} is ${f.maxWhy ?? `larger than ${f.max}`}`);
+    if (f.valid !== undefined && !f.valid(v)) this.fail(`${verb}: ${f.name} ${this.word(w, from)} is ${f.invalidWhy ?? 'not valid'}`);
     this.cur[k] = v;
   }
 
@@ -496,6 +548,16 @@ class Scanner {
       npos++;
     }
     if (npos < c.required) this.fail(`${verb}: expected "${def.usage}"`);
+    if (def.check !== undefined) {
+      const msg = def.check(cur, 0);
+      if (msg !== null) this.fail(msg);
+    }
+    this.emit(c, tagged);
+  }
+
+  /* Appends the operation whose fields are in `cur`, its tag in word `tagged` (-1: none). */
+  emit(c: Compiled, tagged: number): void {
+    const nf = c.nfields;
     const t = this.t;
     const i = t.length++;
     // Consecutive lines of one operation often share their fields.
@@ -525,9 +587,15 @@ class Scanner {
       else if (words.length === 1 && !words[0].includes('=')) t.machine = { preset: words[0] };
       else this.fail('expected "machine PRESET" or "machine mem=SIZE"');
     } else {
-      if (this.sawOp) this.fail('set must come before the first operation');
       if (words.length !== 1 || !words[0].includes('=')) this.fail('expected "set NAME=VALUE"');
-      t.sets.push({ line: this.line, assignment: words[0] });
+      if (!this.sawOp) {
+        t.sets.push({ line: this.line, assignment: words[0] });
+        return;
+      }
+      // After the first operation, a sysctl: only the zeroing policy's can change.
+      if (!words[0].startsWith('vm.zero.')) this.fail(`set ${escapeBytes(this.buf, this.ws[1], this.weq[1] >= 0 ? this.weq[1] : this.we[1])}: only vm.zero.* can be set after the first operation`);
+      this.cur[0] = t.strings.push(words[0]) - 1;
+      this.emit(SET_OP, -1);
     }
   }
 }
@@ -540,9 +608,11 @@ function lineEnd(buf: Uint8Array, p: number): number {
 
 const MACHINE = ascii('machine');
 const SET = ascii('set');
-/** Definitions by the first byte of their verb. */
+/** `set` after the first operation; the header parser builds its one string field. */
+const SET_OP = COMPILED.find((c) => c.def.verb === 'set') as Compiled;
+/** Definitions by the first byte of their verb (`set` is a header line first). */
 const BY_FIRST: Compiled[][] = Array.from({ length: 256 }, () => []);
-for (const c of COMPILED) BY_FIRST[c.verb[0]].push(c);
+for (const c of COMPILED) if (c !== SET_OP) BY_FIRST[c.verb[0]].push(c);
 
 /*
  * Parses trace text (a string, or the file's bytes). Requires nothing of
@@ -558,7 +628,8 @@ export function parseTrace(input: string | Uint8Array, file = 'trace', opts: { m
   if (len > maxBytes) throw new PagelabError('ETRACE', `${file}: larger than the trace limit of ${formatSize(maxBytes)}`);
   // The shortest operation line is `drain` and a newline.
   const maxOps = Math.floor(len / 6) + 1;
-  const t = new Trace(file, maxOps, len);
+  // A `page` line names two tags in at least 11 bytes (`page a o 0` and a newline).
+  const t = new Trace(file, maxOps, len, Math.floor(len / 5) + 1);
   const sc = new Scanner(t, buf);
   const ws = sc.ws;
   const we = sc.we;

@@ -20,6 +20,8 @@ export interface WallCase {
   /** Names the sample in tables and ministat's legend, e.g. "1G eager (ms)". */
   name: string;
   run: () => unknown;
+  /** Untimed, before every run of the case (warm-up included), before its GC: a fresh state for run(). */
+  setup?: () => void;
 }
 
 export interface WallSeries {
@@ -108,6 +110,7 @@ export function measureWall(cases: readonly WallCase[], runs: number, options: W
   const order = cases.map((_, i) => i);
   if (runs > 0) {
     for (const c of cases) {
+      c.setup?.();
       gc?.();
       wallMs(c.run);
     }
@@ -118,6 +121,7 @@ export function measureWall(cases: readonly WallCase[], runs: number, options: W
       [order[i], order[j]] = [order[j], order[i]];
     }
     for (const i of order) {
+      cases[i].setup?.();
       gc?.();
       ms[i].push(wallMs(cases[i].run));
     }

@@ -7,7 +7,7 @@
  */
 import { PagelabError } from '../errors.js';
 import { hex } from '../util/units.js';
-import { ASTATE_ALLOCATED, ASTATE_CACHED, ASTATE_FREE, ASTATE_RESERVED, ASTATE_ZEROING, NIL, PQ_NONE, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_LAZYINIT, VM_NFREEPOOL } from './param.js';
+import { ASTATE_ALLOCATED, ASTATE_CACHED, ASTATE_FREE, ASTATE_RESERVED, ASTATE_RESV_FREE, ASTATE_ZEROING, NIL, PQ_NONE, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_LAZYINIT, VM_NFREEPOOL } from './param.js';
 import type { Phys } from './phys.js';
 
 function fail(msg: string): never {
@@ -88,7 +88,7 @@ export function checkPhys(phys: Phys): void {
     }
     if (!isFree[m]) {
       if (p.pool[m] === VM_FREEPOOL_LAZYINIT) fail(`page ${pa(m)} is neither free nor initialised`);
-      if (p.astate[m] !== ASTATE_ALLOCATED && p.astate[m] !== ASTATE_ZEROING && p.astate[m] !== ASTATE_CACHED && p.astate[m] !== ASTATE_RESERVED) fail(`page ${pa(m)} is neither free nor allocated (lost)`);
+      if (p.astate[m] !== ASTATE_ALLOCATED && p.astate[m] !== ASTATE_ZEROING && p.astate[m] !== ASTATE_CACHED && p.astate[m] !== ASTATE_RESERVED && p.astate[m] !== ASTATE_RESV_FREE) fail(`page ${pa(m)} is neither free nor allocated (lost)`);
       if (p.order[m] !== nfo) fail(`allocated page ${pa(m)} claims free order ${p.order[m]}`);
       if (p.next[m] !== NIL && p.queue[m] === PQ_NONE) fail(`allocated page ${pa(m)} is linked on a list but on no page queue`);
     }

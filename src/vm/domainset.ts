@@ -1,24 +1,26 @@
 /**
  * Domain selection policies, as FreeBSD's domainset(9): DOMAINSET_POLICY_PREFER,
- * _ROUNDROBIN and _FIRSTTOUCH. A policy yields the order in which an
- * allocation tries the domains; vm_domainset_iter walks it.
+ * _ROUNDROBIN, _FIRSTTOUCH and _INTERLEAVE. A policy yields the order in
+ * which an allocation tries the domains; the page allocator's
+ * vm_domainset_iter_page (page-alloc.ts) walks it.
  */
 import { PagelabError } from '../errors.js';
 
-export type DomainPolicy = 'prefer' | 'roundrobin' | 'firsttouch';
+export type DomainPolicy = 'prefer' | 'roundrobin' | 'firsttouch' | 'interleave';
 
 export class DomainSet {
   readonly policy: DomainPolicy;
   readonly ndomains: number;
   readonly prefer: number;
-  private cursor = 0;
+  /** dr_iter: the round-robin cursor. */
+  cursor = 0;
 
   /*
    * Requires: ndomains >= 1; for 'prefer', 0 <= prefer < ndomains.
    */
   constructor(policy: DomainPolicy, ndomains: number, prefer = 0) {
-    if (policy !== 'prefer' && policy !== 'roundrobin' && policy !== 'firsttouch') {
-      throw new PagelabError('EINVAL', `unknown domain policy "${String(policy)}" (prefer, roundrobin, firsttouch)`);
+    if (policy !== 'prefer' && policy !== 'roundrobin' && policy !== 'firsttouch' && policy !== 'interleave') {
+      throw new PagelabError('EINVAL', `unknown domain policy "${String(policy)}" (prefer, roundrobin, firsttouch, interleave)`);
     }
     if (!Number.isInteger(prefer) || prefer < 0 || prefer >= ndomains) {
       throw new PagelabError('EINVAL', `preferred domain ${prefer} is out of range (machine has ${ndomains})`);
@@ -30,10 +32,11 @@ export class DomainSet {
 
   /*
    * Writes into `out` the domains to try, first choice first, and returns
-   * how many. `cpuDomain` is the domain of the allocating CPU (first-touch).
+   * how many. `cpuDomain` is the domain of the allocating CPU (first-touch);
+   * `offset` is interleave's di_offset (the pindex's stripe).
    * Round-robin advances its cursor once per call, as vm_domainset_iter_rr.
    */
-  order(out: Int32Array | number[], cpuDomain = 0): number {
+  order(out: Int32Array | number[], cpuDomain = 0, offset = 0): number {
     const n = this.ndomains;
     let first: number;
     switch (this.policy) {
@@ -46,6 +49,9 @@ export class DomainSet {
       case 'roundrobin':
         first = this.cursor;
         this.cursor = (this.cursor + 1) % n;
+        break;
+      case 'interleave':
+        first = offset % n;
         break;
     }
     for (let i = 0; i < n; i++) out[i] = (first + i) % n;

@@ -4,37 +4,38 @@
  * than one for all: browsers refuse a single buffer of 2 GiB or more, and a
  * 1 TiB machine's widest field is 1 GiB.)
  *
- * Layout (bytes per page, 26 in all; FreeBSD's struct vm_page is 104):
+ * Layout (bytes per page, 27 in all; FreeBSD's struct vm_page is 104):
  *
- *   next, prev   u32 + u32  index links of the list the page is on (free queue; the page
- *                           queues of issue 9), NIL (0xffffffff) at the ends
- *   wire         u32        wire count (m->ref_count's wiring)              [issue 9]
- *   object       u32        owning object slot, OBJ_NONE when unowned       [issue 9]
- *   pindex       u32        page index within the object                    [issue 9]
+ *   next, prev   u32 + u32  index links of the list the page is on (free queue; page
+ *                           queues, not built yet), NIL (0xffffffff) at the ends
+ *   wire         u32        wire count (m->ref_count's wiring)
+ *   object       u32        owning object slot, OBJ_NONE when unowned
+ *   pindex       u32        page index within the object
  *   segind       u8         physical segment index
  *   pool         u8         free pool; valid on free-block heads (0 also means "never initialised")
  *   order        u8         buddy order on free-block heads, VM_NFREEORDER otherwise
  *   astate       u8         who holds the page: ASTATE_FREE (also never initialised),
  *                           _ALLOCATED, _ZEROING (pre-zeroer), _CACHED (page cache),
- *                           _RESERVED (outside phys_avail, allocated at boot); see param.ts
- *   flags        u8         PG_* flags (PG_ZERO)
- *   queue        u8         page queue (vm_pagequeue), PQ_NONE when on none  [issue 9]
+ *                           _RESERVED (outside phys_avail, allocated at boot),
+ *                           _RESV_FREE (free inside a superpage reservation); see param.ts
+ *   flags        u8         PG_* flags (PG_ZERO, PG_PCPU_CACHE, PG_NODUMP)
+ *   queue        u8         page queue (vm_pagequeue), PQ_NONE when on none [not read yet]
+ *   busy         u8         busy state (m->busy_lock): 0 unbusied, VPB_XBUSY exclusive, else sharers
  *
- * The fields marked [issue 9] are initialised but not yet read: the objects
- * and reservations layer of issue 9 (vm_page_alloc, vm_object, vm_reserv)
- * owns them.
+ * wire, object, pindex and busy belong to the page layer (page-alloc.ts,
+ * object.ts, reserv.ts).
  *
  * The buffers (see SHARED_ABOVE_BYTES for which kind) come zero-filled from the
  * operating system and are never touched as a whole: a record that was never
  * written costs no resident memory, so a lazy boot of a 1 TiB map reserves
- * 6.5 GiB of address space and faults in only the records it initialises. An all-zero record reads as pool LAZYINIT,
+ * 6.75 GiB of address space and faults in only the records it initialises. An all-zero record reads as pool LAZYINIT,
  * which is exactly what an uninitialised page is.
  */
 import { PagelabError } from '../errors.js';
 import { formatSize } from '../util/units.js';
 import { ASTATE_FREE, MAX_PAGES, NIL, OBJ_NONE, PQ_NONE, VM_NFREEPOOL } from './param.js';
 
-export const BYTES_PER_PAGE = 26;
+export const BYTES_PER_PAGE = 27;
 /**
  * Page arrays larger than this live in a SharedArrayBuffer. V8 counts a plain
  * ArrayBuffer as external memory of the isolate and answers a large one with
@@ -67,6 +68,7 @@ export class PageArray {
   readonly astate: Uint8Array;
   readonly flags: Uint8Array;
   readonly queue: Uint8Array;
+  readonly busy: Uint8Array;
   /** The value of `order` on pages that are not the head of a free block. */
   readonly notFreeOrder: number;
 
@@ -108,6 +110,7 @@ export class PageArray {
     this.astate = u8();
     this.flags = u8();
     this.queue = u8();
+    this.busy = u8();
     this.buffers = buffers;
   }
 
@@ -133,6 +136,7 @@ export class PageArray {
     this.astate[i] = ASTATE_FREE;
     this.flags[i] = 0;
     this.queue[i] = PQ_NONE;
+    this.busy[i] = 0;
   }
 
   /*
@@ -140,7 +144,7 @@ export class PageArray {
    * vm_page_startup and vm_phys_finish_init.
    */
   initRange(first: number, count: number, segind: number): void {
-    const { next, prev, wire, object, pindex, pool, order, astate, flags, queue } = this;
+    const { next, prev, wire, object, pindex, pool, order, astate, flags, queue, busy } = this;
     const seg = this.segind;
     const nfo = this.notFreeOrder;
     const end = first + count;
@@ -156,6 +160,7 @@ export class PageArray {
       astate[i] = ASTATE_FREE;
       flags[i] = 0;
       queue[i] = PQ_NONE;
+      busy[i] = 0;
     }
   }
 
@@ -178,6 +183,7 @@ export class PageArray {
     this.fillBytes(this.astate, ASTATE_FREE, first, end);
     this.fillBytes(this.flags, 0, first, end);
     this.fillBytes(this.queue, PQ_NONE, first, end);
+    this.fillBytes(this.busy, 0, first, end);
   }
 
   /*

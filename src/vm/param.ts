@@ -37,11 +37,39 @@ export const VM_PHYSSEG_MAX = 63;
 /** Page queue (m->a.queue) of a page on none. */
 export const PQ_NONE = 255;
 
-/** Page flags (m->flags), FreeBSD values. */
+/** Page flags (m->flags), FreeBSD values. PG_PCPU_CACHE: from a per-domain page cache, and back to it when freed. */
+export const PG_PCPU_CACHE = 0x01;
+export const PG_FICTITIOUS = 0x04;
 export const PG_ZERO = 0x08;
+export const PG_NODUMP = 0x80;
+/**
+ * pagelab's own bits, in values FreeBSD leaves unused: PG_REPORTED on the head
+ * of a free block that free page reporting has zeroed (Linux's PageReported);
+ * PG_DIRTYQ while a free page is on the pre-zeroer's dirty list.
+ */
+export const PG_REPORTED = 0x20;
+export const PG_DIRTYQ = 0x40;
 
-/** Allocation request flags (VM_ALLOC_*), FreeBSD values. */
+/** Allocation request flags (VM_ALLOC_*), FreeBSD values (sys/vm/vm_page.h). */
+export const VM_ALLOC_NORMAL = 0;
+export const VM_ALLOC_INTERRUPT = 1;
+export const VM_ALLOC_SYSTEM = 2;
+export const VM_ALLOC_CLASS_MASK = 3;
+export const VM_ALLOC_WAITOK = 0x0008;
+export const VM_ALLOC_WAITFAIL = 0x0010;
+export const VM_ALLOC_WIRED = 0x0020;
 export const VM_ALLOC_ZERO = 0x0040;
+export const VM_ALLOC_NORECLAIM = 0x0080;
+export const VM_ALLOC_NOBUSY = 0x0200;
+export const VM_ALLOC_NOCREAT = 0x0400;
+export const VM_ALLOC_NODUMP = 0x2000;
+export const VM_ALLOC_SBUSY = 0x4000;
+export const VM_ALLOC_NOWAIT = 0x8000;
+
+/** Busy states (m->busy_lock): unbusied, exclusive; 1..VPB_MAX_SHARERS are shared counts. */
+export const VPB_UNBUSIED = 0;
+export const VPB_XBUSY = 0xff;
+export const VPB_MAX_SHARERS = 0xfe;
 
 /** Page allocation states (page array `astate`). */
 export const ASTATE_FREE = 0;
@@ -55,6 +83,12 @@ export const ASTATE_CACHED = 3;
  * by a caller, so the checked frees refuse it; Phys.bootstrapFree gives it back.
  */
 export const ASTATE_RESERVED = 4;
+
+/**
+ * Free inside a superpage reservation (vm_reserv): vm_phys sees the page as
+ * taken (the reservation holds its whole block), the reservation as free.
+ */
+export const ASTATE_RESV_FREE = 5;
 
 /** "No page" in index-linked lists and return values. */
 export const NIL = 0xffffffff;

@@ -27,6 +27,12 @@ export class PageCache {
   private readonly stack: Uint32Array;
   private readonly importBuf: Float64Array;
   private top = 0;
+  /**
+   * May the cache import `n` pages? The page layer's vm_domain_allocate
+   * charges an import as NORMAL allocations (vm_page_zone_import); null
+   * imports whenever vm_phys has pages.
+   */
+  importGate: ((n: number) => boolean) | null = null;
   /** Imports and releases done (each one free-queue lock), for reports. */
   imports = 0;
   releases = 0;
@@ -89,6 +95,7 @@ export class PageCache {
 
   /* Refill with up to `batch` pages from vm_phys (vm_page_zone_import). */
   private import(): number {
+    if (this.importGate !== null && !this.importGate(this.batch)) return 0;
     const got = this.phys.allocNpages(this.domain, this.pool, this.batch, this.importBuf);
     const p = this.phys.pages;
     for (let i = 0; i < got; i++) {

@@ -10,7 +10,7 @@
  */
 import { Work, type WorkCounters } from './counters.js';
 import type { PageArray } from './page.js';
-import { NIL, VM_NFREEPOOL } from './param.js';
+import { NIL, PG_REPORTED, VM_NFREEPOOL } from './param.js';
 
 export class FreeQueues {
   private readonly pages: PageArray;
@@ -22,6 +22,13 @@ export class FreeQueues {
   private readonly tail: Uint32Array;
   /** Blocks per queue: at most npages / 2 (buddies merge), so an Int32Array holds it. */
   readonly count: Int32Array;
+  /** Pages on the queues of each domain, kept by add/rem so that vm_domain_allocate reads it per page. */
+  readonly domainPages: Float64Array;
+  private readonly qDomain: Uint8Array;
+  /** Free page reporting: blocks of this order and up lose PG_REPORTED as they leave a queue (Phys.setReporting). */
+  reportingMinOrder = Infinity;
+  /** Reported blocks that lost PG_REPORTED that way. */
+  reportedLost = 0;
 
   constructor(pages: PageArray, ndomains: number, nfreelists: number, nfreeorder: number, work: WorkCounters) {
     this.pages = pages;
@@ -32,6 +39,9 @@ export class FreeQueues {
     this.head = new Uint32Array(nq).fill(NIL);
     this.tail = new Uint32Array(nq).fill(NIL);
     this.count = new Int32Array(nq);
+    this.domainPages = new Float64Array(ndomains);
+    this.qDomain = new Uint8Array(nq);
+    for (let q = 0; q < nq; q++) this.qDomain[q] = Math.floor(q / (nfreelists * VM_NFREEPOOL * nfreeorder));
   }
 
   /** Index of the queue [domain][flind][pool][order]. */
@@ -64,6 +74,7 @@ export class FreeQueues {
       this.head[q] = m;
     }
     this.count[q]++;
+    this.domainPages[this.qDomain[q]] += 1 << order;
     this.work[Work.QueueInsert]++;
   }
 
@@ -81,6 +92,11 @@ export class FreeQueues {
     else p.prev[n] = pr;
     p.next[m] = NIL;
     p.prev[m] = NIL;
+    this.domainPages[this.qDomain[q]] -= 1 << p.order[m];
+    if (p.order[m] >= this.reportingMinOrder && (p.flags[m] & PG_REPORTED) !== 0) {
+      p.flags[m] &= ~PG_REPORTED;
+      this.reportedLost++;
+    }
     p.order[m] = this.nfreeorder;
     this.count[q]--;
     this.work[Work.QueueRemove]++;

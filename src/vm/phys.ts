@@ -18,6 +18,7 @@ import { assertHostHolds } from '../machine/backing.js';
 import { addrOk, containingFreeBlock, findContig, takeRange, unfreePage } from './phys-contig.js';
 import { LazyBlocks } from './phys-lazy.js';
 import { FreeQueues } from './phys-queues.js';
+import { DirtyList } from './zerodirty.js';
 import { buildSegments, SegmentTable, type PhysSeg } from './phys-segs.js';
 import { isPow2 } from '../util/bits.js';
 import {
@@ -113,6 +114,15 @@ export class Phys {
   private readonly hostLimitBytes: number | undefined;
   /** Order of the block takeFallback last took: an out-value, so that the hot path allocates nothing. */
   private takenOrder = 0;
+  /** The block the last free ended in, after merging (page_reporting_notify_free's order). */
+  lastFreedHead = -1;
+  lastFreedOrder = -1;
+  /**
+   * Free pages that may not be zero, for the pre-zeroer (null until it first
+   * asks): pushed as pages are freed dirty, so that a background pass costs
+   * O(pages dirtied) instead of a scan of every free block per step.
+   */
+  private dirty: DirtyList | null = null;
 
   /*
    * vm_phys_init. Requires: a validated memory map.
@@ -239,6 +249,7 @@ export class Phys {
     const m = this.lazy.take(lq, id);
     this.pages.initRange(m, n, this.segOfIndex(m));
     if (this.freshMemoryZero) this.pages.flags.fill(PG_ZERO, m, m + n);
+    else if (this.dirty !== null) for (let i = m; i < m + n; i++) this.dirty.push(i);
     this.work[Work.PageInit] += n;
     this.work[Work.LazyBlockTaken]++;
     return m;
@@ -639,11 +650,15 @@ export class Phys {
     if (order === 0) {
       p.astate[m] = ASTATE_FREE;
       if (knownZero) p.flags[m] |= PG_ZERO;
-      else p.flags[m] &= ~PG_ZERO;
+      else {
+        p.flags[m] &= ~PG_ZERO;
+        if (this.dirty !== null) this.dirty.push(m);
+      }
     } else {
       const end = m + (1 << order);
       p.astate.fill(ASTATE_FREE, m, end);
       for (let i = m; i < end; i++) p.flags[i] = knownZero ? p.flags[i] | PG_ZERO : p.flags[i] & ~PG_ZERO;
+      if (this.dirty !== null && !knownZero) for (let i = m; i < end; i++) this.dirty.push(i);
     }
     this.freePagesUnsafe(m, pool, order);
   }
@@ -706,6 +721,8 @@ export class Phys {
     }
     this.work[Work.Merge] += merges;
     queues.add(qbase + pool * nfo + order, m, order, pool, true);
+    this.lastFreedHead = m;
+    this.lastFreedOrder = order;
   }
 
   /*
@@ -769,6 +786,7 @@ export class Phys {
     this.pages.astate.fill(ASTATE_FREE, m, end);
     const flags = this.pages.flags;
     for (let i = m; i < end; i++) flags[i] &= ~PG_ZERO;
+    if (this.dirty !== null) for (let i = m; i < end; i++) this.dirty.push(i);
     const seg = this.segOfIndex(m);
     const lo = this.segtab.pfnLo[seg];
     const base = this.segtab.first[seg];
@@ -831,38 +849,107 @@ export class Phys {
   // ------------------------------------------------------------ pre-zeroing
 
   /*
-   * For the pre-zeroer: take off the free queues the first free block (of
-   * DEFAULT or DIRECT, largest order first, domain `domain`) that has a page
-   * not known to be zero, scanning at most `maxScan` blocks. Its pages are
+   * For the pre-zeroer: take off the free queues a free block of `domain`
+   * (DEFAULT or DIRECT pool) holding a page that is not known to be zero,
+   * examining at most `maxScan` entries of the dirty list. Its pages are
    * marked ASTATE_ZEROING, so they can be neither handed out nor freed until
    * returnZeroedBlock. Returns the head or -1; the order and pool are written
    * to out[0], out[1].
+   * Cost: the first call seeds the dirty list from every free block (once);
+   * from then on each freed dirty page is pushed once, and an entry costs
+   * O(1) to discard (its page is allocated or already zero again) or
+   * O(VM_NFREEORDER) to find its block. A background pass over a large
+   * machine thus costs O(pages dirtied), not O(free blocks) per block taken.
    */
   takeBlockForZeroing(domain: number, maxScan: number, out: Int32Array): number {
     this.checkDomain(domain);
     const p = this.pages;
-    let scanned = 0;
-    for (let fl = 0; fl < this.nfreelists; fl++) {
-      for (let o = this.maxOrder; o >= 0; o--) {
-        for (let pool = VM_FREEPOOL_DEFAULT; pool < VM_NFREEPOOL; pool++) {
-          const q = this.queueIndex(domain, fl, pool, o);
-          for (let m = this.queues.head[q]; m !== NIL; m = p.next[m]) {
-            if (++scanned > maxScan) return -1;
-            const n = 1 << o;
-            let i = m;
-            while (i < m + n && (p.flags[i] & PG_ZERO) !== 0) i++;
-            if (i === m + n) continue;
-            this.work[Work.Lock]++;
-            this.queues.rem(q, m);
-            p.astate.fill(ASTATE_ZEROING, m, m + n);
-            out[0] = o;
-            out[1] = pool;
-            return m;
-          }
-        }
-      }
+    const dirty = this.dirtyList();
+    for (let scanned = 0; scanned < maxScan; scanned++) {
+      const i = dirty.pop(domain);
+      if (i < 0) return -1;
+      // Allocated, cached or being zeroed: pushed again when it is freed dirty.
+      if (p.astate[i] !== ASTATE_FREE || (p.flags[i] & PG_ZERO) !== 0) continue;
+      const m = this.containingFreeBlock(i);
+      if (m < 0) continue;
+      const o = p.order[m];
+      const pool = p.pool[m];
+      this.work[Work.Lock]++;
+      this.queues.rem(this.segtab.queueBase[p.segind[m]] + pool * this.nfreeorder + o, m);
+      p.astate.fill(ASTATE_ZEROING, m, m + (1 << o));
+      out[0] = o;
+      out[1] = pool;
+      return m;
     }
     return -1;
+  }
+
+  /* The dirty list, created on first use and seeded with every free page not known to be zero. */
+  private dirtyList(): DirtyList {
+    if (this.dirty === null) {
+      const d = new DirtyList(this.pages.flags, this.ndomains, (m) => this.segtab.domain[this.pages.segind[m]]);
+      const f = this.pages.flags;
+      this.forEachFreeBlock((m, o, pool) => {
+        if (pool === VM_FREEPOOL_LAZYINIT) return;
+        for (let i = m; i < m + (1 << o); i++) if ((f[i] & PG_ZERO) === 0) d.push(i);
+      });
+      this.dirty = d;
+    }
+    return this.dirty;
+  }
+
+  /** Entries on the dirty list (stale ones included); 0 before the pre-zeroer first ran. */
+  dirtyListLength(): number {
+    return this.dirty === null ? 0 : this.dirty.length();
+  }
+
+  /*
+   * __isolate_free_page for free page reporting: take the free block headed
+   * by `m` (DEFAULT or DIRECT pool) off its queue and mark its pages
+   * ASTATE_ZEROING, as takeBlockForZeroing does. Returns its order, or -1
+   * when `m` is not the head of an initialised free block.
+   */
+  isolateFreeBlock(m: number): number {
+    const p = this.pages;
+    if (!(m >= 0 && m < this.npages) || p.astate[m] !== ASTATE_FREE || p.pool[m] === VM_FREEPOOL_LAZYINIT || p.order[m] >= this.nfreeorder) return -1;
+    const o = p.order[m];
+    this.work[Work.Lock]++;
+    this.queues.rem(this.segtab.queueBase[p.segind[m]] + p.pool[m] * this.nfreeorder + o, m);
+    p.astate.fill(ASTATE_ZEROING, m, m + (1 << o));
+    return o;
+  }
+
+  /** Head of the first free block on queue [domain][flind][pool][order], or -1 (lazy queues excluded). */
+  queueFirst(domain: number, flind: number, pool: number, order: number): number {
+    if (pool === VM_FREEPOOL_LAZYINIT) return -1;
+    const h = this.queues.head[this.queueIndex(domain, flind, pool, order)];
+    return h === NIL ? -1 : h;
+  }
+
+  /** The block after free head `m` on its queue, or -1. */
+  queueNext(m: number): number {
+    const n = this.pages.next[m];
+    return n === NIL ? -1 : n;
+  }
+
+  /*
+   * Free page reporting on for blocks of `minOrder` and up, or off
+   * (Infinity): a block that leaves a free queue (allocated, split, or merged
+   * into its buddy) then loses PG_REPORTED, as Linux's del_page_from_free_list
+   * clears PageReported. Smaller blocks are never reported, so their
+   * removals skip the flag test.
+   */
+  setReporting(minOrder: number): void {
+    this.queues.reportingMinOrder = minOrder;
+  }
+
+  get reporting(): boolean {
+    return this.queues.reportingMinOrder <= this.maxOrder;
+  }
+
+  /** Reported blocks whose PG_REPORTED was lost that way. */
+  get reportedLost(): number {
+    return this.queues.reportedLost;
   }
 
   /*
@@ -902,15 +989,12 @@ export class Phys {
   }
 
   /*
-   * Free pages of `domain`, lazy pool included: the queue counts weighted by
-   * block size. Derived rather than maintained, to keep the hot paths short.
+   * Free pages of `domain`, lazy pool included: kept by the queue operations,
+   * so that the page layer's vm_domain_allocate can read it per page (the
+   * checker recounts it from the queues).
    */
   domainFreePages(domain: number): number {
-    let t = this.lazy.pending(domain);
-    const nfo = this.nfreeorder;
-    const per = this.nfreelists * VM_NFREEPOOL * nfo;
-    for (let q = domain * per; q < (domain + 1) * per; q++) t += this.queues.count[q] * 2 ** (q % nfo);
-    return t;
+    return this.queues.domainPages[domain] + this.lazy.pending(domain);
   }
 
   /** Free pages in all domains. */

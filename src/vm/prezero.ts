@@ -44,42 +44,59 @@ export class PreZeroer {
    * taken block that were already PG_ZERO are not zeroed again.
    */
   submit(domain: number, maxPages: number, maxScan = 4096): number {
-    const phys = this.phys;
-    const flags = phys.pages.flags;
     let zeroed = 0;
     while (zeroed < maxPages) {
-      const m = phys.takeBlockForZeroing(domain, maxScan, this.takeOut);
+      const m = this.phys.takeBlockForZeroing(domain, maxScan, this.takeOut);
       if (m < 0) break;
-      const order = this.takeOut[0];
-      const pool = this.takeOut[1];
-      const n = 1 << order;
-      this.inFlightPages += n;
-      const entry: Pending = { order, pool, runs: 0 };
-      this.pending.set(m, entry);
-      let i = m;
-      while (i < m + n) {
-        if ((flags[i] & PG_ZERO) !== 0) {
-          i++;
-          continue;
-        }
-        let j = i + 1;
-        while (j < m + n && (flags[j] & PG_ZERO) === 0) j++;
-        const pa = phys.pageToPa(i);
-        const bytes = (j - i) * PAGE_SIZE;
-        zeroed += j - i;
-        phys.work[Work.ZeroBytesBackground] += bytes;
-        entry.runs++;
-        if (this.engine === null) {
-          if (phys.zeroHook !== null) phys.zeroHook(pa, bytes);
-          entry.runs--;
-        } else {
-          while (!this.engine.submit(pa, bytes, m)) this.reapInto();
-        }
-        i = j;
-      }
-      if (entry.runs === 0) this.finish(m, entry);
+      zeroed += this.zeroTaken(m, this.takeOut[0], this.takeOut[1]);
     }
     return zeroed;
+  }
+
+  /*
+   * Zeroes the block [m, m + 2^order) that the caller took off the free
+   * queues (Phys.isolateFreeBlock or takeBlockForZeroing) and frees it back
+   * to `pool` as PG_ZERO when done (at once without workers). Pages already
+   * PG_ZERO are not zeroed again. Returns the pages submitted for zeroing.
+   */
+  zeroTaken(m: number, order: number, pool: number): number {
+    const phys = this.phys;
+    const flags = phys.pages.flags;
+    const n = 1 << order;
+    let zeroed = 0;
+    this.inFlightPages += n;
+    const entry: Pending = { order, pool, runs: 0 };
+    this.pending.set(m, entry);
+    let i = m;
+    while (i < m + n) {
+      if ((flags[i] & PG_ZERO) !== 0) {
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < m + n && (flags[j] & PG_ZERO) === 0) j++;
+      const pa = phys.pageToPa(i);
+      const bytes = (j - i) * PAGE_SIZE;
+      zeroed += j - i;
+      phys.work[Work.ZeroBytesBackground] += bytes;
+      entry.runs++;
+      if (this.engine === null) {
+        if (phys.zeroHook !== null) phys.zeroHook(pa, bytes);
+        entry.runs--;
+      } else {
+        while (!this.engine.submit(pa, bytes, m)) this.reapInto();
+      }
+      i = j;
+    }
+    if (entry.runs === 0) this.finish(m, entry);
+    return zeroed;
+  }
+
+  /* Waits for the engine (if any) and frees back every block it finished; returns the pages given back. */
+  settle(): number {
+    if (this.engine === null) return 0;
+    this.engine.waitAll();
+    return this.reapInto();
   }
 
   /* Collect engine completions; returns the pages given back. */
@@ -103,11 +120,15 @@ export class PreZeroer {
     return returned;
   }
 
+  /** Called with (head, order) after each zeroed block is freed back (free page reporting marks it). */
+  onReturn: ((m: number, order: number) => void) | null = null;
+
   private finish(m: number, e: Pending): number {
     this.pending.delete(m);
     this.phys.returnZeroedBlock(m, e.order, e.pool);
     const n = 1 << e.order;
     this.inFlightPages -= n;
+    if (this.onReturn !== null) this.onReturn(m, e.order);
     return n;
   }
 

@@ -56,12 +56,14 @@ export function serveZeroRing(data: ZeroWorkerData, backing: BackingStore, hasMe
     return true;
   }
 
-  const batchTag = new Float64Array(MERGE_MAX_REQUESTS);
+  /** Per slot of a batch: its tag block, request count and bytes. */
+  const batchBlock = new Float64Array(MERGE_MAX_REQUESTS);
+  const batchCount = new Float64Array(MERGE_MAX_REQUESTS);
   const batchBytes = new Float64Array(MERGE_MAX_REQUESTS);
 
   /**
-   * Claims and zeroes one request, or a run of requests that continue each
-   * other; false when the ring is empty.
+   * Claims and zeroes one slot (a run of requests), or a run of slots that
+   * continue each other; false when the ring is empty.
    * The slots are read before the claim: the owner cannot reuse a slot until
    * SubHead has passed it, so a successful compareExchange validates the
    * reads; after it, the owner may refill the slots at once.
@@ -72,16 +74,20 @@ export function serveZeroRing(data: ZeroWorkerData, backing: BackingStore, hasMe
       const tail = Atomics.load(ctl, Ctl.SubTail);
       if (head === tail) return false;
       let slot = head & mask;
-      const start = sub[3 * slot];
-      let end = start + sub[3 * slot + 1];
-      batchBytes[0] = sub[3 * slot + 1];
-      batchTag[0] = sub[3 * slot + 2];
+      const start = sub[4 * slot];
+      let end = start + sub[4 * slot + 1];
+      batchBytes[0] = sub[4 * slot + 1];
+      batchBlock[0] = sub[4 * slot + 2];
+      batchCount[0] = sub[4 * slot + 3];
+      let requests = batchCount[0];
       let count = 1;
       while (count < MERGE_MAX_REQUESTS && ((head + count) | 0) !== tail && end - start < MERGE_MAX_BYTES) {
         slot = (head + count) & mask;
-        if (sub[3 * slot] !== end) break;
-        batchBytes[count] = sub[3 * slot + 1];
-        batchTag[count] = sub[3 * slot + 2];
+        if (sub[4 * slot] !== end) break;
+        batchBytes[count] = sub[4 * slot + 1];
+        batchBlock[count] = sub[4 * slot + 2];
+        batchCount[count] = sub[4 * slot + 3];
+        requests += batchCount[count];
         end += batchBytes[count];
         count++;
       }
@@ -92,15 +98,17 @@ export function serveZeroRing(data: ZeroWorkerData, backing: BackingStore, hasMe
       if (Atomics.compareExchange(ctl, Ctl.SubHead, head, (head + count) | 0) !== head) continue;
       backing.zero(start, end - start);
       stats[statBytes] += end - start;
-      stats[statRequests] += count;
+      stats[statRequests] += requests;
+      // One completion per slot: its tag block and request count (the owner holds the tags).
       const base = Atomics.add(ctl, Ctl.CompTail, count);
       for (let j = 0; j < count; j++) {
         const c = (base + j) & mask;
-        comp[2 * c] = batchTag[j];
-        comp[2 * c + 1] = batchBytes[j];
+        comp[3 * c] = batchBlock[j];
+        comp[3 * c + 1] = batchCount[j];
+        comp[3 * c + 2] = batchBytes[j];
         Atomics.store(compReady, c, 1);
       }
-      Atomics.add(ctl, Ctl.Completed, count);
+      Atomics.add(ctl, Ctl.Completed, requests);
       if (Atomics.load(ctl, Ctl.MainWaiting) !== 0) Atomics.notify(ctl, Ctl.Completed);
       return true;
     }

@@ -13,15 +13,24 @@
  *
  * Protocol (all in SharedArrayBuffers; no message per request):
  *  - submission ring, one producer (the owning thread) and many consumers
- *    (workers): slots [pa, bytes, tag] as Float64; the producer publishes by
- *    storing SUB_TAIL, a worker claims slot h by compareExchange of SUB_HEAD
- *    from h to h+1, having read the slot first (the producer cannot reuse
- *    slot h until SUB_HEAD has moved past it, so a successful claim proves
- *    the read was of the published request).
+ *    (workers): slots [pa, bytes, first request, requests] as Float64, each
+ *    a run of requests that continue each other; the run's tags stay with
+ *    the owner, in a tag block the run holds until its last tag is polled
+ *    (completions come back in any order, so tags cannot be indexed by
+ *    request number). submit() extends the open run while requests
+ *    continue it (up to 16 requests or 4 MiB) and publishes it when one does
+ *    not, when it is full, or on poll/waitAll/settle/flush: a page-sized
+ *    request then costs the owner a few stores, not a slot and a wake-up.
+ *    The producer publishes by storing SUB_TAIL, a worker claims slot h by
+ *    compareExchange of SUB_HEAD from h to h+1, having read the slot first
+ *    (the producer cannot reuse slot h until SUB_HEAD has moved past it, so
+ *    a successful claim proves the read was of the published run).
  *  - completion ring, many producers (workers, and the owner for inline
  *    completions) and one consumer (poll): a producer reserves an index with
- *    Atomics.add on COMP_TAIL, writes [tag, bytes] and then sets the slot's
- *    ready word; poll consumes in index order and clears the ready word.
+ *    Atomics.add on COMP_TAIL, writes [tag block, requests, bytes] (a worker,
+ *    one entry per run it zeroed) or [tag, 0, bytes] (the owner, one request)
+ *    and then sets the slot's ready word; poll consumes in index order,
+ *    clears the ready word, and hands out a run's tags from its block.
  *  - one bound covers both rings: submit refuses when submitted - polled
  *    reaches the ring size, so neither ring can overrun (a completion index
  *    i + size exists only after i + size + 1 submissions, which needed
@@ -39,7 +48,7 @@
  *    costs submit microseconds); the sleep has a 1 s timeout as a safety
  *    net only.
  *  - a worker claims a run of requests that continue each other in one
- *    compareExchange (up to 64 requests, 64 MiB) and zeroes it with one
+ *    compareExchange (up to 64 slots, 64 MiB) and zeroes it with one
  *    memory.fill: large fills reach glibc's streaming memset.
  *  - waitAll sleeps on COMPLETED, announced by MAIN_WAITING, by the same
  *    scheme in the other direction.
@@ -70,9 +79,9 @@ export const enum Ctl {
 export interface ZeroWorkerData {
   index: number;
   ctl: Int32Array;
-  /** Submission slots: [pa, bytes, tag] per slot. */
+  /** Submission slots: [pa, bytes, tag block, requests] per slot. */
   sub: Float64Array;
-  /** Completion slots: [tag, bytes] per slot. */
+  /** Completion slots: [first request, requests, bytes], or [tag, 0, bytes], per slot. */
   comp: Float64Array;
   compReady: Int32Array;
   /** Per worker, at 16 * index: 1 while it sleeps or is about to. */
@@ -128,6 +137,9 @@ export class ZeroEngine {
   private readonly mask: number;
   private readonly ctl: Int32Array;
   private readonly sub: Float64Array;
+  private readonly tags: Float64Array;
+  private readonly freeBlocks: Int32Array;
+  private freeBlockTop: number;
   private readonly comp: Float64Array;
   private readonly compReady: Int32Array;
   private readonly statsArr: Float64Array;
@@ -140,6 +152,15 @@ export class ZeroEngine {
   /** Memories the workers have (or have been sent). */
   private readonly shared: boolean[];
   private submittedCount = 0;
+  // The open run: requests submitted but not yet published.
+  private openPa = 0;
+  private openBytes = 0;
+  private openBlock = 0;
+  private openCount = 0;
+  // A run's completion being handed out by poll: next request number, requests left.
+  private expandBlock = 0;
+  private expandNext = 0;
+  private expandLeft = 0;
   private polledCount = 0;
   private subTail = 0; // SUB_TAIL as last published (int32, wraps)
   private compHead = 0; // next completion index to poll (int32, wraps)
@@ -170,8 +191,14 @@ export class ZeroEngine {
     this.ringSlots = slots;
     this.mask = slots - 1;
     this.ctl = new Int32Array(new SharedArrayBuffer(Ctl.Words * 4));
-    this.sub = new Float64Array(new SharedArrayBuffer(slots * 3 * 8));
-    this.comp = new Float64Array(new SharedArrayBuffer(slots * 2 * 8));
+    this.sub = new Float64Array(new SharedArrayBuffer(slots * 4 * 8));
+    // Only this thread reads tags (poll hands out a run's tags from here):
+    // one block of RUN_MAX_REQUESTS per run, freed when its last tag is polled.
+    this.tags = new Float64Array(slots * RUN_MAX_REQUESTS);
+    this.freeBlocks = new Int32Array(slots);
+    for (let i = 0; i < slots; i++) this.freeBlocks[i] = slots - 1 - i;
+    this.freeBlockTop = slots;
+    this.comp = new Float64Array(new SharedArrayBuffer(slots * 3 * 8));
     this.compReady = new Int32Array(new SharedArrayBuffer(slots * 4));
     this.statsArr = new Float64Array(new SharedArrayBuffer(Math.max(1, nworkers) * 2 * 8));
     this.sleep = new Int32Array(new SharedArrayBuffer(Math.max(1, nworkers) * 16 * 4));
@@ -281,7 +308,11 @@ export class ZeroEngine {
     this.checkFailure();
     this.backing.checkRange(pa, bytes, 'zero submit');
     if (!Number.isFinite(tag)) throw new PagelabError('EINVAL', `zero engine: tag ${tag} is not a finite number`);
-    if (this.submittedCount - this.polledCount >= this.ringSlots) return false;
+    if (this.submittedCount - this.polledCount >= this.ringSlots) {
+      // The caller will poll for room: what is queued must be visible to the workers.
+      this.flush();
+      return false;
+    }
     this.submittedCount++;
     if (bytes === 0) {
       this.complete(tag, 0);
@@ -307,10 +338,38 @@ export class ZeroEngine {
       this.complete(tag, 0);
       return true;
     }
+    if (this.openCount > 0 && pa === this.openPa + this.openBytes && this.openCount < RUN_MAX_REQUESTS && this.openBytes + bytes <= RUN_MAX_BYTES) {
+      this.tags[this.openBlock * RUN_MAX_REQUESTS + this.openCount] = tag;
+      this.openBytes += bytes;
+      this.openCount++;
+      if (this.openCount === RUN_MAX_REQUESTS || this.openBytes === RUN_MAX_BYTES) this.flush();
+      return true;
+    }
+    this.flush();
+    // A new run takes a free tag block; runs not yet fully polled are at most
+    // the requests outstanding, so the ring of blocks never runs dry.
+    const block = this.freeBlocks[--this.freeBlockTop];
+    this.tags[block * RUN_MAX_REQUESTS] = tag;
+    this.openPa = pa;
+    this.openBytes = bytes;
+    this.openBlock = block;
+    this.openCount = 1;
+    return true;
+  }
+
+  /*
+   * Publishes the open run of requests (if any) to the workers and wakes
+   * one sleeper. poll, waitAll and settle do it themselves; a caller that
+   * submits and then does something else for a long time calls it.
+   */
+  flush(): void {
+    if (this.openCount === 0) return;
     const slot = this.subTail & this.mask;
-    this.sub[3 * slot] = pa;
-    this.sub[3 * slot + 1] = bytes;
-    this.sub[3 * slot + 2] = tag;
+    this.sub[4 * slot] = this.openPa;
+    this.sub[4 * slot + 1] = this.openBytes;
+    this.sub[4 * slot + 2] = this.openBlock;
+    this.sub[4 * slot + 3] = this.openCount;
+    this.openCount = 0;
     this.subTail = (this.subTail + 1) | 0;
     Atomics.store(this.ctl, Ctl.SubTail, this.subTail);
     for (let i = 0; i < this.workerCount; i++) {
@@ -320,7 +379,6 @@ export class ZeroEngine {
         break;
       }
     }
-    return true;
   }
 
   /** Sends memory k to every worker, ahead of the request that needs it. */
@@ -335,8 +393,9 @@ export class ZeroEngine {
   /** Publishes a completion from this thread (inline or nothing to do). */
   private complete(tag: number, bytes: number): void {
     const slot = Atomics.add(this.ctl, Ctl.CompTail, 1) & this.mask;
-    this.comp[2 * slot] = tag;
-    this.comp[2 * slot + 1] = bytes;
+    this.comp[3 * slot] = tag;
+    this.comp[3 * slot + 1] = 0;
+    this.comp[3 * slot + 2] = bytes;
     Atomics.store(this.compReady, slot, 1);
     Atomics.add(this.ctl, Ctl.Completed, 1);
   }
@@ -348,14 +407,27 @@ export class ZeroEngine {
    */
   poll(out: Int32Array | Float64Array): number {
     this.checkFailure();
+    this.flush();
     let n = 0;
     let background = 0;
     const max = out.length;
     while (n < max) {
+      // A worker's completion covers a run of requests: their tags are this thread's own tag ring.
+      if (this.expandLeft > 0) {
+        out[n++] = this.tags[this.expandBlock * RUN_MAX_REQUESTS + this.expandNext++];
+        if (--this.expandLeft === 0) this.freeBlocks[this.freeBlockTop++] = this.expandBlock;
+        continue;
+      }
       const slot = this.compHead & this.mask;
       if (Atomics.load(this.compReady, slot) === 0) break;
-      out[n++] = this.comp[2 * slot];
-      background += this.comp[2 * slot + 1];
+      const count = this.comp[3 * slot + 1];
+      if (count === 0) out[n++] = this.comp[3 * slot];
+      else {
+        this.expandBlock = this.comp[3 * slot];
+        this.expandNext = 0;
+        this.expandLeft = count;
+      }
+      background += this.comp[3 * slot + 2];
       Atomics.store(this.compReady, slot, 0);
       this.compHead = (this.compHead + 1) | 0;
     }
@@ -380,6 +452,7 @@ export class ZeroEngine {
    * they still have to be poll()ed. Throws EINVARIANT if a worker failed.
    */
   waitAll(timeoutMs = Infinity): boolean {
+    this.flush();
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       this.checkFailure();
@@ -407,6 +480,7 @@ export class ZeroEngine {
    * keeping the event loop alive meanwhile.
    */
   async settle(timeoutMs = Infinity): Promise<boolean> {
+    this.flush();
     const deadline = performance.now() + timeoutMs;
     const keepAlive = setInterval(() => {}, 1000);
     try {
@@ -452,6 +526,7 @@ export class ZeroEngine {
    */
   shutdown(): Promise<void> {
     if (this.stopping === undefined) {
+      this.flush();
       Atomics.store(this.ctl, Ctl.Stop, 1);
       for (let i = 0; i < this.workerCount; i++) {
         Atomics.store(this.sleep, 16 * i, 0);
@@ -471,6 +546,10 @@ export class ZeroEngine {
     return host.cpuCount();
   }
 }
+
+/** Longest run of requests one submission slot carries: requests (the size of a tag block), and bytes. */
+const RUN_MAX_REQUESTS = 16;
+const RUN_MAX_BYTES = 4 * 2 ** 20;
 
 /** Atomics.waitAsync (ES2024; lib ES2022 does not declare it). */
 function waitAsync(

@@ -5,6 +5,7 @@
  * running in this page.
  */
 import { PagelabError } from '../errors.js';
+import { TRACE_MAX_BYTES } from '../lab/trace-parse.js';
 import { parseMemoryMapJson } from '../machine/memmap.js';
 import type { MemoryMap } from '../machine/types.js';
 import { PRESET_NAMES, presetMemoryMap } from '../machine/presets.js';
@@ -334,8 +335,8 @@ class App {
   }
 
   private loadFile(f: File): void {
-    if (f.size > 64 * 2 ** 20) {
-      this.status(`${f.name} is ${formatSize(f.size)}; the page takes traces up to 64M`, true);
+    if (f.size > TRACE_MAX_BYTES) {
+      this.status(`${f.name} is ${formatSize(f.size)}; traces are at most ${formatSize(TRACE_MAX_BYTES)}`, true);
       return;
     }
     void f.text().then((t) => this.load(t, f.name));

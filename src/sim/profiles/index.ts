@@ -6,8 +6,9 @@ import { PagelabError } from '../../errors.js';
 import { checkProfile, type CostProfile } from '../cost.js';
 import { firecrackerAmd64_2023 } from './firecracker-amd64-2023.js';
 import { linuxPadata2020 } from './linux-padata-2020.js';
+import { linuxPgzero2020 } from './linux-pgzero-2020.js';
 
-export const PROFILES: readonly CostProfile[] = [firecrackerAmd64_2023, linuxPadata2020];
+export const PROFILES: readonly CostProfile[] = [firecrackerAmd64_2023, linuxPadata2020, linuxPgzero2020];
 export const PROFILE_NAMES: readonly string[] = PROFILES.map((p) => p.name);
 export const DEFAULT_FREEBSD_PROFILE = firecrackerAmd64_2023.name;
 
@@ -27,4 +28,4 @@ export function getProfile(name: string, os?: CostProfile['os']): CostProfile {
   return p;
 }
 
-export { firecrackerAmd64_2023, linuxPadata2020 };
+export { firecrackerAmd64_2023, linuxPadata2020, linuxPgzero2020 };
