@@ -290,3 +290,55 @@ test('fuzz: replay follows a model of the tags, checker after every step', () =>
     { numRuns: Math.ceil(RUNS / 5) },
   );
 });
+
+type MixedOp = { k: 'alloc' | 'free' | 'write'; tag: number } | { k: 'page'; tag: number; pindex: number; n: number };
+const mixedOpArb: fc.Arbitrary<MixedOp> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ k: fc.constantFrom('alloc' as const, 'free' as const, 'write' as const), tag: fc.nat(4) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('page' as const), tag: fc.nat(4), pindex: fc.nat(7), n: fc.integer({ min: 1, max: 2 }) }) },
+);
+
+test('fuzz: alloc tags and page tags share one name space, checker after every step', () => {
+  fc.assert(
+    fc.property(fc.array(mixedOpArb, { maxLength: 30, size: 'max' }), (ops) => {
+      const header = ['machine tiny-16m', 'set vm.backed=1', 'object o'];
+      const lines = ops.map((op) => (op.k === 'page' ? `page t${op.tag} o ${op.pindex} n=${op.n}` : op.k === 'alloc' ? `alloc t${op.tag} 0` : `${op.k} t${op.tag}`));
+      const r = new Replayer(parseTrace([...header, ...lines].join('\n'), 't'), { check: true });
+      assert.equal(r.step(), true); // object o
+      // The model: what each tag holds, and the object's resident pindexes.
+      const held = new Map<number, { kind: 'phys' } | { kind: 'pages'; from: number; n: number }>();
+      const resident = new Set<number>();
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i];
+        const line = header.length + i + 1;
+        const h = held.get(op.tag);
+        let error = false;
+        if (op.k === 'alloc' || op.k === 'page') error = h !== undefined;
+        if (op.k === 'page') for (let p = op.pindex; p < op.pindex + op.n; p++) error ||= resident.has(p);
+        if (op.k === 'free' || op.k === 'write') error = h === undefined || (op.k === 'write' && h.kind === 'pages');
+        if (error) {
+          assert.throws(
+            () => r.step(),
+            (e: unknown) => e instanceof PagelabError && (e.code === 'ETRACE' || e.code === 'EDOUBLEFREE') && e.message.startsWith(`t:${line}: `),
+            lines[i],
+          );
+          return;
+        }
+        assert.equal(r.step(), true);
+        assert.equal(r.event().ok, true, lines[i]);
+        if (op.k === 'alloc') held.set(op.tag, { kind: 'phys' });
+        else if (op.k === 'page') {
+          held.set(op.tag, { kind: 'pages', from: op.pindex, n: op.n });
+          for (let p = op.pindex; p < op.pindex + op.n; p++) resident.add(p);
+        } else if (op.k === 'free') {
+          held.delete(op.tag);
+          if (h !== undefined && h.kind === 'pages') for (let p = h.from; p < h.from + h.n; p++) resident.delete(p);
+        }
+      }
+      const res = r.result();
+      assert.deepEqual(Object.keys(res.allocations).sort(), [...held].filter(([, x]) => x.kind === 'phys').map(([t]) => `t${t}`).sort());
+      assert.equal(res.objects.o.resident_pages, resident.size);
+      assert.deepEqual(res.failed, []);
+    }),
+    { numRuns: Math.ceil(RUNS / 5) },
+  );
+});

@@ -209,6 +209,29 @@ interface Compiled {
   keywords: Uint8Array[];
   options: Uint8Array[];
   optionBase: number;
+  /** Every field (arguments, keyword placeholders, options) in one object shape, so the scanner's loads stay monomorphic. */
+  fields: Required<FieldSpec>[];
+  tag: boolean;
+  maxPos: number;
+  check: ((v: Float64Array, o: number) => string | null) | null;
+}
+
+/* A field with every property present, in one order (absent ones undefined). */
+function uniform(f: FieldSpec): Required<FieldSpec> {
+  return {
+    name: f.name,
+    kind: f.kind,
+    dflt: f.dflt as number | null,
+    min: f.min as number,
+    max: f.max as number,
+    maxWhy: f.maxWhy as string,
+    optional: f.optional === true,
+    words: f.words as readonly string[],
+    none: f.none as string,
+    valid: f.valid as (v: number) => boolean,
+    invalidWhy: f.invalidWhy as string,
+    text: f.text as string,
+  };
 }
 
 const COMPILED: Compiled[] = OPS.map((def, code) => {
@@ -226,6 +249,10 @@ const COMPILED: Compiled[] = OPS.map((def, code) => {
     keywords: keywords.map(ascii),
     options: options.map((f) => ascii(f.name)),
     optionBase: def.args.length + keywords.length,
+    fields: fields.map(uniform),
+    tag: def.tag,
+    maxPos: (def.tag ? 1 : 0) + def.args.length,
+    check: def.check ?? null,
   };
 });
 if (COMPILED.length > 255) throw new Error('trace ops: more than 255 operations');
@@ -450,6 +477,11 @@ class Scanner {
     return to - from === lit.length && bytesEqual(this.buf, from, lit, 0, lit.length);
   }
 
+  notInteger(f: FieldSpec, verb: string, text: string): never {
+    const range = f.max !== undefined && f.max < Number.MAX_SAFE_INTEGER ? ` in ${f.min ?? 0}..${f.max}` : ' (0 or more)';
+    return this.fail(`${verb}: ${f.name} "${text}" is not an integer${range}`);
+  }
+
   /* Parses [from, we[w]) of word `w` as field `f` of operation `verb` into cur[k]. */
   field(f: FieldSpec, verb: string, w: number, from: number, k: number): void {
     const buf = this.buf;
@@ -461,11 +493,10 @@ class Scanner {
     }
     if (f.kind === 'int') {
       v = 0;
-      const range = f.max !== undefined && f.max < Number.MAX_SAFE_INTEGER ? ` in ${f.min ?? 0}..${f.max}` : ' (0 or more)';
-      if (from === e) this.fail(`${verb}: ${f.name} "" is not an integer${range}`);
+      if (from === e) this.notInteger(f, verb, '');
       for (let p = from; p < e; p++) {
         const c = buf[p];
-        if ((CLASS[c] & C_DIGIT) === 0) this.fail(`${verb}: ${f.name} "${this.word(w, from)}" is not an integer${range}`);
+        if ((CLASS[c] & C_DIGIT) === 0) this.notInteger(f, verb, this.word(w, from));
         v = v * 10 + (c - 48);
       }
       if (e - from > 15) v = Infinity; // beyond exact: refused below
@@ -514,7 +545,8 @@ class Scanner {
     let npos = 0;
     let seen = 0; // bit per keyword, then per option
     const nkw = c.keywords.length;
-    const maxPos = (def.tag ? 1 : 0) + def.args.length;
+    const maxPos = c.maxPos;
+    const tagFirst = c.tag;
     for (let w = 1; w < this.nw; w++) {
       const s = this.ws[w];
       const eq = this.weq[w];
@@ -528,7 +560,7 @@ class Scanner {
         const bit = 1 << (nkw + j);
         if ((seen & bit) !== 0) this.fail(`option ${escapeBytes(this.buf, s, eq)} given twice`);
         seen |= bit;
-        this.field((def.options as FieldSpec[])[j], verb, w, eq + 1, c.optionBase + j);
+        this.field(c.fields[c.optionBase + j], verb, w, eq + 1, c.optionBase + j);
         continue;
       }
       let j = 0;
@@ -540,16 +572,16 @@ class Scanner {
         continue;
       }
       if (npos === maxPos) this.fail(`${verb}: expected "${def.usage}"`);
-      if (def.tag && npos === 0) tagged = w;
+      if (tagFirst && npos === 0) tagged = w;
       else {
-        const a = npos - (def.tag ? 1 : 0);
-        this.field(def.args[a], verb, w, s, a);
+        const a = npos - (tagFirst ? 1 : 0);
+        this.field(c.fields[a], verb, w, s, a);
       }
       npos++;
     }
     if (npos < c.required) this.fail(`${verb}: expected "${def.usage}"`);
-    if (def.check !== undefined) {
-      const msg = def.check(cur, 0);
+    if (c.check !== null) {
+      const msg = c.check(cur, 0);
       if (msg !== null) this.fail(msg);
     }
     this.emit(c, tagged);
