@@ -122,6 +122,21 @@ export const TUNABLES: readonly TunableDef[] = [
     description: 'page_reporting_order: smallest block order free page reporting reports (report policy)',
   },
   {
+    name: 'vm.wire.fast',
+    type: 'enum',
+    default: '0',
+    values: ['0', 'proposed', 'revised', '1'],
+    description: 'vm_map_wire path (seed 001): 0 one vm_fault per page; proposed/revised the fast-wiring patch\'s two versions; 1 done right (busied, zeroed, 2 MiB mappings)',
+  },
+  {
+    name: 'vm.max_user_wired',
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: 2 ** 40,
+    description: 'vm_page_max_user_wired: pages user wiring (mlock) may hold machine-wide; 0: one third of the free pages at boot (vm_pageout_init)',
+  },
+  {
     name: 'debug.invariants',
     type: 'bool',
     default: 0,
