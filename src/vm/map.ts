@@ -157,6 +157,8 @@ export class VmMap {
   private ostart = new Float64Array(16);
   /** Entries in the map (nentries). */
   nentries = 0;
+  /** The entry lookupEntry found last (FreeBSD's splay root plays this part), -1 when none. */
+  private hint = -1;
   /** vm_map_lookup's results (the out parameters of the C function). */
   lkEntry = -1;
   lkObject = 0;
@@ -222,6 +224,7 @@ export class VmMap {
   }
 
   private link(slot: number): void {
+    this.hint = -1;
     if (this.nentries === this.order.length) {
       const o = new Int32Array(this.nentries * 2);
       o.set(this.order);
@@ -245,14 +248,19 @@ export class VmMap {
     this.ostart.copyWithin(at, at + 1, this.nentries);
     this.nentries--;
     this.freeSlots.push(slot);
+    this.hint = -1;
   }
 
-  /* vm_map_lookup_entry: the entry containing `va`, or -1. */
+  /* vm_map_lookup_entry: the entry containing `va`, or -1. The last hit is tried first (faults come in runs). */
   lookupEntry(va: number): number {
+    const h = this.hint;
+    if (h >= 0 && va >= this.start[h] && va < this.end[h]) return h;
     const r = this.rank(va);
     if (r < 0) return -1;
     const s = this.order[r];
-    return va < this.end[s] ? s : -1;
+    if (va >= this.end[s]) return -1;
+    this.hint = s;
+    return s;
   }
 
   /* The entry following `slot` in address order, or -1. */
