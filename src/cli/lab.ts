@@ -19,6 +19,8 @@ import {
   DEFAULT_RUNS,
   DEFAULT_SCALE,
   DEFAULT_SIZES,
+  DEFAULT_WIRE_SIM_BYTES,
+  DEFAULT_WIRE_WALL_BYTES,
   EXPERIMENTS,
   EXPERIMENT_NAMES,
   labDocument,
@@ -28,7 +30,7 @@ import {
   type LabRunOptions,
 } from '../lab/index.js';
 import { getProfile, PROFILES } from '../sim/profiles/index.js';
-import { parseSize } from '../util/units.js';
+import { formatSize, parseSize } from '../util/units.js';
 import { parseArgs } from './args.js';
 
 export interface LabIO {
@@ -46,6 +48,8 @@ export interface LabOptions {
   out?: string;
   scaleAbove?: number;
   wallEagerMax?: number;
+  wireSize?: number;
+  wireSimSize?: number;
   variants: boolean;
   help: boolean;
   /** prezero-vm-start: the model's scale, the simulated idle ms, the measured guest and host. */
@@ -76,13 +80,23 @@ options:
   --idle MS             prezero-vm-start: simulated idle time before the guest starts (default 60000)
   --guest SIZE          prezero-vm-start: the measured guest (default ${DEFAULT_MEASURED_GUEST}; --runs defaults to ${DEFAULT_PREZERO_RUNS} there)
   --host SIZE           prezero-vm-start: the measured host (default ${DEFAULT_MEASURED_HOST})
+  --wire-size SIZE      wire: backed memory wired per measured run (default ${formatSize(DEFAULT_WIRE_WALL_BYTES)}; 1g as in the issue)
+  --wire-sim-size SIZE  wire: memory wired to count the simulated work, scaled to the 10 GiB guest
+                        (default ${formatSize(DEFAULT_WIRE_SIM_BYTES)}; 10g counts it all)
   --json                print results as JSON (schema in docs/lab.md) instead of tables
   --out DIR             also write DIR/results.json, DIR/EXPERIMENT.trace.json, DIR/report.html
                         (the first experiment's report; the others' as DIR/EXPERIMENT.html)
                         (DIR is created, and checked writable, before anything runs)
 `;
 
-const VALUED = ['--sizes', '--runs', '--profile', '--scale-above', '--wall-eager-max', '--out', '--scale', '--idle', '--guest', '--host'] as const;
+const VALUED = ['--sizes', '--runs', '--profile', '--scale-above', '--wall-eager-max', '--out', '--scale', '--idle', '--guest', '--host', '--wire-size', '--wire-sim-size'] as const;
+
+/* A wire size: a multiple of 2 MiB up to `max`, or ESIZE naming the flag. */
+function wireBytes(v: string, flag: string, max: number): number {
+  const b = parseSize(v, flag);
+  if (!(b >= 2 ** 21 && b % 2 ** 21 === 0 && b <= max)) throw new PagelabError('ESIZE', `lab: ${flag} ${v}: must be a multiple of 2 MiB from 2M to ${formatSize(max)}`);
+  return b;
+}
 
 /* A size or "none" (no limit) for --scale-above / --wall-eager-max. */
 const limit = (v: string, flag: string): number => (v === 'none' ? Infinity : parseSize(v, flag));
@@ -147,6 +161,10 @@ export function parseLabArgs(argv: readonly string[]): { experiment: Experiment 
     parseSize(s, flag);
     opts[key] = s;
   }
+  const wireSize = v.get('--wire-size');
+  if (wireSize !== undefined) opts.wireSize = wireBytes(wireSize, '--wire-size', 4 * 2 ** 30);
+  const wireSim = v.get('--wire-sim-size');
+  if (wireSim !== undefined) opts.wireSimSize = wireBytes(wireSim, '--wire-sim-size', 10 * 2 ** 30);
   const out = v.get('--out');
   if (out !== undefined) {
     if (out === '') throw new PagelabError('EUSAGE', 'lab: --out needs a directory');
@@ -278,6 +296,8 @@ export async function labCommand(argv: readonly string[], io: LabIO): Promise<nu
         ...(opts.idleMs !== undefined ? { idleMs: opts.idleMs } : {}),
         ...(opts.guest !== undefined ? { guest: opts.guest } : {}),
         ...(opts.host !== undefined ? { host: opts.host } : {}),
+        ...(opts.wireSize !== undefined ? { wireBytes: opts.wireSize } : {}),
+        ...(opts.wireSimSize !== undefined ? { wireSimBytes: opts.wireSimSize } : {}),
         variants: opts.variants,
         onProgress: (done, total, what) => {
           if (bar === undefined) return;
