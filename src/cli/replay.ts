@@ -61,6 +61,11 @@ export function replayCommand(argv: string[], out: (s: string) => void): number 
     out('objects (reservations: F full, E populated to the end, B from the beginning, P other partial, - none; one letter per reservation)\n');
     out(textTable(['object', 'type', 'size (pages)', 'color', 'resident', 'reservations'], objects.map(([name, o]) => [name, o.type, o.size === null ? 'unbounded' : String(o.size), o.color === null ? 'none' : String(o.color), String(o.resident_pages), truncate(o.reservations, 96)])) + '\n');
   }
+  if (result.map !== undefined) {
+    const m = result.map;
+    out(`address space (vm.wire.fast=${m.wire_path}): ${m.entries.length} entries; pmap ${m.pmap.ptes} PTEs, ${m.pmap.pdes} 2 MiB PDEs, ${m.pmap.ptpages} page-table pages, ${m.pmap.promotions} promotions, ${m.pmap.demotions} demotions; ${m.pmap.wired} pages wired\n`);
+    out(textTable(['start', 'end', 'tag', 'object', 'offset', 'prot', 'wired'], m.entries.map((e) => [e.start, e.end, e.name ?? '', e.objectName ?? (e.object === 0 ? '-' : String(e.object)), String(e.offset), String(e.prot), String(e.wiredCount)])) + '\n');
+  }
   out(reservSummary(result.reserv) + '\n\n');
   out(formatFreeQueueTable(result.buddyinfo) + '\n');
   return 0;

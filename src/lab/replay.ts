@@ -16,6 +16,7 @@ import { ObjectReplay, parseObjectOp, type ObjectTraceOp, type PageLayerReport }
 import type { ZeroPolicyStats } from '../vm/zeropolicy.js';
 import { linuxPgzero2020 } from '../sim/profiles/index.js';
 import { zeroingRate } from '../sim/vmstart.js';
+import { MAP_VERBS, MapReplay, parseMapOp, type MapReport, type MapTraceOp } from './replay-map.js';
 
 export type TraceOp =
   | { op: 'alloc'; line: number; tag: string; order: number; pool: number; domain: number; zero: boolean }
@@ -28,7 +29,8 @@ export type TraceOp =
   | { op: 'drain'; line: number; domain: number | null }
   | ObjectTraceOp
   | { op: 'set'; line: number; assignment: string }
-  | { op: 'idle'; line: number; ms: number };
+  | { op: 'idle'; line: number; ms: number }
+  | MapTraceOp;
 
 export interface Trace {
   /** The file name used in error messages. */
@@ -63,7 +65,7 @@ export interface ZeroReport {
   policy: ZeroPolicyStats;
 }
 
-export interface ReplayResult extends PageLayerReport {
+export interface ReplayResult extends PageLayerReport, MapReport {
   machine: string;
   tunables: Record<string, number | string>;
   allocations: Record<string, { pa: string; pages: number }>;
@@ -254,8 +256,9 @@ export function parseTrace(text: string, file = 'trace'): Trace {
         trace.ops.push({ op: 'drain', line: lineNo, domain: kv.has('domain') ? int(kv.get('domain'), 'domain', 0) : null });
         break;
       default: {
-        const o = parseObjectOp({ verb, line: lineNo, positional, kv, fail: (msg) => traceError(file, lineNo, msg), tag });
-        if (o === null) traceError(file, lineNo, `unknown operation "${verb}" (machine, set, alloc, free, contig, unfree, drain, write, verify, zeroidle, idle, object, page, unwire, terminate, reclaim)`);
+        const words = { verb, line: lineNo, positional, kv, fail: (msg: string): never => traceError(file, lineNo, msg), tag };
+        const o = parseMapOp(words) ?? parseObjectOp(words);
+        if (o === null) traceError(file, lineNo, `unknown operation "${verb}" (machine, set, alloc, free, contig, unfree, drain, write, verify, zeroidle, idle, object, page, unwire, terminate, reclaim, ${MAP_VERBS.join(', ')})`);
         sawOp = true;
         trace.ops.push(o);
       }
@@ -311,6 +314,9 @@ export class ReplaySession {
   private readonly events: ReplayEvent[] = [];
   /** The page layer's operations (object, page, unwire, terminate, reclaim): replay-objects.ts. */
   private readonly pageLayer: ObjectReplay;
+  /** The address-space operations (mmap, touch, wire, unwire, munmap, shadow, collapse): replay-map.ts. */
+  private readonly mapLayer: MapReplay;
+  private readonly mapFailed: number[] = [];
   private last: ReplayEvent | null = null;
   private next = 0;
 
@@ -330,6 +336,7 @@ export class ReplaySession {
     this.map = opts.machine ?? resolveMachine(trace.machine ?? {});
     this.vm = new Vm(this.map, this.tunables);
     this.pageLayer = new ObjectReplay(this.vm, trace.file);
+    this.mapLayer = new MapReplay(this.vm, trace.file);
   }
 
   /** Operations run so far; the next step runs trace.ops[position]. */
@@ -353,6 +360,7 @@ export class ReplaySession {
     if (this.opts.check) {
       try {
         this.vm.check();
+        this.mapLayer.check();
       } catch (e) {
         throw new PagelabError('EINVARIANT', `${this.trace.file}:${op.line}: after ${op.op}: ${(e as Error).message}`);
       }
@@ -373,6 +381,7 @@ export class ReplaySession {
     const a = this.live.get(op.tag);
     if (a !== undefined) return a;
     if (this.pageLayer.isLive(op.tag)) traceError(this.trace.file, op.line, `${op.op}: tag "${op.tag}" names pages of an object; ${op.op} acts on alloc and contig tags`);
+    if (this.mapLayer.owns(op.tag)) traceError(this.trace.file, op.line, `${op.op}: tag "${op.tag}" names a mapping; ${op.op} acts on alloc and contig tags (munmap unmaps it)`);
     if (!this.failedTags.has(op.tag)) traceError(this.trace.file, op.line, `${op.op}: tag "${op.tag}" ${never}`);
     this.skipped.push(op.line);
     this.record({ line: op.line, op: op.op, tag: op.tag, ok: false, note: 'skipped: its allocation failed' });
@@ -390,7 +399,7 @@ export class ReplaySession {
     switch (op.op) {
       case 'alloc':
       case 'contig': {
-        if (live.has(op.tag) || this.pageLayer.isLive(op.tag)) traceError(file, op.line, `${op.op}: tag "${op.tag}" is still allocated`);
+        if (live.has(op.tag) || this.pageLayer.isLive(op.tag) || this.mapLayer.owns(op.tag)) traceError(file, op.line, `${op.op}: tag "${op.tag}" is still allocated`);
         this.domainOk(op.domain, op.line);
         let m: number;
         let pages: number;
@@ -519,7 +528,14 @@ export class ReplaySession {
       }
       default:
         try {
-          this.record({ line: op.line, op: op.op, ...this.pageLayer.run(op, (t) => live.has(t)) });
+          const mapLayer = this.mapLayer;
+          if ((MAP_VERBS as readonly string[]).includes(op.op) || (op.op === 'unwire' && mapLayer.owns(op.tag))) {
+            const { failed: mf, ...ev } = mapLayer.run(op as MapTraceOp, (t) => live.has(t) || this.pageLayer.isLive(t), (n) => vm.object.byName(n));
+            if (mf === true) this.mapFailed.push(op.line);
+            this.record({ line: op.line, op: op.op, ...ev });
+          } else {
+            this.record({ line: op.line, op: op.op, ...this.pageLayer.run(op as ObjectTraceOp, (t) => live.has(t) || mapLayer.owns(t)) });
+          }
         } catch (e) {
           if (e instanceof PagelabError && e.code !== 'ETRACE' && e.code !== 'EINVARIANT') traceError(file, op.line, `${op.op}: ${e.message}`);
           throw e;
@@ -536,7 +552,7 @@ export class ReplaySession {
       machine: this.map.name,
       tunables: this.tunables.snapshot(),
       allocations,
-      failed: [...this.failed, ...this.pageLayer.failed].sort((x, y) => x - y),
+      failed: [...this.failed, ...this.pageLayer.failed, ...this.mapFailed].sort((x, y) => x - y),
       skipped_frees: [...this.skipped, ...this.pageLayer.skipped].sort((x, y) => x - y),
       free_pages: phys.totalFree(),
       lazy_pending_pages: phys.lazyPending(),
@@ -552,6 +568,7 @@ export class ReplaySession {
       verify_failures: [...this.verifyFailures],
       buddyinfo: freeQueueTable(phys),
       ...this.pageLayer.report(),
+      ...this.mapLayer.report(),
     };
     if (this.opts.events) result.events = [...this.events];
     return result;
