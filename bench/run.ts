@@ -18,6 +18,7 @@ const SUITES: Record<string, string> = {
   objects: './objects.bench.js',
   web: './web.bench.js',
   'web-browser': './web-browser.bench.js',
+  wire: './wire.bench.js',
 };
 
 async function main(): Promise<void> {

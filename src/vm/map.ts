@@ -31,6 +31,7 @@ import {
   KERN_RESOURCE_SHORTAGE,
   KERN_SUCCESS,
   NBPDR,
+  PG_RW,
   Pmap,
   VM_MAXUSER_ADDRESS,
   VM_PROT_ALL,
@@ -689,14 +690,18 @@ export class VmMap {
   }
 
   /*
-   * Faults every page of [start, end) in with `faultType`, as a touch of
-   * the range would (vm_fault per page; a resident page takes the soft
+   * Accesses every page of [start, end) with `faultType`, as a program
+   * touching the range would: a page already mapped with the rights asked
+   * for costs nothing, any other takes a vm_fault (a resident page the soft
    * fast path). Returns the first failure's KERN code, or KERN_SUCCESS.
    */
   touch(start: number, end: number, faultType: number): number {
     this.checkRange(start, end, 'touch');
     const f = this.maps.fault;
+    const pmap = this.pmap;
+    const write = (faultType & VM_PROT_WRITE) !== 0;
     for (let va = start; va < end; va += PAGE_SIZE) {
+      if (pmap.extract(va) >= 0 && (!write || (pmap.lastBits & PG_RW) !== 0)) continue;
       const rv = f.fault(this, va, faultType, 0);
       if (rv !== KERN_SUCCESS) return rv;
     }

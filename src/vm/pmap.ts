@@ -534,6 +534,14 @@ export class Pmap {
   lastBits = 0;
   extract(va: number): number {
     if (!(va >= 0 && va < VM_MAXUSER_ADDRESS)) return -1;
+    const vpn = Math.floor(va / PAGE_SIZE);
+    if (Math.floor(vpn / NPTEPG) === this.lastRegion) {
+      // The page-table page of the last region entered (a 4 KiB region, never a 2 MiB mapping).
+      const i = this.lastPt * NPTEPG + (vpn % NPTEPG);
+      if ((this.bits[i] & PG_V) === 0) return -1;
+      this.lastBits = this.bits[i];
+      return this.ent[i];
+    }
     const pd = this.pdTable(va, false);
     if (pd < 0) return -1;
     const di = pd * NPTEPG + Pmap.index(va, LEVEL_PD);
