@@ -6,9 +6,9 @@
  * What was calibrated, on what, and what is left to predict:
  *   - map.fault (the slow-path overhead of one vm_fault, everything the other
  *     constants do not price) is fitted to ONE figure: the review's "before"
- *     median... no: its mean, 875.02 ms, for wiring 10 GiB one vm_fault per
- *     4 KiB page (path 0). The review's ministat gives N=10, mean 875.02,
- *     median 883.77; the mean is used because the model has no variance.
+ *     mean, 875.02 ms, for wiring 10 GiB with one vm_fault per 4 KiB page
+ *     (path 0). The review's ministat gives N=10, mean 875.02, median
+ *     883.77; the mean is used because the model has no variance.
  *   - The "after" figure (mean 92.49 ms) is a PREDICTION of path `proposed`
  *     (the version the figure was measured on: no zeroing); nothing was
  *     fitted to it.
@@ -39,7 +39,7 @@ export const bhyveHostWire2024: WireProfile = {
       unit: 'ns/fault',
       basis: 'calibration',
       calibratedOn: 'seed 001 "before": 875.02 ms mean to wire 10 GiB with one vm_fault(VM_FAULT_WIRE) per 4 KiB page',
-      source: `${SEED}. (875.02305e6 ns - every other priced work of the modelled path-0 wiring of 10 GiB) / 2621440 faults; recomputed by the wire experiment, which prints the model's "before" beside the seed's`,
+      source: `${SEED}. (875.02305e6 ns - every other priced work of the modelled path-0 wiring of 10 GiB, counted on 1 GiB and scaled) / 2621440 faults = 83.4386 ns; the wire experiment prints the model's "before" beside the seed's (875.03 ms with its default 256 MiB count)`,
     },
     fault_soft: { value: 150, unit: 'ns/fault', basis: 'assumption', source: 'vm_fault_soft_fast: vm_map_lookup, object read lock, page lookup and pmap_enter; not used by any wiring path, only by touches' },
     chain_step: { value: 20, unit: 'ns/object', basis: 'assumption', source: 'vm_fault_next: lock the backing object and look the page up in its radix trie (cached)' },
