@@ -8,7 +8,9 @@ test('lab wire: calibration reproduces the seed\'s before, the after is a labell
   const r = runWire({ runs: 0, simBytes: 16 * 2 ** 20 });
   const before = r.published.find((p) => p.role === 'calibration')!;
   assert.ok(Math.abs(before.modelMs - SEED_FIGURES.before.mean) / SEED_FIGURES.before.mean < 0.01, `before ${before.modelMs}`);
-  const after = r.published.find((p) => p.role === 'prediction')!;
+  assert.equal(r.published.filter((p) => p.role === 'calibration').length, 1);
+  assert.equal(r.published.length, 9);
+  const after = r.published.find((p) => p.role === 'prediction' && p.figure.startsWith('after'))!;
   assert.equal(after.path, 'proposed');
   // Zeroing is what separates the paths: proposed and 1+PG_ZERO zero nothing, the others all 10 GiB.
   const byLabel = (i: number) => r.sim[i];
