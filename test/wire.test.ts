@@ -206,3 +206,16 @@ test('collapse: busy pages refuse, nothing changes', () => {
   assert.equal(map.collapse(va).collapsed, true);
   vm.check();
 });
+
+test('vm_map_wire: an entry nobody may read is wired without faulting a page', () => {
+  const { vm, maps } = boot();
+  const map = maps.create();
+  const a = map.find(16 * PAGE_SIZE, { prot: 0 });
+  const free = vm.domains.freeCount(0);
+  assert.equal(map.wire(a, a + 16 * PAGE_SIZE), KERN_SUCCESS);
+  assert.equal(maps.userWired, 16);
+  assert.equal(vm.domains.freeCount(0), free);
+  assert.equal(map.unwire(a, a + 16 * PAGE_SIZE), KERN_SUCCESS);
+  assert.equal(maps.userWired, 0);
+  map.check();
+});

@@ -25,7 +25,7 @@ import { VM_FAULT_WIRE } from './fault.js';
 import { MapWork } from './map-counters.js';
 import type { VmMap } from './map.js';
 import { PAGE_SIZE, VM_ALLOC_NOBUSY, VM_ALLOC_WIRED, VPB_UNBUSIED } from './param.js';
-import { KERN_SUCCESS, NBPDR, NPTEPG, PMAP_ENTER_WIRED } from './pmap.js';
+import { KERN_SUCCESS, NBPDR, NPTEPG, PMAP_ENTER_WIRED, VM_PROT_EXECUTE, VM_PROT_READ } from './pmap.js';
 
 export type WirePath = '0' | 'proposed' | 'revised' | '1';
 export const WIRE_PATHS: readonly WirePath[] = ['0', 'proposed', 'revised', '1'];
@@ -39,6 +39,8 @@ export type WireWindow = (map: VmMap, entry: number) => void;
  * Requires: the entry is not wired yet.
  */
 export function wireEntry(map: VmMap, s: number, path: WirePath, window?: WireWindow): number {
+  // vm_map_wire_locked leaves entries nobody may read unfaulted: they count as wired, hold no page.
+  if ((map.prot[s] & (VM_PROT_READ | VM_PROT_EXECUTE)) === 0) return KERN_SUCCESS;
   if (path === '0') return wireByFault(map, map.start[s], map.end[s]);
   return wirePrealloc(map, s, path, window);
 }
