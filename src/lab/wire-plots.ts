@@ -46,3 +46,22 @@ export function wireStackSpec(r: WireResult): Spec {
     },
   };
 }
+
+/* pagelab's measured wall time per path: median bars, min-max rules, every sample as a tick. */
+export function wireWallSpec(r: WireResult): Spec | null {
+  if (r.wall === null) return null;
+  const series = [...r.wall.paths.map((p) => p.series), ...(r.wall.fill !== null ? [r.wall.fill] : [])];
+  const summary = series.filter((s) => s.summary !== null).map((s) => ({ path: s.name, median: s.summary!.median, min: s.summary!.min, max: s.summary!.max }));
+  const samples = series.flatMap((s) => s.ms.map((ms) => ({ path: s.name, ms })));
+  const order = series.map((s) => s.name);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `pagelab's measured wall time wiring ${r.wall.bytes / 2 ** 20} MiB backed (this host)`,
+    width: 520,
+    layer: [
+      { data: { values: summary }, mark: { type: 'bar', opacity: 0.5 }, encoding: { y: { field: 'path', type: 'nominal', sort: order, title: null }, x: { field: 'median', type: 'quantitative', title: 'ms (median bar, min-max rule, runs as ticks)' } } },
+      { data: { values: summary }, mark: 'rule', encoding: { y: { field: 'path', type: 'nominal', sort: order }, x: { field: 'min', type: 'quantitative' }, x2: { field: 'max' } } },
+      { data: { values: samples }, mark: { type: 'tick', color: 'black' }, encoding: { y: { field: 'path', type: 'nominal', sort: order }, x: { field: 'ms', type: 'quantitative' } } },
+    ],
+  };
+}

@@ -95,7 +95,7 @@ export function wireTrace(r: WireResult): { traceEvents: Array<Record<string, un
 /* report.html. */
 export async function renderWireHtml(r: WireResult): Promise<string> {
   const { renderSvg } = await import('./plots.js');
-  const { wireTimeSpec, wireStackSpec } = await import('./wire-plots.js');
+  const { wireTimeSpec, wireStackSpec, wireWallSpec } = await import('./wire-plots.js');
   const parts: string[] = [];
   parts.push(`<h1>wire</h1><p>Wiring ${esc(formatSize(r.guestBytes))} of bhyve guest memory on each <code>vm.wire.fast</code> path (seed 001, "vm_map_wire: speed up wiring for large virtual address ranges"). Host <b>${esc(r.host)}</b>, profile <b>${esc(r.profile.name)}</b>.</p>`);
   parts.push(`<h2>Time per path</h2>${await renderSvg(wireTimeSpec(r))}<p>${headline(r).map(esc).join(' ')}</p>`);
@@ -103,7 +103,8 @@ export async function renderWireHtml(r: WireResult): Promise<string> {
   parts.push(`<h2>Seed 001 beside the model</h2>` + htmlTable(PUBLISHED_HEADERS, publishedRows(r)));
   parts.push(`<h2>The review's objections, run</h2><ul>${reviewLines(r).map((l) => `<li>${esc(l)}</li>`).join('')}</ul>`);
   if (r.wall !== null) {
-    parts.push(`<h2>Measured wall time (this host)</h2>` + htmlTable(WALL_HEADERS, wallRows(r.wall)) + `<p>${esc(r.wall.method)}</p>` + r.wall.ministat.map((m) => `<pre>${esc(m.text)}</pre>`).join(''));
+    const spec = wireWallSpec(r);
+    parts.push(`<h2>Measured wall time (this host)</h2>` + (spec !== null ? await renderSvg(spec) : '') + htmlTable(WALL_HEADERS, wallRows(r.wall)) + `<p>${esc(r.wall.method)}</p>` + r.wall.ministat.map((m) => `<pre>${esc(m.text)}</pre>`).join(''));
   }
   parts.push(
     `<h2>Profile constants</h2>` +
