@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { VMEM_ALLOC } from '../src/kern/vmem.js';
 import { Vm } from '../src/vm/vm.js';
-import { VM_FREEPOOL_DEFAULT } from '../src/vm/param.js';
+import { VM_ALLOC_SYSTEM } from '../src/vm/param.js';
 import { KSTACK_PINDEX_SCHEMES, kstackLinearOfPindex, kstackPindexNonlinear, kstacksForVm, newKThread, type KThread } from '../src/vm/kstack.js';
 import { numaMap } from './helpers/maps.js';
 
@@ -61,6 +61,7 @@ test('random thread churn: disjoint stacks in their domains, KVA in the right ar
       (K, G, scheme, ilp32, cache, ops) => {
         const vm = new Vm(numaMap(), { 'vm.lazy_page_init': 0, 'kern.kstack_pages': K, 'kern.kstack_guard_pages': G, 'vm.kstack.pindex': scheme, 'vm.kstack.ilp32': ilp32 ? 1 : 0, 'vm.kstack_cache_size': cache });
         const { arenas, kstacks: ks } = kstacksForVm(vm);
+        vm.page.drainCaches();
         const free0 = vm.phys.totalFree();
         const live: Array<{ td: KThread; cpu: number }> = [];
         const squeezed: number[] = [];
@@ -93,13 +94,13 @@ test('random thread churn: disjoint stacks in their domains, KVA in the right ar
               break;
             case 'squeeze':
               for (let n = 0; n < op.pages; n++) {
-                const m = vm.phys.allocPages(op.domain, VM_FREEPOOL_DEFAULT, 0);
+                const m = vm.page.allocNoobjDomain(op.domain, VM_ALLOC_SYSTEM);
                 if (m < 0) break;
                 squeezed.push(m);
               }
               break;
             case 'relax':
-              for (const m of squeezed) vm.phys.freePages(m, 0);
+              for (const m of squeezed) vm.page.free(m);
               squeezed.length = 0;
               break;
           }
@@ -117,7 +118,8 @@ test('random thread churn: disjoint stacks in their domains, KVA in the right ar
         assert.ok(fallbacks <= ks.stats.fallbacks);
         for (const { td } of live) ks.vm_thread_dispose(td);
         ks.lowmem();
-        for (const m of squeezed) vm.phys.freePages(m, 0);
+        for (const m of squeezed) vm.page.free(m);
+        vm.page.drainCaches();
         ks.check();
         assert.equal(vm.phys.totalFree(), free0, 'every page back in vm_phys');
         assert.equal(ks.stackPages(), 0);

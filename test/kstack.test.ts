@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { PagelabError } from '../src/errors.js';
 import { Vm } from '../src/vm/vm.js';
 import { VMEM_ALLOC } from '../src/kern/vmem.js';
-import { PAGE_SIZE, VM_FREEPOOL_DEFAULT } from '../src/vm/param.js';
+import { PAGE_SIZE, VM_ALLOC_SYSTEM } from '../src/vm/param.js';
 import {
   KSTACK_MAX_PAGES,
   MAXMEMDOM,
@@ -37,7 +37,7 @@ function machine(t: Record<string, string | number> = {}, review?: KstackReview,
 function exhaust(vm: Vm, domain: number): number[] {
   const taken: number[] = [];
   for (;;) {
-    const m = vm.phys.allocPages(domain, VM_FREEPOOL_DEFAULT, 0);
+    const m = vm.page.allocNoobjDomain(domain, VM_ALLOC_SYSTEM);
     if (m < 0) return taken;
     taken.push(m);
   }

@@ -27,9 +27,11 @@ import type { Tunables } from '../kern/tunables.js';
 import { Vmem, M_BESTFIT, VMEM_ALLOC, VMEM_FAILED, vmem_xalloc, vmem_xfree } from '../kern/vmem.js';
 import { VMEM_FITMASK } from '../kern/vmem_param.js';
 import { hex } from '../util/units.js';
-import { PAGE_SIZE, VM_FREEPOOL_DEFAULT } from './param.js';
-import type { Phys } from './phys.js';
-import { KernelArenas, VM_LEVEL_0_ORDER_AMD64, kernelArenaOptions } from './vm_kern.js';
+import { OBJ_MAX_SIZE } from './object.js';
+import { PAGE_SIZE, VM_ALLOC_NORMAL, VM_ALLOC_WIRED } from './param.js';
+import { VM_LEVEL_0_ORDER_AMD64, VM_LEVEL_0_ORDER_ARM64_16K } from './reserv.js';
+import type { Vm } from './vm.js';
+import { KernelArenas, kernelArenaOptions } from './vm_kern.js';
 
 /** KSTACK_MAX_PAGES: the largest stack vm_thread_new gives out. */
 export const KSTACK_MAX_PAGES = 64;
@@ -209,7 +211,7 @@ export class Kstacks {
   readonly kstackArena: readonly (Vmem | null)[];
   readonly stats: KstackStats = { created: 0, disposed: 0, cacheHits: 0, cacheMisses: 0, fallbacks: 0, failures: 0, imports: 0, releases: 0, drained: 0 };
   private readonly arenas: KernelArenas;
-  private readonly src: KstackPageSource;
+  readonly src: KstackPageSource;
   private readonly review: KstackReview;
   /** Per-domain LIFO caches of ready stacks (their ks). */
   private readonly cache: number[][];
@@ -744,61 +746,56 @@ export class Kstacks {
 }
 
 /*
- * A page source over vm_phys alone: single pages from the domain's free
- * queues, no reservations (reservPattern is absent). The object handles
- * index a pindex → page map each; the page records say object and pindex.
+ * The page source of a booted machine: vm_page_alloc_domain into OBJT_PHYS
+ * objects coloured from pindex 0 (VM_MIN_KERNEL_ADDRESS is superpage
+ * aligned), so that stack pages fill superpage reservations when the
+ * machine has them (vm.reserv.enable).
  */
-export class PhysKstackPages implements KstackPageSource {
-  private readonly phys: Phys;
-  private readonly objects: Array<Map<number, number>> = [];
+export class VmKstackPages implements KstackPageSource {
+  private readonly vm: Pick<Vm, 'object' | 'page' | 'reserv'>;
 
-  constructor(phys: Phys) {
-    this.phys = phys;
+  constructor(vm: Pick<Vm, 'object' | 'page' | 'reserv'>) {
+    this.vm = vm;
   }
 
-  createObject(_name: string, _sizePages: number): number {
-    this.objects.push(new Map());
-    return this.objects.length;
+  createObject(name: string, sizePages: number): number {
+    return this.vm.object.allocate('phys', { size: Math.min(sizePages, OBJ_MAX_SIZE), color: 0, name });
   }
 
   allocPage(object: number, pindex: number, domain: number): number {
-    const map = this.objects[object - 1];
-    kassert(!map.has(pindex), () => `vm_page_alloc: object ${object} already has a page at pindex ${pindex}`);
-    const m = this.phys.allocPages(domain, VM_FREEPOOL_DEFAULT, 0);
-    if (m < 0) return -1;
-    const pg = this.phys.pages;
-    pg.object[m] = object;
-    pg.pindex[m] = pindex;
-    pg.wire[m] = 1;
-    map.set(pindex, m);
-    return m;
+    return this.vm.page.allocDomain(object, pindex, domain, VM_ALLOC_NORMAL | VM_ALLOC_WIRED);
   }
 
   lookup(object: number, pindex: number): number {
-    return this.objects[object - 1].get(pindex) ?? -1;
+    return this.vm.page.lookup(object, pindex);
   }
 
+  /* vm_page_xbusy_claim, vm_page_unwire_noq, vm_page_free. */
   freePage(object: number, pindex: number): void {
-    const map = this.objects[object - 1];
-    const m = map.get(pindex);
-    kassert(m !== undefined, () => `vm_page_free: object ${object} has no page at pindex ${pindex}`);
-    map.delete(pindex);
-    const pg = this.phys.pages;
-    pg.object[m] = 0;
-    pg.pindex[m] = 0;
-    pg.wire[m] = 0;
-    this.phys.freePages(m, 0);
+    const m = this.vm.page.lookup(object, pindex);
+    kassert(m >= 0, () => `vm_page_free: object ${object} has no page at pindex ${pindex}`);
+    this.vm.page.unwireNoq(m);
+    this.vm.page.free(m);
   }
 
   domainOf(m: number): number {
-    return this.phys.domainOf(m);
+    return this.vm.page.domainOf(m);
+  }
+
+  reservPattern(object: number, start: number, end: number): string | null {
+    return this.vm.reserv === null ? null : this.vm.reserv.describeObject(object, start, end);
+  }
+
+  /** Pages held by the object's reservations (popcount or not): the physical memory they pin. */
+  reservPages(object: number): number {
+    return this.vm.reserv === null ? 0 : this.vm.reserv.objectReservations(object).length * this.vm.reserv.npages;
   }
 }
 
 export interface KstackMachineOptions {
   /** CPUs of the machine (the cache limit is max(128, 4 x ncpu)); default 4 per domain. */
   ncpu?: number;
-  /** The page layer to back stacks with; default vm_phys alone (PhysKstackPages). */
+  /** The page layer to back stacks with; default the machine's vm_page layer (VmKstackPages). */
   source?: KstackPageSource;
   review?: KstackReview;
 }
@@ -809,11 +806,11 @@ export interface KstackMachineOptions {
  * kern.kstack_guard_pages, vm.kstack.pindex, vm.kstack.ilp32,
  * vm.kstack_cache_size). Bad values are EINVAL naming them.
  */
-export function kstacksForVm(vm: { tunables: Tunables; phys: Phys }, opts: KstackMachineOptions = {}): { arenas: KernelArenas; kstacks: Kstacks } {
+export function kstacksForVm(vm: Vm, opts: KstackMachineOptions = {}): { arenas: KernelArenas; kstacks: Kstacks } {
   const nd = vm.phys.ndomains;
-  const order = VM_LEVEL_0_ORDER_AMD64;
+  const order = vm.reserv?.order ?? (vm.tunables.str('vm.reserv.geometry') === 'arm64-16k' ? VM_LEVEL_0_ORDER_ARM64_16K : VM_LEVEL_0_ORDER_AMD64);
   const arenas = new KernelArenas(kernelArenaOptions(vm.tunables, nd, order));
   const ko = kstackOptions(vm.tunables, opts.ncpu ?? 4 * nd, order);
-  const kstacks = new Kstacks(arenas, opts.source ?? new PhysKstackPages(vm.phys), { ...ko, ...(opts.review ? { review: opts.review } : {}) });
+  const kstacks = new Kstacks(arenas, opts.source ?? new VmKstackPages(vm), { ...ko, ...(opts.review ? { review: opts.review } : {}) });
   return { arenas, kstacks };
 }

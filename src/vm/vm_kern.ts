@@ -19,9 +19,6 @@ import type { Tunables } from '../kern/tunables.js';
 import { hex } from '../util/units.js';
 import { PAGE_SHIFT, PAGE_SIZE } from './param.js';
 
-/** VM_LEVEL_0_ORDER on amd64: a level-0 reservation (superpage) is 2^9 pages, 2 MiB. */
-export const VM_LEVEL_0_ORDER_AMD64 = 9;
-
 /*
  * KVA_QUANTUM_SHIFT: the superpage size in address bits when the machine has
  * reservations (VM_NRESERVLEVEL > 0), else 8 + PAGE_SHIFT ("on
