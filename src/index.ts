@@ -50,6 +50,9 @@ export { VmShadow } from './vm/shadow.js';
 export { WIRE_PATHS } from './vm/wire.js';
 export type { WirePath, WireWindow } from './vm/wire.js';
 export { MapWork, MAP_WORK_NAMES, mapWorkToObject } from './vm/map-counters.js';
+export { KernelArenas } from './vm/vm_kern.js';
+export { Kstacks, VmKstackPages, kstacksForVm, newKThread, kstackPindexNonlinear, kstackLinearOfPindex } from './vm/kstack.js';
+export type { KThread, KstackPageSource, KstackPindexScheme, KstackOptions } from './vm/kstack.js';
 
 // The lab.
 export { EXPERIMENTS, labDocument, renderHtml, renderText, runLazyInitBoot, traceOf, runPrezeroVmStart, renderPrezeroText, renderPrezeroHtml, runWire, renderWireText, renderWireHtml, wireTrace } from './lab/index.js';
@@ -58,4 +61,5 @@ export { measureWall } from './lab/wall.js';
 export type { WallCase, WallMeasurement, WallSeries } from './lab/wall.js';
 export { parseTrace, replayTrace, ReplaySession } from './lab/replay.js';
 export type { Trace, TraceOp, ReplayResult, ReplayEvent, ReplayOptions, LiveAllocation } from './lab/replay.js';
+export { runKstackPindex } from './lab/kstack-pindex.js';
 export { summarize, compareSamples, compareSummaries, formatVerdict, renderMinistat, readDataset, studentT } from './stats/ministat.js';

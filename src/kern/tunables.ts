@@ -169,10 +169,10 @@ export const TUNABLES: readonly TunableDef[] = [
   {
     name: 'vm.kstack_cache_size',
     type: 'int',
-    default: 0,
-    min: 0,
+    default: -1,
+    min: -1,
     max: 1048576,
-    description: 'Ready kernel stacks kept by the kstack cache; 0 means max(128, 4 x ncpu) as FreeBSD',
+    description: 'Ready kernel stacks kept by the kstack cache; -1 (default) max(128, 4 x ncpu) as FreeBSD, 0 none',
   },
   {
     name: 'vm.kva_base',

@@ -10,6 +10,8 @@ import { runPrezeroVmStart, type PrezeroOptions, type PrezeroResult } from './pr
 import { renderPrezeroHtml, renderPrezeroText, prezeroTrace } from './prezero-report.js';
 import { runWire, type WireResult } from './wire.js';
 import { renderWireHtml, renderWireText, wireTrace } from './wire-report.js';
+import { runKstackPindex, type KstackPindexOptions, type KstackPindexResult } from './kstack-pindex.js';
+import { renderKstackHtml, renderKstackText } from './kstack-report.js';
 
 export { runLazyInitBoot, parseSizes, DEFAULT_RUNS, DEFAULT_SIZES, DEFAULT_SCALE_ABOVE, DEFAULT_WALL_EAGER_MAX } from './lazy-init-boot.js';
 export type { LazyInitBootOptions, LazyInitBootResult, PublishedComparison, WallSample } from './lazy-init-boot.js';
@@ -20,6 +22,9 @@ export { renderPrezeroHtml, renderPrezeroText, prezeroTrace } from './prezero-re
 export { runWire, reviewScenarios, SEED_FIGURES, DEFAULT_WIRE_WALL_BYTES, DEFAULT_WIRE_SIM_BYTES } from './wire.js';
 export type { WireOptions, WireResult } from './wire.js';
 export { renderWireHtml, renderWireText, wireTrace } from './wire-report.js';
+export { runKstackPindex, checkKstackPindexOptions, DEFAULT_CHURN, DEFAULT_SEED, DEFAULT_SWEEP, DEFAULT_THREADS } from './kstack-pindex.js';
+export type { KstackPindexOptions, KstackPindexResult } from './kstack-pindex.js';
+export { renderKstackHtml, renderKstackText } from './kstack-report.js';
 
 /** The wire experiment's fields of the bag (its own WireOptions names them differently). */
 export interface WireLabOptions {
@@ -30,7 +35,7 @@ export interface WireLabOptions {
 }
 
 /** Every experiment's options in one bag: each takes the fields it knows. */
-export type LabRunOptions = LazyInitBootOptions & PrezeroOptions & WireLabOptions;
+export type LabRunOptions = LazyInitBootOptions & PrezeroOptions & WireLabOptions & KstackPindexOptions;
 
 /* One experiment, typed by its result. */
 export interface ExperimentOf<R> {
@@ -40,12 +45,12 @@ export interface ExperimentOf<R> {
   run: (opts: LabRunOptions) => R | Promise<R>;
   renderText: (r: R) => string;
   renderHtml: (r: R) => Promise<string>;
-  /** Chrome trace-event JSON of the simulated runs. */
-  trace: (r: R) => unknown;
+  /** Chrome trace-event JSON of the simulated runs; null when the experiment has no timeline. */
+  trace: ((r: R) => unknown) | null;
 }
 
-export type ExperimentName = 'lazy-init-boot' | 'prezero-vm-start' | 'wire';
-export type LabResult = LazyInitBootResult | PrezeroResult | WireResult;
+export type ExperimentName = 'lazy-init-boot' | 'prezero-vm-start' | 'wire' | 'kstack-pindex';
+export type LabResult = LazyInitBootResult | PrezeroResult | WireResult | KstackPindexResult;
 /** An experiment whose result the caller only passes back to its own renderers. */
 export type Experiment = ExperimentOf<LabResult>;
 
@@ -81,6 +86,14 @@ export const EXPERIMENTS: readonly Experiment[] = [
     renderText: renderWireText,
     renderHtml: renderWireHtml,
     trace: wireTrace,
+  }),
+  erase<KstackPindexResult>({
+    name: 'kstack-pindex',
+    description: 'kernel stacks in superpage reservations: linear, non-linear, aligned pindex (D38852)',
+    run: runKstackPindex,
+    renderText: renderKstackText,
+    renderHtml: renderKstackHtml,
+    trace: null,
   }),
 ];
 

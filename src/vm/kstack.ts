@@ -101,7 +101,7 @@ export interface KstackOptions {
   scheme: KstackPindexScheme;
   /** __ILP32__: linear pindex, KVA from kernel_arena. */
   ilp32: boolean;
-  /** vm.kstack_cache_size; 0: max(128, 4 x ncpu). */
+  /** vm.kstack_cache_size; negative: max(128, 4 x ncpu); 0: no cache. */
   cacheSize: number;
   ncpu: number;
   /** Level-0 reservation order (9 on amd64): KVA_KSTACK_QUANTUM and the reservation windows. */
@@ -170,9 +170,10 @@ export interface KstackStats {
   /** Stacks created (backed) and disposed (pages and KVA returned). */
   created: number;
   disposed: number;
-  /** vm_thread_new calls served from the cache, and calls that found it empty. */
+  /** vm_thread_new calls served from the cache, calls that found it empty, and disposes the cache took. */
   cacheHits: number;
   cacheMisses: number;
+  cacheFrees: number;
   /** Stacks whose pages came from a domain other than the preferred one. */
   fallbacks: number;
   /** vm_thread_new calls that failed (no KVA or pages in any domain). */
@@ -209,7 +210,7 @@ export class Kstacks {
   readonly kstackAltObject: number;
   /** vmd_kstack_arena[domain] (null under ilp32). */
   readonly kstackArena: readonly (Vmem | null)[];
-  readonly stats: KstackStats = { created: 0, disposed: 0, cacheHits: 0, cacheMisses: 0, fallbacks: 0, failures: 0, imports: 0, releases: 0, drained: 0 };
+  readonly stats: KstackStats = { created: 0, disposed: 0, cacheHits: 0, cacheMisses: 0, cacheFrees: 0, fallbacks: 0, failures: 0, imports: 0, releases: 0, drained: 0 };
   private readonly arenas: KernelArenas;
   readonly src: KstackPageSource;
   private readonly review: KstackReview;
@@ -267,7 +268,7 @@ export class Kstacks {
       this.arenaImportQuantum = this.parentImportSize - kp * PAGE_SIZE;
     }
     const ncpu = Math.max(1, Math.floor(opts.ncpu));
-    this.cacheMax = opts.cacheSize > 0 ? opts.cacheSize : Math.max(128, 4 * ncpu);
+    this.cacheMax = opts.cacheSize >= 0 ? opts.cacheSize : Math.max(128, 4 * ncpu);
     const objSize = Math.floor(arenas.size / PAGE_SIZE);
     this.kstackObject = src.createObject('kstack_object', objSize);
     this.kstackAltObject = src.createObject('kstack_alt_object', objSize);
@@ -289,6 +290,16 @@ export class Kstacks {
     this.kstackArena = ka;
     this.cache = Array.from({ length: this.ndomains }, () => []);
     this.domainOrder = new Int32Array(this.ndomains);
+  }
+
+  /*
+   * Whether every stack's pages must share one domain (vm_thread_stack_dispose's
+   * KASSERT). Not under ilp32: there the KVA is not per domain, and a stack
+   * straddling two 2 MiB windows takes each page from the reservation of its
+   * window, whatever its domain (vm_reserv_alloc_page uses rv->domain).
+   */
+  private get singleDomain(): boolean {
+    return !this.ilp32 && this.review.kvaFromCpuDomain !== true;
   }
 
   /** atop(va - VM_MIN_KERNEL_ADDRESS). */
@@ -513,7 +524,7 @@ export class Kstacks {
     for (let i = 0; i < pages; i++) {
       const m = this.src.lookup(obj, p0 + i);
       kassert(m >= 0, () => `vm_thread_stack_dispose: kstack ${hex(ks)} page ${i} already missing (pindex ${p0 + i})`);
-      if (this.review.kvaFromCpuDomain !== true) {
+      if (this.singleDomain) {
         kassert(this.src.domainOf(m) === domain, () => `vm_thread_stack_dispose: kstack ${hex(ks)} page ${i} is in domain ${this.src.domainOf(m)}, expected ${domain}`);
       }
       this.src.freePage(obj, p0 + i);
@@ -584,6 +595,7 @@ export class Kstacks {
       this.cache[domain].push(ks);
       this.inCache.add(ks);
       this.cached++;
+      this.stats.cacheFrees++;
       return;
     }
     this.stackDispose(ks, pages);
@@ -618,6 +630,11 @@ export class Kstacks {
   /** Stacks in the cache (all domains, or one). */
   cachedStacks(domain?: number): number {
     return domain === undefined ? this.cached : this.cache[domain].length;
+  }
+
+  /** Calls fn with every cached stack (its ks). */
+  forEachCached(fn: (ks: number) => void): void {
+    for (const c of this.cache) for (const ks of c) fn(ks);
   }
 
   /** Stacks given to threads. */
@@ -710,7 +727,7 @@ export class Kstacks {
       for (let i = 0; i < pages; i++) {
         const m = this.src.lookup(obj, p0 + i);
         kassert(m >= 0, () => `kstack check: ${where} stack ${hex(ks)} page ${i} (pindex ${p0 + i}) is not resident`);
-        kassert(this.src.domainOf(m) === d || this.review.kvaFromCpuDomain === true, () => `kstack check: ${where} stack ${hex(ks)} spans domains`);
+        kassert(this.src.domainOf(m) === d || !this.singleDomain, () => `kstack check: ${where} stack ${hex(ks)} spans domains`);
       }
       if (obj === this.kstackObject) pagesSeen += pages;
       if (!this.ilp32 && pages === this.K) {
@@ -786,9 +803,36 @@ export class VmKstackPages implements KstackPageSource {
     return this.vm.reserv === null ? null : this.vm.reserv.describeObject(object, start, end);
   }
 
-  /** Pages held by the object's reservations (popcount or not): the physical memory they pin. */
+  /** Pages held by the object's reservations (populated or not): the physical memory they pin. */
   reservPages(object: number): number {
     return this.vm.reserv === null ? 0 : this.vm.reserv.objectReservations(object).length * this.vm.reserv.npages;
+  }
+
+  /** Pages of the object inside its reservations (their popcounts). */
+  reservPopulated(object: number): number {
+    const r = this.vm.reserv;
+    let n = 0;
+    if (r !== null) for (const rv of r.objectReservations(object)) n += r.popcnt[rv];
+    return n;
+  }
+
+  /** The object's reservations, one letter each, in pindex order. */
+  reservString(object: number): string {
+    const r = this.vm.reserv;
+    if (r === null) return '';
+    return r
+      .objectReservations(object)
+      .sort((a, b) => r.pindex[a] - r.pindex[b])
+      .map((rv) => r.pattern(rv))
+      .join('');
+  }
+
+  /** The object's reservations by letter (F, E, B, P). */
+  reservLetters(object: number): Record<string, number> {
+    const out: Record<string, number> = { F: 0, E: 0, B: 0, P: 0 };
+    const r = this.vm.reserv;
+    if (r !== null) for (const rv of r.objectReservations(object)) out[r.pattern(rv)]++;
+    return out;
   }
 }
 
