@@ -21,6 +21,7 @@ import {
   type KstackReview,
 } from '../src/vm/kstack.js';
 import { KernelArenas } from '../src/vm/vm_kern.js';
+import { kstackMachine } from '../src/lab/kstack-pindex.js';
 import { numaMap } from './helpers/maps.js';
 import { code } from './helpers/errors.js';
 
@@ -264,4 +265,29 @@ test('regression (review bug 3): an exhausted domain falls back, all exhausted f
   };
   assert.equal(kva(undefined).td_kstack_domain, 0, 'KVA and pages both from domain 0');
   assert.throws(() => kva({ retrySameDomain: true }), /busy loop, domain 1 retried/);
+});
+
+test('finding: under the non-linear map a reservation window can straddle two domains\' chunks, and vm_reserv then hands a stack the other domain\'s pages; aligned chunks cannot', () => {
+  const run = (scheme: string) => {
+    const vm = new Vm(kstackMachine(), { 'vm.kstack.pindex': scheme });
+    const { arenas, kstacks: ks } = kstacksForVm(vm);
+    // Domain 0's kstack chunk at the very end of its 256 MiB import, domain 1's at the start of the next.
+    arenas.kmemAllocKva(0, 256 * MiB - ks.parentImportSize);
+    const d0 = threads(scheme === 'aligned' ? 512 : 511);
+    for (const td of d0) assert.ok(ks.vm_thread_new(td, 0));
+    const [c0] = ks.chunks();
+    const td = newKThread();
+    assert.ok(ks.vm_thread_new(td, 1));
+    const c1 = ks.chunks()[1];
+    assert.equal(c1.importStart, c0.importStart + ks.parentImportSize, 'the two chunks are adjacent in KVA');
+    return { ks, td, c0, c1, R: ks.reservPages };
+  };
+  const non = run('nonlinear');
+  assert.equal(Math.floor((non.c0.pindexEnd - 1) / non.R), Math.floor(non.c1.pindexStart / non.R), 'one reservation window holds the end of chunk 0 and the start of chunk 1');
+  assert.equal(non.td.td_kstack_domain, 0, 'domain 1\'s stack got domain 0\'s pages (rv->domain wins)');
+  assert.match(code(() => non.ks.check()), /has pages in domain 0 but KVA outside kstack arena 0/);
+  const al = run('aligned');
+  assert.notEqual(Math.floor((al.c0.pindexEnd - 1) / al.R), Math.floor(al.c1.pindexStart / al.R));
+  assert.equal(al.td.td_kstack_domain, 1);
+  al.ks.check();
 });
