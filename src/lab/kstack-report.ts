@@ -131,7 +131,7 @@ export function reservationStringsSpec(r: KstackPindexResult): vl.TopLevelSpec {
       encoding: {
         x: { field: 'window', type: 'ordinal', title: 'reservation (2 MiB) in the chunk' },
         y: { field: 'line', type: 'nominal', title: null, sort: null },
-        color: { field: 'letter', type: 'nominal', scale: LETTER_COLORS, legend: { title: 'F full, E to the end, B from the start, P other partial, - none', orient: 'bottom' } },
+        color: { field: 'letter', type: 'nominal', scale: LETTER_COLORS, legend: { title: 'F full, E to the end, B from the start, P other partial, - none', titleLimit: 600, orient: 'bottom' } },
         tooltip: [{ field: 'setting' }, { field: 'line' }, { field: 'window' }, { field: 'letter' }],
       },
     },
