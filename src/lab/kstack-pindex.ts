@@ -548,23 +548,34 @@ function validate(name: string, v: number, lo: number, hi: number): number {
 }
 
 /*
+ * The options with their defaults, each checked: EUSAGE naming the bad one.
+ * The CLI calls this before any experiment runs.
+ */
+export function checkKstackPindexOptions(opts: KstackPindexOptions): Required<Omit<KstackPindexOptions, 'onProgress'>> {
+  const sweep = opts.sweep ?? DEFAULT_SWEEP;
+  for (const [k, g] of sweep) {
+    validate('sweep K', k, 1, 64);
+    validate('sweep G', g, 0, 16);
+  }
+  return {
+    threads: validate('--threads', opts.threads ?? DEFAULT_THREADS, 1, 50000),
+    churn: validate('--churn', opts.churn ?? DEFAULT_CHURN, 0, 1000000),
+    seed: validate('--seed', opts.seed ?? DEFAULT_SEED, 0, 2 ** 32 - 1),
+    K: validate('K', opts.K ?? 4, 1, 64),
+    G: validate('G', opts.G ?? 1, 0, 16),
+    runs: validate('--runs', opts.runs ?? DEFAULT_RUNS, 0, 1000),
+    sweep,
+  };
+}
+
+/*
  * Runs the experiment.
  * Requires: valid options (EUSAGE naming the bad one).
  * Guarantees: a plain JSON-able result; everything but wallTime is
  * deterministic for the same options.
  */
 export function runKstackPindex(opts: KstackPindexOptions = {}): KstackPindexResult {
-  const threads = validate('--threads', opts.threads ?? DEFAULT_THREADS, 1, 50000);
-  const churn = validate('--churn', opts.churn ?? DEFAULT_CHURN, 0, 1000000);
-  const seed = validate('--seed', opts.seed ?? DEFAULT_SEED, 0, 2 ** 32 - 1);
-  const K = validate('K', opts.K ?? 4, 1, 64);
-  const G = validate('G', opts.G ?? 1, 0, 16);
-  const runs = validate('--runs', opts.runs ?? DEFAULT_RUNS, 0, 100);
-  const sweep = opts.sweep ?? DEFAULT_SWEEP;
-  for (const [k, g] of sweep) {
-    validate('sweep K', k, 1, 64);
-    validate('sweep G', g, 0, 16);
-  }
+  const { threads, churn, seed, K, G, runs, sweep } = checkKstackPindexOptions(opts);
   const total = SETTINGS.length + sweep.length + (runs > 0 ? runs * SETTINGS.length : 0);
   let done = 0;
   const progress = (what: string) => opts.onProgress?.(done++, total, what);
