@@ -12,7 +12,8 @@
  */
 import { compare, sink, rng, markdownTable, fmtRate, type BenchCase } from './harness.js';
 import { Vm } from '../src/vm/vm.js';
-import { kstacksForVm, newKThread, type KThread, type Kstacks } from '../src/vm/kstack.js';
+import { newKThread, type KThread, type Kstacks } from '../src/vm/kstack.js';
+import { kstacksForVm } from '../src/vm/kstack_pages.js';
 import { kstackMachine } from '../src/lab/kstack-pindex.js';
 
 const LIVE = 1000;

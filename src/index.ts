@@ -51,7 +51,8 @@ export { WIRE_PATHS } from './vm/wire.js';
 export type { WirePath, WireWindow } from './vm/wire.js';
 export { MapWork, MAP_WORK_NAMES, mapWorkToObject } from './vm/map-counters.js';
 export { KernelArenas } from './vm/vm_kern.js';
-export { Kstacks, VmKstackPages, kstacksForVm, newKThread, kstackPindexNonlinear, kstackLinearOfPindex } from './vm/kstack.js';
+export { Kstacks, newKThread, kstackPindexNonlinear, kstackLinearOfPindex } from './vm/kstack.js';
+export { VmKstackPages, kstacksForVm } from './vm/kstack_pages.js';
 export type { KThread, KstackPageSource, KstackPindexScheme, KstackOptions } from './vm/kstack.js';
 
 // The lab.

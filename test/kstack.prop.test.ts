@@ -12,7 +12,8 @@ import fc from 'fast-check';
 import { VMEM_ALLOC } from '../src/kern/vmem.js';
 import { Vm } from '../src/vm/vm.js';
 import { VM_ALLOC_SYSTEM } from '../src/vm/param.js';
-import { KSTACK_PINDEX_SCHEMES, kstackLinearOfPindex, kstackPindexNonlinear, kstacksForVm, newKThread, type KThread } from '../src/vm/kstack.js';
+import { KSTACK_PINDEX_SCHEMES, kstackLinearOfPindex, kstackPindexNonlinear, newKThread, type KThread } from '../src/vm/kstack.js';
+import { kstacksForVm } from '../src/vm/kstack_pages.js';
 import { numaMap } from './helpers/maps.js';
 
 test('non-linear pindex: stack pages map one to one onto 0, 1, 2, ... in address order; the inverse agrees', () => {

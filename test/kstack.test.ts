@@ -15,11 +15,12 @@ import {
   MAXMEMDOM,
   kstackLinearOfPindex,
   kstackPindexNonlinear,
-  kstacksForVm,
   newKThread,
   type KThread,
   type KstackReview,
 } from '../src/vm/kstack.js';
+import { kstacksForVm } from '../src/vm/kstack_pages.js';
+import { ReservWindows } from '../src/vm/kstack_windows.js';
 import { KernelArenas } from '../src/vm/vm_kern.js';
 import { kstackMachine } from '../src/lab/kstack-pindex.js';
 import { numaMap } from './helpers/maps.js';
@@ -106,8 +107,8 @@ test('the seed: a full chunk of the non-linear scheme populates its reservations
   const ltds = threads(511);
   for (const td of ltds) assert.ok(lin.ks.vm_thread_new(td, 0));
   // 511 stacks at linear pindexes [5j + 1, 5j + 5): 2555 pages of pindex space, five reservations.
-  assert.equal(lin.ks.windowsTouched(), 5);
-  const overhead = (lin.ks.windowsTouched() * 512) / lin.ks.stackPages() - 1;
+  assert.equal(lin.ks.windows.touched(), 5);
+  const overhead = (lin.ks.windows.touched() * 512) / lin.ks.stackPages() - 1;
   assert.ok(Math.abs(overhead - 0.25) < 0.01, `linear overhead ${overhead}`);
   assert.equal(lin.ks.chunkPattern(lin.ks.chunks()[0]), 'PPPPP');
 });
@@ -123,7 +124,7 @@ test('aligned: every chunk holds 512 stacks from a reservation boundary, so a fu
   assert.equal(c.pindexStart % 512, 0);
   assert.equal(arenas.linearIndex(c.start) % 640, 0, 'K=4, G=1: chunk starts at a multiple of 5 x 512 / gcd(4, 512) = 640 pages');
   assert.equal(ks.chunkPattern(c), 'FFFF');
-  assert.deepEqual(ks.windowLetters(), { F: 4, E: 0, B: 0, P: 0 });
+  assert.deepEqual(ks.windows.letters(), { F: 4, E: 0, B: 0, P: 0 });
   // Half used, the chunk is FF--: FFFF needs the whole chunk in use.
   for (const td of tds.slice(256)) ks.vm_thread_dispose(td);
   ks.lowmem();
@@ -290,4 +291,23 @@ test('finding: under the non-linear map a reservation window can straddle two do
   assert.notEqual(Math.floor((al.c0.pindexEnd - 1) / al.R), Math.floor(al.c1.pindexStart / al.R));
   assert.equal(al.td.td_kstack_domain, 1);
   al.ks.check();
+});
+
+test('reservation windows: letters of whole windows and of a range seen through itself', () => {
+  const w = new ReservWindows(3); // 8-page windows
+  for (const p of [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 19]) w.add(p);
+  assert.equal(w.rangeString(0, 24), 'EFP');
+  assert.equal(w.rangeString(2, 18), 'EFB', 'a fully populated range that starts and ends inside windows');
+  assert.equal(w.rangeString(2, 20), 'EFP');
+  assert.equal(w.letter(2, 0, 2), 'B');
+  assert.deepEqual(w.letters(), { F: 1, E: 1, B: 0, P: 1 });
+  w.remove(19);
+  assert.equal(w.letter(2), 'B');
+  w.remove(2);
+  w.remove(16);
+  assert.equal(w.rangeString(0, 24), 'EFP', 'window 2 keeps only pindex 17: inside, touching neither end');
+  assert.equal(w.letter(5), '-');
+  w.check();
+  assert.match(code(() => w.add(3)), /pindex 3 is backed twice/);
+  assert.match(code(() => w.remove(40)), /pindex 40 freed but not backed/);
 });

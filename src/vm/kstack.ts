@@ -27,11 +27,9 @@ import type { Tunables } from '../kern/tunables.js';
 import { Vmem, M_BESTFIT, VMEM_ALLOC, VMEM_FAILED, vmem_xalloc, vmem_xfree } from '../kern/vmem.js';
 import { VMEM_FITMASK } from '../kern/vmem_param.js';
 import { hex } from '../util/units.js';
-import { OBJ_MAX_SIZE } from './object.js';
-import { PAGE_SIZE, VM_ALLOC_NORMAL, VM_ALLOC_WIRED } from './param.js';
-import { VM_LEVEL_0_ORDER_AMD64, VM_LEVEL_0_ORDER_ARM64_16K } from './reserv.js';
-import type { Vm } from './vm.js';
-import { KernelArenas, kernelArenaOptions } from './vm_kern.js';
+import { ReservWindows } from './kstack_windows.js';
+import { PAGE_SIZE } from './param.js';
+import type { KernelArenas } from './vm_kern.js';
 
 /** KSTACK_MAX_PAGES: the largest stack vm_thread_new gives out. */
 export const KSTACK_MAX_PAGES = 64;
@@ -219,15 +217,12 @@ export class Kstacks {
   private cached = 0;
   /** Live stacks (given to threads) by ks → pages, to catch double and foreign disposes. */
   private readonly live = new Map<number, number>();
-  /** Stacks in the cache by ks, for the same reason. */
-  private readonly inCache = new Set<number>();
   /** aligned: span start → parent import start. */
   private readonly importOrigin = new Map<number, number>();
   /** Import chunks by span start. */
   private readonly chunkMap = new Map<number, KstackChunk>();
-  /** Resident kstack_object pages per reservation window (pindex >> reservOrder): a popmap with its count in the last word. */
-  private readonly windows = new Map<number, Uint32Array>();
-  private residentPages = 0;
+  /** kstack_object's resident pages per reservation window, for the chunk strings. */
+  readonly windows: ReservWindows;
   private readonly domainOrder: Int32Array;
 
   /*
@@ -290,6 +285,7 @@ export class Kstacks {
     this.kstackArena = ka;
     this.cache = Array.from({ length: this.ndomains }, () => []);
     this.domainOrder = new Int32Array(this.ndomains);
+    this.windows = new ReservWindows(opts.reservOrder);
   }
 
   /*
@@ -434,40 +430,14 @@ export class Kstacks {
         for (let d = 0; d < this.ndomains && m < 0; d++) if (d !== domain) m = this.src.allocPage(obj, p0 + n, d);
       }
       if (m < 0) break;
-      this.notePage(obj, p0 + n, true);
+      if (obj === this.kstackObject) this.windows.add(p0 + n);
     }
     if (n === pages) return true;
     for (let i = 0; i < n; i++) {
       this.src.freePage(obj, p0 + i);
-      this.notePage(obj, p0 + i, false);
+      if (obj === this.kstackObject) this.windows.remove(p0 + i);
     }
     return false;
-  }
-
-  /* Keeps the reservation-window view of kstack_object (other sizes are not counted). */
-  private notePage(obj: number, pindex: number, present: boolean): void {
-    if (obj !== this.kstackObject) return;
-    const w = Math.floor(pindex / this.reservPages);
-    const bit = pindex - w * this.reservPages;
-    let pm = this.windows.get(w);
-    if (pm === undefined) {
-      pm = new Uint32Array((this.reservPages >>> 5) + 2);
-      this.windows.set(w, pm);
-    }
-    const last = pm.length - 1;
-    const word = bit >>> 5;
-    const mask = 1 << (bit & 31);
-    if (present) {
-      kassert((pm[word] & mask) === 0, () => `kstack_object: pindex ${pindex} is backed twice`);
-      pm[word] |= mask;
-      pm[last]++;
-      this.residentPages++;
-    } else {
-      kassert((pm[word] & mask) !== 0, () => `kstack_object: pindex ${pindex} freed but not backed`);
-      pm[word] &= ~mask;
-      this.residentPages--;
-      if (--pm[last] === 0) this.windows.delete(w);
-    }
   }
 
   /*
@@ -528,7 +498,7 @@ export class Kstacks {
         kassert(this.src.domainOf(m) === domain, () => `vm_thread_stack_dispose: kstack ${hex(ks)} page ${i} is in domain ${this.src.domainOf(m)}, expected ${domain}`);
       }
       this.src.freePage(obj, p0 + i);
-      this.notePage(obj, p0 + i, false);
+      if (obj === this.kstackObject) this.windows.remove(p0 + i);
     }
     this.stats.disposed++;
     this.freeKva(ks - this.G * PAGE_SIZE, pages, domain);
@@ -555,7 +525,6 @@ export class Kstacks {
       const c = this.cache[cpuDomain];
       if (c.length > 0) {
         ks = c.pop() as number;
-        this.inCache.delete(ks);
         this.cached--;
         this.stats.cacheHits++;
       } else {
@@ -593,7 +562,6 @@ export class Kstacks {
     td.td_kstack_domain = MAXMEMDOM;
     if (pages === this.K && this.cached < this.cacheMax) {
       this.cache[domain].push(ks);
-      this.inCache.add(ks);
       this.cached++;
       this.stats.cacheFrees++;
       return;
@@ -610,7 +578,6 @@ export class Kstacks {
     for (const c of this.cache) {
       while (c.length > 0) {
         const ks = c.pop() as number;
-        this.inCache.delete(ks);
         this.cached--;
         this.stackDispose(ks, this.K);
         n++;
@@ -644,7 +611,7 @@ export class Kstacks {
 
   /** Resident pages of default-sized stacks (live and cached). */
   stackPages(): number {
-    return this.residentPages;
+    return this.windows.pages;
   }
 
   /** The import chunks of the kstack arenas, in address order. */
@@ -654,60 +621,9 @@ export class Kstacks {
 
   /* ------------------------------------------------- the reservation view */
 
-  /** Reservation windows of kstack_object with at least one page: what reservations hold when each window has one. */
-  windowsTouched(): number {
-    return this.windows.size;
-  }
-
-  /*
-   * The letter of reservation window `w` restricted to pindexes [lo, hi)
-   * of it (window-relative, default the whole window): F every page
-   * populated, E populated from inside to the end, B from the start to
-   * inside, P any other partial pattern, - none.
-   */
-  windowLetter(w: number, lo = 0, hi = this.reservPages): string {
-    const pm = this.windows.get(w);
-    if (pm === undefined) return '-';
-    let first = -1;
-    let last = -1;
-    let count = 0;
-    for (let i = lo; i < hi; i++) {
-      if ((pm[i >>> 5] & (1 << (i & 31))) !== 0) {
-        if (first < 0) first = i;
-        last = i;
-        count++;
-      }
-    }
-    if (count === 0) return '-';
-    if (count === hi - lo) return lo === 0 && hi === this.reservPages ? 'F' : first === 0 ? 'B' : last === this.reservPages - 1 ? 'E' : 'P';
-    const run = last - first + 1 === count;
-    if (run && first > 0 && last === this.reservPages - 1) return 'E';
-    if (run && first === 0 && last < this.reservPages - 1) return 'B';
-    return 'P';
-  }
-
-  /*
-   * The reservation string of an import chunk: one letter per window its
-   * pindex range touches, each window seen through the chunk's range (the
-   * seed's view: "one chunk of stacks typically populates its reservations
-   * as EFFFB").
-   */
+  /** The reservation string of an import chunk, seen through its own pindex range (see ReservWindows.rangeString). */
   chunkPattern(c: KstackChunk): string {
-    const R = this.reservPages;
-    let s = '';
-    for (let w = Math.floor(c.pindexStart / R); w * R < c.pindexEnd; w++) {
-      const lo = Math.max(0, c.pindexStart - w * R);
-      const hi = Math.min(R, c.pindexEnd - w * R);
-      s += this.windowLetter(w, lo, hi);
-    }
-    return s;
-  }
-
-  /** Letters of every touched window of kstack_object, whole windows (a reservation each). */
-  windowLetters(): Record<string, number> {
-    const out: Record<string, number> = { F: 0, E: 0, B: 0, P: 0 };
-    for (const w of this.windows.keys()) out[this.windowLetter(w)]++;
-    return out;
+    return this.windows.rangeString(c.pindexStart, c.pindexEnd);
   }
 
   /* -------------------------------------------------------------- checker */
@@ -742,10 +658,8 @@ export class Kstacks {
         kassert(this.src.domainOf(this.src.lookup(this.kstackObject, this.pindexOf(ks, this.K))) === d, () => `kstack check: cached stack ${hex(ks)} is in the cache of domain ${d} but its pages are not`);
       }
     }
-    kassert(pagesSeen === this.residentPages, () => `kstack check: window view counts ${this.residentPages} pages, stacks hold ${pagesSeen}`);
-    let winPages = 0;
-    for (const pm of this.windows.values()) winPages += pm[pm.length - 1];
-    kassert(winPages === this.residentPages, () => `kstack check: windows count ${winPages} pages, expected ${this.residentPages}`);
+    kassert(pagesSeen === this.windows.pages, () => `kstack check: window view counts ${this.windows.pages} pages, stacks hold ${pagesSeen}`);
+    this.windows.check();
     kassert(this.cached <= this.cacheMax, () => `kstack check: ${this.cached} cached stacks above the limit ${this.cacheMax}`);
     let kva = 0;
     for (const a of this.kstackArena) {
@@ -760,101 +674,4 @@ export class Kstacks {
     }
     this.arenas.check();
   }
-}
-
-/*
- * The page source of a booted machine: vm_page_alloc_domain into OBJT_PHYS
- * objects coloured from pindex 0 (VM_MIN_KERNEL_ADDRESS is superpage
- * aligned), so that stack pages fill superpage reservations when the
- * machine has them (vm.reserv.enable).
- */
-export class VmKstackPages implements KstackPageSource {
-  private readonly vm: Pick<Vm, 'object' | 'page' | 'reserv'>;
-
-  constructor(vm: Pick<Vm, 'object' | 'page' | 'reserv'>) {
-    this.vm = vm;
-  }
-
-  createObject(name: string, sizePages: number): number {
-    return this.vm.object.allocate('phys', { size: Math.min(sizePages, OBJ_MAX_SIZE), color: 0, name });
-  }
-
-  allocPage(object: number, pindex: number, domain: number): number {
-    return this.vm.page.allocDomain(object, pindex, domain, VM_ALLOC_NORMAL | VM_ALLOC_WIRED);
-  }
-
-  lookup(object: number, pindex: number): number {
-    return this.vm.page.lookup(object, pindex);
-  }
-
-  /* vm_page_xbusy_claim, vm_page_unwire_noq, vm_page_free. */
-  freePage(object: number, pindex: number): void {
-    const m = this.vm.page.lookup(object, pindex);
-    kassert(m >= 0, () => `vm_page_free: object ${object} has no page at pindex ${pindex}`);
-    this.vm.page.unwireNoq(m);
-    this.vm.page.free(m);
-  }
-
-  domainOf(m: number): number {
-    return this.vm.page.domainOf(m);
-  }
-
-  reservPattern(object: number, start: number, end: number): string | null {
-    return this.vm.reserv === null ? null : this.vm.reserv.describeObject(object, start, end);
-  }
-
-  /** Pages held by the object's reservations (populated or not): the physical memory they pin. */
-  reservPages(object: number): number {
-    return this.vm.reserv === null ? 0 : this.vm.reserv.objectReservations(object).length * this.vm.reserv.npages;
-  }
-
-  /** Pages of the object inside its reservations (their popcounts). */
-  reservPopulated(object: number): number {
-    const r = this.vm.reserv;
-    let n = 0;
-    if (r !== null) for (const rv of r.objectReservations(object)) n += r.popcnt[rv];
-    return n;
-  }
-
-  /** The object's reservations, one letter each, in pindex order. */
-  reservString(object: number): string {
-    const r = this.vm.reserv;
-    if (r === null) return '';
-    return r
-      .objectReservations(object)
-      .sort((a, b) => r.pindex[a] - r.pindex[b])
-      .map((rv) => r.pattern(rv))
-      .join('');
-  }
-
-  /** The object's reservations by letter (F, E, B, P). */
-  reservLetters(object: number): Record<string, number> {
-    const out: Record<string, number> = { F: 0, E: 0, B: 0, P: 0 };
-    const r = this.vm.reserv;
-    if (r !== null) for (const rv of r.objectReservations(object)) out[r.pattern(rv)]++;
-    return out;
-  }
-}
-
-export interface KstackMachineOptions {
-  /** CPUs of the machine (the cache limit is max(128, 4 x ncpu)); default 4 per domain. */
-  ncpu?: number;
-  /** The page layer to back stacks with; default the machine's vm_page layer (VmKstackPages). */
-  source?: KstackPageSource;
-  review?: KstackReview;
-}
-
-/*
- * The kernel arenas and kernel stacks of a booted machine, configured by its
- * tunables (vm.kva_base, vm.kva_size, kern.kstack_pages,
- * kern.kstack_guard_pages, vm.kstack.pindex, vm.kstack.ilp32,
- * vm.kstack_cache_size). Bad values are EINVAL naming them.
- */
-export function kstacksForVm(vm: Vm, opts: KstackMachineOptions = {}): { arenas: KernelArenas; kstacks: Kstacks } {
-  const nd = vm.phys.ndomains;
-  const order = vm.reserv?.order ?? (vm.tunables.str('vm.reserv.geometry') === 'arm64-16k' ? VM_LEVEL_0_ORDER_ARM64_16K : VM_LEVEL_0_ORDER_AMD64);
-  const arenas = new KernelArenas(kernelArenaOptions(vm.tunables, nd, order));
-  const ko = kstackOptions(vm.tunables, opts.ncpu ?? 4 * nd, order);
-  const kstacks = new Kstacks(arenas, opts.source ?? new VmKstackPages(vm), { ...ko, ...(opts.review ? { review: opts.review } : {}) });
-  return { arenas, kstacks };
 }
