@@ -133,7 +133,7 @@ export function kstackOptions(t: Tunables, ncpu: number, reservOrder: number): K
 export function kstackPindexNonlinear(L: number, K: number, G: number): number {
   if (G === 0) return L;
   const slot = Math.floor(L / (K + G));
-  kassert(L - slot * (K + G) >= G, () => `vm_kstack_pindex: linear index ${L} is a guard page (K=${K}, G=${G})`);
+  if (!(L - slot * (K + G) >= G)) throw new PagelabError('EINVARIANT', `vm_kstack_pindex: linear index ${L} is a guard page (K=${K}, G=${G})`);
   return L - (slot + 1) * G;
 }
 
@@ -394,7 +394,7 @@ export class Kstacks {
     } else {
       a = (this.kstackArena[domain] as Vmem).alloc(size, M_BESTFIT);
       if (a !== VMEM_FAILED) {
-        kassert(this.linearIndex(a) % (this.K + this.G) === 0, () => `vm_thread_alloc_kstack_kva: kstack KVA ${hex(a)} is not aligned to a multiple of the kstack size`);
+        if (!(this.linearIndex(a) % (this.K + this.G) === 0)) throw new PagelabError('EINVARIANT', `vm_thread_alloc_kstack_kva: kstack KVA ${hex(a)} is not aligned to a multiple of the kstack size`);
       }
     }
     return a === VMEM_FAILED ? 0 : a;
@@ -489,13 +489,13 @@ export class Kstacks {
     const obj = this.objectFor(pages);
     const p0 = this.pindexOf(ks, pages);
     const m0 = this.src.lookup(obj, p0);
-    kassert(m0 >= 0, () => `vm_thread_stack_dispose: kstack ${hex(ks)} already missing (pindex ${p0})`);
+    if (!(m0 >= 0)) throw new PagelabError('EINVARIANT', `vm_thread_stack_dispose: kstack ${hex(ks)} already missing (pindex ${p0})`);
     const domain = this.src.domainOf(m0);
     for (let i = 0; i < pages; i++) {
       const m = this.src.lookup(obj, p0 + i);
-      kassert(m >= 0, () => `vm_thread_stack_dispose: kstack ${hex(ks)} page ${i} already missing (pindex ${p0 + i})`);
+      if (!(m >= 0)) throw new PagelabError('EINVARIANT', `vm_thread_stack_dispose: kstack ${hex(ks)} page ${i} already missing (pindex ${p0 + i})`);
       if (this.singleDomain) {
-        kassert(this.src.domainOf(m) === domain, () => `vm_thread_stack_dispose: kstack ${hex(ks)} page ${i} is in domain ${this.src.domainOf(m)}, expected ${domain}`);
+        if (!(this.src.domainOf(m) === domain)) throw new PagelabError('EINVARIANT', `vm_thread_stack_dispose: kstack ${hex(ks)} page ${i} is in domain ${this.src.domainOf(m)}, expected ${domain}`);
       }
       this.src.freePage(obj, p0 + i);
       if (obj === this.kstackObject) this.windows.remove(p0 + i);

@@ -4,7 +4,7 @@
  * kstacksForVm, which builds a machine's kernel arenas and stacks from its
  * tunables.
  */
-import { kassert } from '../errors.js';
+import { PagelabError } from '../errors.js';
 import { Kstacks, kstackOptions, type KstackPageSource, type KstackReview } from './kstack.js';
 import { OBJ_MAX_SIZE } from './object.js';
 import { VM_ALLOC_NORMAL, VM_ALLOC_WIRED } from './param.js';
@@ -40,7 +40,7 @@ export class VmKstackPages implements KstackPageSource {
   /* vm_page_xbusy_claim, vm_page_unwire_noq, vm_page_free. */
   freePage(object: number, pindex: number): void {
     const m = this.vm.page.lookup(object, pindex);
-    kassert(m >= 0, () => `vm_page_free: object ${object} has no page at pindex ${pindex}`);
+    if (!(m >= 0)) throw new PagelabError('EINVARIANT', `vm_page_free: object ${object} has no page at pindex ${pindex}`);
     this.vm.page.unwireNoq(m);
     this.vm.page.free(m);
   }

@@ -6,7 +6,7 @@
  * whole reservations), so that each import chunk of stacks reads as the seed
  * describes it ("EFFFB").
  */
-import { kassert } from '../errors.js';
+import { PagelabError, kassert } from '../errors.js';
 
 export class ReservWindows {
   /** Pages per window (reservation). */
@@ -36,7 +36,7 @@ export class ReservWindows {
     const bit = pindex - w * this.npages;
     const pm = this.popmap(w);
     const mask = 1 << (bit & 31);
-    kassert((pm[bit >>> 5] & mask) === 0, () => `kstack_object: pindex ${pindex} is backed twice`);
+    if (!((pm[bit >>> 5] & mask) === 0)) throw new PagelabError('EINVARIANT', `kstack_object: pindex ${pindex} is backed twice`);
     pm[bit >>> 5] |= mask;
     pm[pm.length - 1]++;
     this.pages++;
@@ -48,7 +48,7 @@ export class ReservWindows {
     const bit = pindex - w * this.npages;
     const pm = this.map.get(w);
     const mask = 1 << (bit & 31);
-    kassert(pm !== undefined && (pm[bit >>> 5] & mask) !== 0, () => `kstack_object: pindex ${pindex} freed but not backed`);
+    if (!(pm !== undefined && (pm[bit >>> 5] & mask) !== 0)) throw new PagelabError('EINVARIANT', `kstack_object: pindex ${pindex} freed but not backed`);
     pm[bit >>> 5] &= ~mask;
     this.pages--;
     if (--pm[pm.length - 1] === 0) this.map.delete(w);
