@@ -121,6 +121,7 @@ test('aligned: every chunk holds 512 stacks from a reservation boundary, so a fu
   const [c] = ks.chunks();
   assert.equal(ks.chunks().length, 1);
   assert.equal(c.slots, 512);
+  assert.equal(ks.parentImportSize, 12 * MiB, '10 MiB of stacks and at most 640 - 128 pages of move, in 2 MiB quanta');
   assert.equal(c.pindexStart % 512, 0);
   assert.equal(arenas.linearIndex(c.start) % 640, 0, 'K=4, G=1: chunk starts at a multiple of 5 x 512 / gcd(4, 512) = 640 pages');
   assert.equal(ks.chunkPattern(c), 'FFFF');

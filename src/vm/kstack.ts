@@ -254,7 +254,10 @@ export class Kstacks {
     if (this.scheme === 'aligned') {
       this.chunkAlignPages = (kp * R) / gcd(K, R);
       this.arenaImportQuantum = R * kp * PAGE_SIZE;
-      const need = this.arenaImportQuantum + this.chunkAlignPages * PAGE_SIZE;
+      // Imports start at multiples of R pages, so the move up to a multiple of
+      // chunkAlignPages is at most chunkAlignPages - gcd(chunkAlignPages, R) pages.
+      const slack = this.chunkAlignPages - gcd(this.chunkAlignPages, R);
+      const need = this.arenaImportQuantum + slack * PAGE_SIZE;
       this.parentImportSize = Math.ceil(need / this.kstackQuantum) * this.kstackQuantum;
     } else {
       this.chunkAlignPages = kp;
