@@ -10,6 +10,7 @@
  * their reservation, KVA back to the kstack arena) and a create (KVA, four
  * vm_page_alloc_domain from a reservation).
  */
+import os from 'node:os';
 import { compare, sink, rng, markdownTable, fmtRate, type BenchCase } from './harness.js';
 import { Vm } from '../src/vm/vm.js';
 import { newKThread, type KThread, type Kstacks } from '../src/vm/kstack.js';
@@ -67,5 +68,7 @@ export default async function run(): Promise<string> {
     `${LIVE} threads alive on two 512 MiB domains (reservations on); a pair disposes of a random thread's stack and creates a new one on a random domain. ${PAIRS} pairs per run, 9 runs interleaved after 2 warm-ups; medians.`,
     '',
     markdownTable(['case', 'pairs/s', 'µs/pair', 'speed vs nonlinear without cache'], rows),
+    '',
+    `Wall time, with the host's 1-minute load average at ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores while this ran: trust the ratios. Without the cache a pair is four vm_page_alloc_domain and four vm_page_free (the page layer's cost, see the objects section) plus a vmem_alloc and a vmem_free. The schemes differ by less than this loaded host's run-to-run noise (a previous run had linear 1.15 and aligned 1.07 against non-linear).`,
   ].join('\n');
 }
