@@ -350,7 +350,7 @@ export class Kstacks {
     return start;
   }
 
-  /* The pindex of the first stack page of slot `slot` (or of the end of the previous slot). */
+  /* The pindex of the first stack page of slot `slot`. */
   private chunkPindex(slot: number): number {
     const kp = this.K + this.G;
     if (this.scheme === 'linear' || this.G === 0) return slot * kp + this.G;
