@@ -19,6 +19,8 @@ const SUITES: Record<string, string> = {
   web: './web.bench.js',
   'web-browser': './web-browser.bench.js',
   replay: './replay.bench.js',
+  wire: './wire.bench.js',
+  kstack: './kstack.bench.js',
 };
 
 async function main(): Promise<void> {

@@ -32,7 +32,7 @@ function ramMap(bytes: number): MemoryMap {
 }
 
 /** Chunk sizes compared: one call for the whole region, 4 MiB calls, 4 KiB (page) calls. */
-const CALL_SIZES: Array<{ label: string; bytes: number }> = [
+export const CALL_SIZES: Array<{ label: string; bytes: number }> = [
   { label: 'one call', bytes: 0 },
   { label: '4 MiB calls', bytes: 4 * MiB },
   { label: '4 KiB calls', bytes: 4096 },
@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
 `;
 
 /** Builds the C memset probe at run time; its path, or why it could not be built (the bench then skips the C column). */
-function buildMemset(dir: string): { exe: string } | string {
+export function buildMemset(dir: string): { exe: string } | string {
   writeFileSync(path.join(dir, 'memset.c'), MEMSET_C);
   const exe = path.join(dir, 'memset');
   let why = '';
@@ -95,7 +95,7 @@ function buildMemset(dir: string): { exe: string } | string {
 }
 
 /* One run of the probe (one rep per call size): GiB/s of first touch and per call size, or null if it failed. */
-function runMemset(exe: string, mib: number): { touch: number; memset: number[] } | null {
+export function runMemset(exe: string, mib: number): { touch: number; memset: number[] } | null {
   const r = spawnSync(exe, [String(mib), '1', ...CALL_SIZES.map((c) => String(c.bytes))], { encoding: 'utf8' });
   const touch = /touch ([0-9.]+)/.exec(r.stdout);
   const memset = CALL_SIZES.map((c) => new RegExp(`memset ${c.bytes} ([0-9.]+)`).exec(r.stdout));

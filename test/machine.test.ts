@@ -81,6 +81,7 @@ describe('presets', () => {
       'bhyve-10g',
       'firecracker-128m',
       'firecracker-1g',
+      'host-16g',
       'numa-2x32g',
       'qemu-64g',
       'tiny-16m',

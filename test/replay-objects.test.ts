@@ -56,7 +56,7 @@ test('page-layer trace errors: one line naming the file, line and offending thin
     ['page a o 0 class=urgent', /class "urgent" is not normal, system or interrupt/],
     ['page a o x', /pindex "x" is not an integer/],
     ['page a o 0 n=0', /n must be at least 1/],
-    ['frob', /unknown operation "frob" \(.*object, page, unwire, terminate, reclaim\)/],
+    ['frob', /unknown operation "frob" \(.*object, page, unwire, terminate, reclaim, mmap, touch, wire, munmap, shadow, collapse\)/],
   ];
   for (const [text, re] of parse) assert.throws(() => parseTrace(text, 't'), (e: unknown) => e instanceof PagelabError && e.code === 'ETRACE' && re.test(e.message), text);
 });

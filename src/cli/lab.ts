@@ -13,12 +13,19 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { PagelabError } from '../errors.js';
 import {
+  checkKstackPindexOptions,
+  DEFAULT_CHURN,
+  DEFAULT_SEED,
+  DEFAULT_SWEEP,
+  DEFAULT_THREADS,
   DEFAULT_MEASURED_GUEST,
   DEFAULT_MEASURED_HOST,
   DEFAULT_PREZERO_RUNS,
   DEFAULT_RUNS,
   DEFAULT_SCALE,
   DEFAULT_SIZES,
+  DEFAULT_WIRE_SIM_BYTES,
+  DEFAULT_WIRE_WALL_BYTES,
   EXPERIMENTS,
   EXPERIMENT_NAMES,
   labDocument,
@@ -28,7 +35,7 @@ import {
   type LabRunOptions,
 } from '../lab/index.js';
 import { getProfile, PROFILES } from '../sim/profiles/index.js';
-import { parseSize } from '../util/units.js';
+import { formatSize, parseSize } from '../util/units.js';
 import { parseArgs } from './args.js';
 
 export interface LabIO {
@@ -46,6 +53,8 @@ export interface LabOptions {
   out?: string;
   scaleAbove?: number;
   wallEagerMax?: number;
+  wireSize?: number;
+  wireSimSize?: number;
   variants: boolean;
   help: boolean;
   /** prezero-vm-start: the model's scale, the simulated idle ms, the measured guest and host. */
@@ -53,6 +62,12 @@ export interface LabOptions {
   idleMs?: number;
   guest?: string;
   host?: string;
+  /** kstack-pindex: threads, churn operations, seed, (K, G) and the sweep. */
+  threads?: number;
+  churn?: number;
+  seed?: number;
+  kstack?: [number, number];
+  sweep?: Array<[number, number]>;
 }
 
 const FREEBSD_PROFILES = PROFILES.filter((p) => p.os === 'freebsd').map((p) => p.name);
@@ -76,13 +91,35 @@ options:
   --idle MS             prezero-vm-start: simulated idle time before the guest starts (default 60000)
   --guest SIZE          prezero-vm-start: the measured guest (default ${DEFAULT_MEASURED_GUEST}; --runs defaults to ${DEFAULT_PREZERO_RUNS} there)
   --host SIZE           prezero-vm-start: the measured host (default ${DEFAULT_MEASURED_HOST})
+  --wire-size SIZE      wire: backed memory wired per measured run (default ${formatSize(DEFAULT_WIRE_WALL_BYTES)}; 1g as in the issue)
+  --wire-sim-size SIZE  wire: memory wired to count the simulated work, scaled to the 10 GiB guest
+                        (default ${formatSize(DEFAULT_WIRE_SIM_BYTES)}; 10g counts it all)
+  --threads N           kstack-pindex: threads alive after the ramp-up (default ${DEFAULT_THREADS})
+  --churn N             kstack-pindex: thread creations and exits after the ramp-up (default ${DEFAULT_CHURN})
+  --seed N              kstack-pindex: workload seed (default ${DEFAULT_SEED})
+  --kstack K:G          kstack-pindex: kern.kstack_pages and kern.kstack_guard_pages (default 4:1)
+  --sweep LIST          kstack-pindex: K:G pairs of the sweep, or "none" (default ${DEFAULT_SWEEP.map(([k, g]) => `${k}:${g}`).join(',')})
   --json                print results as JSON (schema in docs/lab.md) instead of tables
   --out DIR             also write DIR/results.json, DIR/EXPERIMENT.trace.json, DIR/report.html
                         (the first experiment's report; the others' as DIR/EXPERIMENT.html)
                         (DIR is created, and checked writable, before anything runs)
 `;
 
-const VALUED = ['--sizes', '--runs', '--profile', '--scale-above', '--wall-eager-max', '--out', '--scale', '--idle', '--guest', '--host'] as const;
+const VALUED = ['--sizes', '--runs', '--profile', '--scale-above', '--wall-eager-max', '--out', '--scale', '--idle', '--guest', '--host', '--wire-size', '--wire-sim-size', '--threads', '--churn', '--seed', '--kstack', '--sweep'] as const;
+
+/* "K:G" of --kstack and --sweep; EUSAGE naming the flag and the text. */
+function parseKG(flag: string, text: string): [number, number] {
+  const m = /^(\d{1,2}):(\d{1,2})$/.exec(text);
+  if (m === null || Number(m[1]) < 1) throw new PagelabError('EUSAGE', `lab: ${flag} "${text.slice(0, 40)}" is not K:G (stack pages >= 1 : guard pages), e.g. 4:1`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+/* A wire size: a multiple of 2 MiB up to `max`, or ESIZE naming the flag. */
+function wireBytes(v: string, flag: string, max: number): number {
+  const b = parseSize(v, flag);
+  if (!(b >= 2 ** 21 && b % 2 ** 21 === 0 && b <= max)) throw new PagelabError('ESIZE', `lab: ${flag} ${v}: must be a multiple of 2 MiB from 2M to ${formatSize(max)}`);
+  return b;
+}
 
 /* A size or "none" (no limit) for --scale-above / --wall-eager-max. */
 const limit = (v: string, flag: string): number => (v === 'none' ? Infinity : parseSize(v, flag));
@@ -147,6 +184,25 @@ export function parseLabArgs(argv: readonly string[]): { experiment: Experiment 
     parseSize(s, flag);
     opts[key] = s;
   }
+  const wireSize = v.get('--wire-size');
+  if (wireSize !== undefined) opts.wireSize = wireBytes(wireSize, '--wire-size', 4 * 2 ** 30);
+  const wireSim = v.get('--wire-sim-size');
+  if (wireSim !== undefined) opts.wireSimSize = wireBytes(wireSim, '--wire-sim-size', 10 * 2 ** 30);
+  for (const [flag, key] of [
+    ['--threads', 'threads'],
+    ['--churn', 'churn'],
+    ['--seed', 'seed'],
+  ] as const) {
+    const n = v.get(flag);
+    if (n === undefined) continue;
+    if (!/^\d+$/.test(n) || !Number.isSafeInteger(Number(n))) throw new PagelabError('EUSAGE', `lab: ${flag} "${n.slice(0, 40)}" is not a non-negative integer`);
+    opts[key] = Number(n);
+  }
+  const kg = v.get('--kstack');
+  if (kg !== undefined) opts.kstack = parseKG('--kstack', kg);
+  const sweep = v.get('--sweep');
+  if (sweep !== undefined) opts.sweep = sweep === 'none' ? [] : sweep.split(',').map((x) => parseKG('--sweep', x.trim()));
+  checkKstackPindexOptions({ ...(opts.threads !== undefined ? { threads: opts.threads } : {}), ...(opts.churn !== undefined ? { churn: opts.churn } : {}), ...(opts.seed !== undefined ? { seed: opts.seed } : {}), ...(opts.sweep !== undefined ? { sweep: opts.sweep } : {}), ...(opts.kstack !== undefined ? { K: opts.kstack[0], G: opts.kstack[1] } : {}) });
   const out = v.get('--out');
   if (out !== undefined) {
     if (out === '') throw new PagelabError('EUSAGE', 'lab: --out needs a directory');
@@ -278,6 +334,13 @@ export async function labCommand(argv: readonly string[], io: LabIO): Promise<nu
         ...(opts.idleMs !== undefined ? { idleMs: opts.idleMs } : {}),
         ...(opts.guest !== undefined ? { guest: opts.guest } : {}),
         ...(opts.host !== undefined ? { host: opts.host } : {}),
+        ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+        ...(opts.churn !== undefined ? { churn: opts.churn } : {}),
+        ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+        ...(opts.kstack !== undefined ? { K: opts.kstack[0], G: opts.kstack[1] } : {}),
+        ...(opts.sweep !== undefined ? { sweep: opts.sweep } : {}),
+        ...(opts.wireSize !== undefined ? { wireBytes: opts.wireSize } : {}),
+        ...(opts.wireSimSize !== undefined ? { wireSimBytes: opts.wireSimSize } : {}),
         variants: opts.variants,
         onProgress: (done, total, what) => {
           if (bar === undefined) return;
@@ -306,7 +369,7 @@ export async function labCommand(argv: readonly string[], io: LabIO): Promise<nu
       written.push(file);
     };
     write('results.json', JSON.stringify(doc, null, 2) + '\n');
-    for (const e of chosen) write(`${e.name}.trace.json`, JSON.stringify(e.trace(results[e.name])) + '\n');
+    for (const e of chosen) if (e.trace !== null) write(`${e.name}.trace.json`, JSON.stringify(e.trace(results[e.name])) + '\n');
     // report.html is the first experiment's report; the others get their own page beside it.
     for (const [i, e] of chosen.entries()) write(i === 0 ? 'report.html' : `${e.name}.html`, await e.renderHtml(results[e.name]));
     if (!opts.json) io.stdout(`\nwrote ${written.join(', ')}\n`);

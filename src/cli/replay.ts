@@ -80,6 +80,11 @@ export function replayCommand(argv: string[], out: (s: string) => void): number 
       out('objects (reservations: F full, E populated to the end, B from the beginning, P other partial, - none; one letter per reservation)\n');
       out(textTable(['object', 'type', 'size (pages)', 'color', 'resident', 'reservations'], objects.map(([name, o]) => [name, o.type, o.size === null ? 'unbounded' : String(o.size), o.color === null ? 'none' : String(o.color), String(o.resident_pages), truncate(o.reservations, 96)])) + '\n');
     }
+    const space = r.maps.report().map;
+    if (space !== undefined) {
+      out(`address space (vm.wire.fast=${space.wire_path}): ${space.entries.length} entries; pmap ${space.pmap.ptes} PTEs, ${space.pmap.pdes} 2 MiB PDEs, ${space.pmap.ptpages} page-table pages, ${space.pmap.promotions} promotions, ${space.pmap.demotions} demotions; ${space.pmap.wired} pages wired\n`);
+      out(textTable(['start', 'end', 'tag', 'object', 'offset', 'prot', 'wired'], space.entries.map((e) => [e.start, e.end, e.name ?? '', e.objectName ?? (e.object === 0 ? '-' : String(e.object)), String(e.offset), String(e.prot), String(e.wiredCount)])) + '\n');
+    }
     out(reservSummary(layer.reserv) + '\n\n');
     out(formatFreeQueueTable(freeQueueTable(r.phys)) + '\n');
     if (failures.length > 0) out(`\n${failures.join('\n')}\n${failures.length} data check${failures.length === 1 ? '' : 's'} failed\n`);

@@ -20,6 +20,7 @@ import { PAGE_SIZE } from '../vm/param.js';
 import type { Phys } from '../vm/phys.js';
 import { Vm } from '../vm/vm.js';
 import type { ZeroPolicyStats } from '../vm/zeropolicy.js';
+import { MapReplay, type MapReport, type MapTraceOp } from './replay-map.js';
 import { ObjectReplay, type ObjectTraceOp, type PageLayerReport } from './replay-objects.js';
 import { OPS } from './trace-ops.js';
 import { parseTrace, Trace, TRACE_MAX_BYTES, TRACE_MAX_LINE, type TraceOp } from './trace-parse.js';
@@ -57,7 +58,7 @@ export interface DataCheckFailure {
   pa: string;
 }
 
-export interface ReplayResult extends PageLayerReport {
+export interface ReplayResult extends PageLayerReport, MapReport {
   machine: string;
   tunables: Record<string, number | string>;
   allocations: Record<string, { pa: string; pages: number }>;
@@ -133,6 +134,8 @@ export class Replayer {
   readonly events: ReplayEvent[] | null;
   /** The page layer's operations (object, page, unwire, terminate, reclaim, free of a page tag). */
   readonly objects: ObjectReplay;
+  /** The address-space operations (mmap, touch, wire, unwire of a mapping, munmap, shadow, collapse). */
+  readonly maps: MapReplay;
   private readonly check: boolean;
 
   /*
@@ -159,6 +162,7 @@ export class Replayer {
     this.contigPages = new Uint32Array(trace.tagCount);
     this.events = opts.events ? [] : null;
     this.objects = new ObjectReplay(this.vm, trace.file, this.failed, this.skipped);
+    this.maps = new MapReplay(this.vm, trace.file);
     this.check = opts.check === true;
   }
 
@@ -187,6 +191,7 @@ export class Replayer {
     if (this.check) {
       try {
         this.vm.check();
+        this.maps.check();
       } catch (e) {
         throw new PagelabError('EINVARIANT', `${t.file}:${this.line}: after ${t.def(i).verb}: ${(e as Error).message}`);
       }
@@ -245,9 +250,13 @@ export class Replayer {
     return (w & TAG_CONTIG) !== 0 ? this.contigPages[tag] : 2 ** (w >>> TAG_ORDER_SHIFT);
   }
 
-  /* An allocation may take `tag` unless it is live (an allocation, or a page group of an object). */
+  /* An allocation may take `tag` unless it is live (an allocation, a page group of an object, a mapping). */
   claim(tag: number, verb: string): void {
-    if ((this.tags[2 * tag] & TAG_STATE) === TAG_LIVE || (this.objects.liveGroups !== 0 && this.objects.isLive(this.trace.tagName(tag)))) {
+    if (
+      (this.tags[2 * tag] & TAG_STATE) === TAG_LIVE ||
+      (this.objects.liveGroups !== 0 && this.objects.isLive(this.trace.tagName(tag))) ||
+      (this.maps.mapped !== 0 && this.maps.owns(this.trace.tagName(tag)))
+    ) {
       this.fail(`${verb}: tag "${this.trace.tagName(tag)}" is still allocated`);
     }
   }
@@ -266,11 +275,28 @@ export class Replayer {
     let ev;
     try {
       // The page layer asks whether the tag it would take is a live allocation.
-      ev = this.objects.run(op, () => tag >= 0 && this.isLive(tag));
+      ev = this.objects.run(op, (t) => (tag >= 0 && this.isLive(tag)) || this.maps.owns(t));
     } catch (e) {
       if (e instanceof PagelabError && e.code !== 'ETRACE' && e.code !== 'EINVARIANT') this.fail(`${op.op}: ${e.message}`);
       throw e;
     }
+    this.objectEvent(ev);
+  }
+
+  /*
+   * Runs an address-space operation (replay-map.ts) at the current line. A
+   * failure the kernel reports (KERN_*, or the collapse panic) is a failed
+   * line; misuse is ETRACE naming it.
+   */
+  mapLayer(op: MapTraceOp | { op: 'unwire'; line: number; tag: string }, tag = -1): void {
+    let ev;
+    try {
+      ev = this.maps.run(op, (t) => (tag >= 0 && this.isLive(tag)) || this.objects.isLive(t), (n) => this.vm.object.byName(n));
+    } catch (e) {
+      if (e instanceof PagelabError && e.code !== 'ETRACE' && e.code !== 'EINVARIANT') this.fail(`${op.op}: ${e.message}`);
+      throw e;
+    }
+    if (ev.failed === true) this.failed.push(this.line);
     this.objectEvent(ev);
   }
 
@@ -334,6 +360,7 @@ export class Replayer {
     if (state === TAG_LIVE) return true;
     const name = this.trace.tagName(tag);
     if (this.objects.isLive(name)) this.fail(`${verb}: tag "${name}" names pages of an object; ${verb} acts on alloc and contig tags`);
+    if (this.maps.owns(name)) this.fail(`${verb}: tag "${name}" names a mapping; ${verb} acts on alloc and contig tags (munmap unmaps it)`);
     if (state === TAG_FAILED) {
       this.skipped.push(this.line);
       this.ok = false;
@@ -416,6 +443,7 @@ export class Replayer {
       verify_failures: this.verifyFailures,
       buddyinfo: freeQueueTable(phys),
       ...this.objects.report(),
+      ...this.maps.report(),
     };
     if (this.events !== null) result.events = this.events;
     return result;

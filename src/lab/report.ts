@@ -207,9 +207,9 @@ export function traceOf(r: LazyInitBootResult): ReturnType<typeof chromeTrace> {
   return chromeTrace(runs);
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+export const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-function htmlTable(headers: string[], rows: Array<Array<string | number>>): string {
+export function htmlTable(headers: string[], rows: Array<Array<string | number>>): string {
   return `<table><thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r) => `<tr>${r.map((c) => `<td>${esc(String(c))}</td>`).join('')}</tr>`)
     .join('')}</tbody></table>`;
@@ -297,7 +297,13 @@ export async function renderHtml(r: LazyInitBootResult): Promise<string> {
       p.constants.map((c) => [c.name, c.value, c.unit, c.basis + (c.calibratedOn !== undefined ? ` (on: ${c.calibratedOn})` : ''), c.source]),
     );
   parts.push(`<h2>Profile constants</h2>${constants(r.profile)}${r.linuxProfile !== null ? constants(r.linuxProfile) : ''}`);
-  const css =
-    'body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left;font-size:13px;vertical-align:top}th{background:#f3f3f3}pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:12px}svg{max-width:100%;height:auto}';
-  return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>pagelab lab: lazy-init-boot</title><style>${css}</style></head><body>${parts.join('\n')}</body></html>\n`;
+  return htmlPage('lazy-init-boot', parts);
+}
+
+const REPORT_CSS =
+  'body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left;font-size:13px;vertical-align:top}th{background:#f3f3f3}pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:12px}svg{max-width:100%;height:auto}';
+
+/* A self-contained report page of an experiment's sections. */
+export function htmlPage(experiment: string, parts: readonly string[]): string {
+  return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>pagelab lab: ${esc(experiment)}</title><style>${REPORT_CSS}</style></head><body>${parts.join('\n')}</body></html>\n`;
 }

@@ -11,7 +11,9 @@ import { zeroingRate } from '../sim/vmstart.js';
 import { hex } from '../util/units.js';
 import { OBJ_MAX_SIZE } from '../vm/object.js';
 import { PAGE_SIZE, VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT } from '../vm/param.js';
+import { WIRE_PATHS } from '../vm/wire.js';
 import type { Replayer } from './replay.js';
+import { protBits } from './replay-map.js';
 import type { FieldSpec, OpSyntax } from './trace-parse.js';
 
 export interface TraceOpDef extends OpSyntax {
@@ -31,6 +33,7 @@ const EVERY_DOMAIN: FieldSpec = { ...DOMAIN, dflt: null };
 const PATTERN: FieldSpec = { name: 'pattern', kind: 'size', dflt: null, max: 0xffffffff, maxWhy: 'wider than 32 bits', optional: true };
 const OBJECT_TYPES = ['anon', 'phys'] as const;
 const PAGE_CLASSES = ['normal', 'system', 'interrupt'] as const;
+const PROTS = ['r', 'rw', 'rx', 'rwx', 'none'] as const;
 
 /* The pattern `write TAG` uses when none is given: FNV-1a of the tag, so `verify TAG` can find it. */
 export function tagPattern(tag: string): number {
@@ -294,8 +297,12 @@ export const OPS: readonly TraceOpDef[] = [
     usage: 'unwire TAG',
     tag: true,
     args: [],
-    // vm_page_unwire of each page of a page tag
-    run: (r, tag) => r.pageLayer({ op: 'unwire', line: r.line, tag: r.trace.tagName(tag) }),
+    // munlock of a mapping tag (replay-map.ts), else vm_page_unwire of each page of a page tag
+    run(r, tag) {
+      const name = r.trace.tagName(tag);
+      if (r.maps.owns(name)) r.mapLayer({ op: 'unwire', line: r.line, tag: name });
+      else r.pageLayer({ op: 'unwire', line: r.line, tag: name });
+    },
   },
   {
     verb: 'terminate',
@@ -314,6 +321,61 @@ export const OPS: readonly TraceOpDef[] = [
     // vm_reserv_reclaim_inactive, in one domain or once in each
     run: (r, _tag, v, o) => r.pageLayer({ op: 'reclaim', line: r.line, domain: v[o] === -1 ? null : v[o] }),
   },
+  {
+    verb: 'mmap',
+    usage: 'mmap TAG SIZE [align=S] [object=NAME] [prot=r|rw|rx|rwx|none]',
+    tag: true,
+    args: [{ name: 'size', kind: 'size', valid: (b) => b > 0 && b % PAGE_SIZE === 0 && b <= 2 ** 46, invalidWhy: 'not a positive multiple of 4 KiB up to 64 TiB' }],
+    options: [
+      { name: 'align', kind: 'size', dflt: PAGE_SIZE, valid: (a) => a >= PAGE_SIZE && Number.isInteger(Math.log2(a)) && a <= 2 ** 40, invalidWhy: 'not a power of two from 4K to 1T' },
+      { name: 'object', kind: 'tag', dflt: null },
+      { name: 'prot', kind: 'enum', words: PROTS, dflt: 1 },
+    ],
+    // vm_map_find into the process's map, anonymous or of a named object
+    run(r, tag, v, o) {
+      const object = v[o + 2] === -1 ? null : r.trace.tagName(v[o + 2]);
+      r.mapLayer({ op: 'mmap', line: r.line, tag: r.trace.tagName(tag), size: v[o], align: v[o + 1], object, prot: protBits(PROTS[v[o + 3]]) }, tag);
+    },
+  },
+  {
+    verb: 'touch',
+    usage: 'touch TAG [offset=O] [len=L] [write]',
+    tag: true,
+    args: [],
+    keywords: ['write'],
+    options: [
+      { name: 'offset', kind: 'size', dflt: 0 },
+      { name: 'len', kind: 'size', dflt: null, valid: (l) => l > 0, invalidWhy: 'not positive' },
+    ],
+    // vm_fault of each page in [offset, offset + len)
+    run(r, tag, v, o) {
+      r.mapLayer({ op: 'touch', line: r.line, tag: r.trace.tagName(tag), offset: v[o + 1], len: v[o + 2] === -1 ? null : v[o + 2], write: v[o] !== 0 });
+    },
+  },
+  {
+    verb: 'wire',
+    usage: `wire TAG [path=${WIRE_PATHS.join('|')}] [race=collapse]`,
+    tag: true,
+    args: [],
+    options: [
+      { name: 'path', kind: 'enum', words: WIRE_PATHS, dflt: null, text: `one of ${WIRE_PATHS.join(', ')}` },
+      { name: 'race', kind: 'enum', words: ['collapse'], dflt: null },
+    ],
+    // mlock: vm_map_wire on vm.wire.fast's path (path= sets it); race=collapse collapses the object mid-wire
+    run(r, tag, v, o) {
+      r.mapLayer({ op: 'wire', line: r.line, tag: r.trace.tagName(tag), path: v[o] === -1 ? null : WIRE_PATHS[v[o]], race: v[o + 1] === -1 ? null : 'collapse' });
+    },
+  },
+  ...(['munmap', 'shadow', 'collapse'] as const).map(
+    (verb): TraceOpDef => ({
+      verb,
+      usage: `${verb} TAG`,
+      tag: true,
+      args: [],
+      // vm_map_remove; vm_map's copy-on-write marking (a shadow at the next write fault); vm_object_collapse
+      run: (r, tag) => r.mapLayer({ op: verb, line: r.line, tag: r.trace.tagName(tag) }),
+    }),
+  ),
 ];
 
 /** The operation names, for messages (`set` is listed with the header lines). */

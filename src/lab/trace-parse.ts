@@ -49,7 +49,7 @@ export interface FieldSpec {
   /** A further condition on the value, and what failing it means ("not a multiple of 4 KiB"). */
   valid?: (v: number) => boolean;
   invalidWhy?: string;
-  /** decimal: what the field is, for the message ("a number of milliseconds up to one hour"). */
+  /** decimal and enum: what the field must be, for the message ("a number of milliseconds up to one hour"). */
   text?: string;
 }
 
@@ -309,16 +309,15 @@ class Scanner {
    * probed in batches by flushTags, whose independent loads overlap their
    * cache misses instead of waiting for each in turn.
    */
-  tag(w: number, op: number): void {
+  tag(w: number, op: number, s = this.ws[w]): void {
     const buf = this.buf;
-    const s = this.ws[w];
     const e = this.we[w];
     let h = 0x811c9dc5;
     let w0 = 0;
     let w1 = 0;
     for (let k = s; k < e; k++) {
       const c = buf[k];
-      if ((CLASS[c] & C_TAG) === 0) this.fail(`tag "${this.word(w)}" has characters outside [A-Za-z0-9_.:@/-]`);
+      if ((CLASS[c] & C_TAG) === 0) this.fail(`tag "${this.word(w, s)}" has characters outside [A-Za-z0-9_.:@/-]`);
       h = Math.imul(h ^ c, 0x01000193);
       const j = k - s;
       if (j < 4) w0 |= c << (8 * j);
@@ -402,8 +401,8 @@ class Scanner {
   }
 
   /* Interns the tag in word `w` now (with those queued before it) and returns its id. */
-  internNow(w: number): number {
-    this.tag(w, -1);
+  internNow(w: number, from: number): number {
+    this.tag(w, -1, from);
     this.flushTags();
     return this.syncId;
   }
@@ -501,12 +500,13 @@ class Scanner {
       }
       if (e - from > 15) v = Infinity; // beyond exact: refused below
     } else if (f.kind === 'tag') {
-      v = this.internNow(w);
+      if (from === e) this.fail(`${verb}: ${f.name} is empty`);
+      v = this.internNow(w, from);
     } else if (f.kind === 'enum') {
       const words = f.words as readonly string[];
       const text = e - from <= 32 ? String.fromCharCode(...buf.subarray(from, e)) : '';
       v = words.indexOf(text);
-      if (v < 0) this.fail(`${verb}: ${f.name} "${this.word(w, from)}" is not ${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`);
+      if (v < 0) this.fail(`${verb}: ${f.name} "${this.word(w, from)}" is not ${f.text ?? (words.length === 1 ? words[0] : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`)}`);
     } else if (f.kind === 'decimal') {
       const text = e - from <= 32 ? String.fromCharCode(...buf.subarray(from, e)) : '';
       v = /^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : NaN;
@@ -708,7 +708,8 @@ export function parseTrace(input: string | Uint8Array, file = 'trace', opts: { m
     if (c !== undefined) sc.op(c);
     else if (sc.is(0, MACHINE)) sc.header('machine');
     else if (sc.is(0, SET)) sc.header('set');
-    else sc.fail(`unknown operation "${sc.word(0)}" (machine, set, ${OP_NAMES.join(', ')})`);
+    // A verb is short: quote less of it, so the message with the list of operations stays one short line.
+    else sc.fail(`unknown operation "${escapeBytes(buf, vs, we[0], 24)}" (machine, set, ${OP_NAMES.join(', ')})`);
   }
   sc.flushTags();
   // Trim the columns to what was used (views: no copy).

@@ -22,6 +22,8 @@ export interface WallCase {
   run: () => unknown;
   /** Untimed, before every run of the case (warm-up included), before its GC: a fresh state for run(). */
   setup?: () => void;
+  /** Untimed tear-down after every run of this case (warm-up included). */
+  after?: () => void;
 }
 
 export interface WallSeries {
@@ -113,6 +115,7 @@ export function measureWall(cases: readonly WallCase[], runs: number, options: W
       c.setup?.();
       gc?.();
       wallMs(c.run);
+      c.after?.();
     }
   }
   for (let r = 0; r < runs; r++) {
@@ -124,6 +127,7 @@ export function measureWall(cases: readonly WallCase[], runs: number, options: W
       cases[i].setup?.();
       gc?.();
       ms[i].push(wallMs(cases[i].run));
+      cases[i].after?.();
     }
   }
   gc?.();

@@ -170,6 +170,11 @@ export const PRESETS: readonly PresetInfo[] = [
     build: () => bhyve('bhyve-10g', 10 * GiB),
   },
   {
+    name: 'host-16g',
+    description: 'amd64 server, 16 GiB, one domain: a bhyve host with room to wire a 10 GiB guest (seed 001)',
+    build: () => ({ ...memoryMapForSize(16 * GiB), name: 'host-16g', source: 'preset' }),
+  },
+  {
     name: 'qemu-64g',
     description: 'QEMU q35 + SeaBIOS guest, 64 GiB: 2 GiB low, 62 GiB from 4 GiB',
     build: () => qemuQ35('qemu-64g', 64 * GiB),

@@ -889,10 +889,9 @@ export class Phys {
     if (this.dirty === null) {
       const d = new DirtyList(this.pages.flags, this.ndomains, (m) => this.segtab.domain[this.pages.segind[m]]);
       const f = this.pages.flags;
-      this.forEachFreeBlock((m, o, pool) => {
-        if (pool === VM_FREEPOOL_LAZYINIT) return;
+      this.forEachFreeBlock((m, o) => {
         for (let i = m; i < m + (1 << o); i++) if ((f[i] & PG_ZERO) === 0) d.push(i);
-      });
+      }, false);
       this.dirty = d;
     }
     return this.dirty;
@@ -973,10 +972,9 @@ export class Phys {
   zeroFreePages(): number {
     let n = 0;
     const f = this.pages.flags;
-    this.forEachFreeBlock((m, o, pool) => {
-      if (pool === VM_FREEPOOL_LAZYINIT) return;
+    this.forEachFreeBlock((m, o) => {
       for (let i = m; i < m + (1 << o); i++) if ((f[i] & PG_ZERO) !== 0) n++;
-    });
+    }, false);
     return n;
   }
 
@@ -1006,14 +1004,17 @@ export class Phys {
 
   /*
    * Visits every free block: (head page, order, pool, domain, flind). Lazy
-   * blocks are visited with pool LAZYINIT. For reports, tests and the checker.
+   * blocks are visited with pool LAZYINIT unless `lazy` is false (a lazy 1 TiB
+   * machine holds 65536 of them: callers that skip them should not walk them).
+   * For reports, tests and the checker.
    */
-  forEachFreeBlock(fn: (m: number, order: number, pool: number, domain: number, flind: number) => void): void {
+  forEachFreeBlock(fn: (m: number, order: number, pool: number, domain: number, flind: number) => void, lazy = true): void {
     for (let d = 0; d < this.ndomains; d++) {
       for (let fl = 0; fl < this.nfreelists; fl++) {
         for (let pool = 0; pool < VM_NFREEPOOL; pool++) {
           for (let o = 0; o < this.nfreeorder; o++) {
             if (pool === VM_FREEPOOL_LAZYINIT) {
+              if (!lazy) continue;
               this.lazy.forEachIn(this.lazy.queue(d, fl, o), (m, order) => fn(m, order, pool, d, fl));
             } else {
               this.queues.forEachIn(this.queueIndex(d, fl, pool, o), (m) => fn(m, o, pool, d, fl));

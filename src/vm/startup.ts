@@ -90,7 +90,10 @@ export function vmPageStartup(phys: Phys, map: MemoryMap, opts: StartupOptions):
       const first = idx(g.start);
       const n = (g.end - g.start) / PAGE_SIZE;
       if (opts.lazy) {
-        pages.initRange(first, n, s);
+        // The kernel's work is vm_page_init_page per page (counted so); the
+        // records are written with fills, which give the same result and run
+        // as native code while a one-shot process's JIT is still cold.
+        pages.initRangeBulk(first, n, s);
         phys.work[Work.PageInit] += n;
         initialised += n;
       }

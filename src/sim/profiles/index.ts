@@ -7,12 +7,18 @@ import { checkProfile, type CostProfile } from '../cost.js';
 import { firecrackerAmd64_2023 } from './firecracker-amd64-2023.js';
 import { linuxPadata2020 } from './linux-padata-2020.js';
 import { linuxPgzero2020 } from './linux-pgzero-2020.js';
+import { bhyveHostWire2024 } from './bhyve-host-wire-2024.js';
+import { checkWireProfile, type WireProfile } from '../wire-cost.js';
 
 export const PROFILES: readonly CostProfile[] = [firecrackerAmd64_2023, linuxPadata2020, linuxPgzero2020];
 export const PROFILE_NAMES: readonly string[] = PROFILES.map((p) => p.name);
 export const DEFAULT_FREEBSD_PROFILE = firecrackerAmd64_2023.name;
 
 for (const p of PROFILES) checkProfile(p);
+
+/** Wiring profiles (the wire experiment), priced by sim/wire-cost.ts. */
+export const WIRE_PROFILES: readonly WireProfile[] = [bhyveHostWire2024];
+for (const p of WIRE_PROFILES) checkWireProfile(p);
 
 /*
  * The profile called `name`. `os`, when given, restricts the choice (the
@@ -28,4 +34,4 @@ export function getProfile(name: string, os?: CostProfile['os']): CostProfile {
   return p;
 }
 
-export { firecrackerAmd64_2023, linuxPadata2020, linuxPgzero2020 };
+export { firecrackerAmd64_2023, linuxPadata2020, linuxPgzero2020, bhyveHostWire2024 };

@@ -1,0 +1,110 @@
+/**
+ * Where kernel stacks get their pages: the machine's vm_page layer
+ * (VmKstackPages, behind kstack.ts's KstackPageSource seam), and
+ * kstacksForVm, which builds a machine's kernel arenas and stacks from its
+ * tunables.
+ */
+import { PagelabError } from '../errors.js';
+import { Kstacks, kstackOptions, type KstackPageSource, type KstackReview } from './kstack.js';
+import { OBJ_MAX_SIZE } from './object.js';
+import { VM_ALLOC_NORMAL, VM_ALLOC_WIRED } from './param.js';
+import { VM_LEVEL_0_ORDER_AMD64, VM_LEVEL_0_ORDER_ARM64_16K } from './reserv.js';
+import type { Vm } from './vm.js';
+import { KernelArenas, kernelArenaOptions } from './vm_kern.js';
+
+/*
+ * The page source of a booted machine: vm_page_alloc_domain into OBJT_PHYS
+ * objects coloured from pindex 0 (VM_MIN_KERNEL_ADDRESS is superpage
+ * aligned), so that stack pages fill superpage reservations when the
+ * machine has them (vm.reserv.enable).
+ */
+export class VmKstackPages implements KstackPageSource {
+  private readonly vm: Pick<Vm, 'object' | 'page' | 'reserv'>;
+
+  constructor(vm: Pick<Vm, 'object' | 'page' | 'reserv'>) {
+    this.vm = vm;
+  }
+
+  createObject(name: string, sizePages: number): number {
+    return this.vm.object.allocate('phys', { size: Math.min(sizePages, OBJ_MAX_SIZE), color: 0, name });
+  }
+
+  allocPage(object: number, pindex: number, domain: number): number {
+    return this.vm.page.allocDomain(object, pindex, domain, VM_ALLOC_NORMAL | VM_ALLOC_WIRED);
+  }
+
+  lookup(object: number, pindex: number): number {
+    return this.vm.page.lookup(object, pindex);
+  }
+
+  /* vm_page_xbusy_claim, vm_page_unwire_noq, vm_page_free. */
+  freePage(object: number, pindex: number): void {
+    const m = this.vm.page.lookup(object, pindex);
+    if (!(m >= 0)) throw new PagelabError('EINVARIANT', `vm_page_free: object ${object} has no page at pindex ${pindex}`);
+    this.vm.page.unwireNoq(m);
+    this.vm.page.free(m);
+  }
+
+  domainOf(m: number): number {
+    return this.vm.page.domainOf(m);
+  }
+
+  reservPattern(object: number, start: number, end: number): string | null {
+    return this.vm.reserv === null ? null : this.vm.reserv.describeObject(object, start, end);
+  }
+
+  /** Pages held by the object's reservations (populated or not): the physical memory they pin. */
+  reservPages(object: number): number {
+    return this.vm.reserv === null ? 0 : this.vm.reserv.objectReservations(object).length * this.vm.reserv.npages;
+  }
+
+  /** Pages of the object inside its reservations (their popcounts). */
+  reservPopulated(object: number): number {
+    const r = this.vm.reserv;
+    let n = 0;
+    if (r !== null) for (const rv of r.objectReservations(object)) n += r.popcnt[rv];
+    return n;
+  }
+
+  /** The object's reservations, one letter each, in pindex order. */
+  reservString(object: number): string {
+    const r = this.vm.reserv;
+    if (r === null) return '';
+    return r
+      .objectReservations(object)
+      .sort((a, b) => r.pindex[a] - r.pindex[b])
+      .map((rv) => r.pattern(rv))
+      .join('');
+  }
+
+  /** The object's reservations by letter (F, E, B, P). */
+  reservLetters(object: number): Record<string, number> {
+    const out: Record<string, number> = { F: 0, E: 0, B: 0, P: 0 };
+    const r = this.vm.reserv;
+    if (r !== null) for (const rv of r.objectReservations(object)) out[r.pattern(rv)]++;
+    return out;
+  }
+}
+
+export interface KstackMachineOptions {
+  /** CPUs of the machine (the cache limit is max(128, 4 x ncpu)); default 4 per domain. */
+  ncpu?: number;
+  /** The page layer to back stacks with; default the machine's vm_page layer (VmKstackPages). */
+  source?: KstackPageSource;
+  review?: KstackReview;
+}
+
+/*
+ * The kernel arenas and kernel stacks of a booted machine, configured by its
+ * tunables (vm.kva_base, vm.kva_size, kern.kstack_pages,
+ * kern.kstack_guard_pages, vm.kstack.pindex, vm.kstack.ilp32,
+ * vm.kstack_cache_size). Bad values are EINVAL naming them.
+ */
+export function kstacksForVm(vm: Vm, opts: KstackMachineOptions = {}): { arenas: KernelArenas; kstacks: Kstacks } {
+  const nd = vm.phys.ndomains;
+  const order = vm.reserv?.order ?? (vm.tunables.str('vm.reserv.geometry') === 'arm64-16k' ? VM_LEVEL_0_ORDER_ARM64_16K : VM_LEVEL_0_ORDER_AMD64);
+  const arenas = new KernelArenas(kernelArenaOptions(vm.tunables, nd, order));
+  const ko = kstackOptions(vm.tunables, opts.ncpu ?? 4 * nd, order);
+  const kstacks = new Kstacks(arenas, opts.source ?? new VmKstackPages(vm), { ...ko, ...(opts.review ? { review: opts.review } : {}) });
+  return { arenas, kstacks };
+}
