@@ -291,30 +291,32 @@ test('fuzz: replay follows a model of the tags, checker after every step', () =>
   );
 });
 
-type MixedOp = { k: 'alloc' | 'free' | 'write'; tag: number } | { k: 'page'; tag: number; pindex: number; n: number };
+type MixedOp = { k: 'alloc' | 'free' | 'write' | 'mmap' | 'munmap'; tag: number } | { k: 'page'; tag: number; pindex: number; n: number };
 const mixedOpArb: fc.Arbitrary<MixedOp> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ k: fc.constantFrom('alloc' as const, 'free' as const, 'write' as const), tag: fc.nat(4) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constantFrom('mmap' as const, 'munmap' as const), tag: fc.nat(4) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('page' as const), tag: fc.nat(4), pindex: fc.nat(7), n: fc.integer({ min: 1, max: 2 }) }) },
 );
 
-test('fuzz: alloc tags and page tags share one name space, checker after every step', () => {
+test('fuzz: alloc, page and mapping tags share one name space, checker after every step', () => {
   fc.assert(
     fc.property(fc.array(mixedOpArb, { maxLength: 30, size: 'max' }), (ops) => {
       const header = ['machine tiny-16m', 'set vm.backed=1', 'object o'];
-      const lines = ops.map((op) => (op.k === 'page' ? `page t${op.tag} o ${op.pindex} n=${op.n}` : op.k === 'alloc' ? `alloc t${op.tag} 0` : `${op.k} t${op.tag}`));
+      const lines = ops.map((op) => (op.k === 'page' ? `page t${op.tag} o ${op.pindex} n=${op.n}` : op.k === 'alloc' ? `alloc t${op.tag} 0` : op.k === 'mmap' ? `mmap t${op.tag} 8k` : `${op.k} t${op.tag}`));
       const r = new Replayer(parseTrace([...header, ...lines].join('\n'), 't'), { check: true });
       assert.equal(r.step(), true); // object o
       // The model: what each tag holds, and the object's resident pindexes.
-      const held = new Map<number, { kind: 'phys' } | { kind: 'pages'; from: number; n: number }>();
+      const held = new Map<number, { kind: 'phys' | 'map' } | { kind: 'pages'; from: number; n: number }>();
       const resident = new Set<number>();
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i];
         const line = header.length + i + 1;
         const h = held.get(op.tag);
         let error = false;
-        if (op.k === 'alloc' || op.k === 'page') error = h !== undefined;
+        if (op.k === 'alloc' || op.k === 'page' || op.k === 'mmap') error = h !== undefined;
+        if (op.k === 'munmap') error = h === undefined || h.kind !== 'map';
         if (op.k === 'page') for (let p = op.pindex; p < op.pindex + op.n; p++) error ||= resident.has(p);
-        if (op.k === 'free' || op.k === 'write') error = h === undefined || (op.k === 'write' && h.kind === 'pages');
+        if (op.k === 'free' || op.k === 'write') error = h === undefined || h.kind === 'map' || (op.k === 'write' && h.kind === 'pages');
         if (error) {
           assert.throws(
             () => r.step(),
@@ -326,6 +328,8 @@ test('fuzz: alloc tags and page tags share one name space, checker after every s
         assert.equal(r.step(), true);
         assert.equal(r.event().ok, true, lines[i]);
         if (op.k === 'alloc') held.set(op.tag, { kind: 'phys' });
+        else if (op.k === 'mmap') held.set(op.tag, { kind: 'map' });
+        else if (op.k === 'munmap') held.delete(op.tag);
         else if (op.k === 'page') {
           held.set(op.tag, { kind: 'pages', from: op.pindex, n: op.n });
           for (let p = op.pindex; p < op.pindex + op.n; p++) resident.add(p);
@@ -337,6 +341,7 @@ test('fuzz: alloc tags and page tags share one name space, checker after every s
       const res = r.result();
       assert.deepEqual(Object.keys(res.allocations).sort(), [...held].filter(([, x]) => x.kind === 'phys').map(([t]) => `t${t}`).sort());
       assert.equal(res.objects.o.resident_pages, resident.size);
+      assert.deepEqual((res.map?.entries ?? []).map((e) => e.name).sort(), [...held].filter(([, x]) => x.kind === 'map').map(([t]) => `t${t}`).sort());
       assert.deepEqual(res.failed, []);
     }),
     { numRuns: Math.ceil(RUNS / 5) },
