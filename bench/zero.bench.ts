@@ -253,9 +253,9 @@ export default async function run(): Promise<string> {
     }),
   ]);
   out.push(
-    `The zeroing engine: submit the whole ${mib} MiB region as requests in address order (polling when the ring of 4096 is full), ` +
+    `The zeroing engine: submit the whole ${mib} MiB region as requests in address order (polling when the ring of 4096 runs is full), ` +
       `waitAll, poll the rest. GiB/s (percent of C memset in one call, ${Number.isNaN(engMemset) ? 'not measured' : `${gibs(engMemset)} GiB/s`} in the rounds interleaved with these cases: the physical limit of one thread). ` +
-      'submit() gathers requests that continue each other into one slot (up to 16 requests, 4 MiB); workers zero runs of slots (up to 64, 64 MiB) in one memory.fill.',
+      'submit() gathers requests that continue each other into one slot (up to 4096 requests, 4 MiB; a request continuing the open run costs a few stores); workers zero runs of slots (up to 64, 64 MiB) in one memory.fill.',
     '',
     markdownTable(['workers', '4 MiB requests', '4 KiB requests'], engRows),
     '',

@@ -149,6 +149,45 @@ test('workers: random disjoint requests complete exactly once, zero exactly what
   await engine.shutdown();
 });
 
+test('workers: the ring bounds runs, not requests: many more page requests than ringSlots are outstanding, each tag returned once', async () => {
+  const backing = new BackingStore(mapOf(RAM), { memoryBytesMax: PER_MEMORY });
+  const engine = new ZeroEngine(backing, { workers: 2, ringSlots: 2 });
+  engines.push(engine);
+  await engine.ready();
+  // Every page of RAM in address order, no polling: the pages of each RAM
+  // range continue each other (across its 128 KiB memories), so they make
+  // two runs, within ringSlots 2, however many pages there are.
+  for (const [s, e] of RAM) backing.fillPattern(s, e - s, PATTERN);
+  for (let i = 0; i < PAGES.length; i++) assert.equal(engine.submit(PAGES[i][0], PAGE, i), true, `page ${i} refused`);
+  assert.equal(engine.pending(), PAGES.length);
+  assert.ok(PAGES.length > 100 * engine.ringSlots);
+  // A third run would overrun: refused, nothing queued.
+  assert.equal(engine.submit(0x1000, PAGE, -1), false);
+  assert.equal(engine.pending(), PAGES.length);
+  assert.equal(engine.waitAll(10_000), true);
+  const out = new Int32Array(7); // smaller than a run: poll hands a run's tags out over several calls
+  const seen = new Uint8Array(PAGES.length);
+  while (engine.pending() > 0) {
+    const n = engine.poll(out);
+    for (let j = 0; j < n; j++) {
+      assert.equal(seen[out[j]], 0, `tag ${out[j]} returned twice`);
+      seen[out[j]] = 1;
+    }
+  }
+  assert.equal(seen.every((x) => x === 1), true, 'every tag returned');
+  for (const [s, e] of RAM) assert.equal(backing.firstNonZero(s, e - s), -1);
+  // Random page-sized requests, runs broken by gaps and by reordering, through a ring of 2 runs.
+  fc.assert(
+    fc.property(fc.array(fc.nat({ max: PAGES.length - 1 }), { minLength: 2, maxLength: 40, size: 'max' }), fc.boolean(), (cuts, adjacent) => {
+      const reqs = requests(cuts, adjacent).flatMap((r) => Array.from({ length: r.bytes / PAGE }, (_, k) => ({ pa: r.pa + k * PAGE, bytes: PAGE })));
+      if (reqs.length > 3 && cuts[0] % 2 === 1) [reqs[1], reqs[2]] = [reqs[2], reqs[1]];
+      runAndCheck(engine, backing, reqs);
+    }),
+    { numRuns: 25 },
+  );
+  await engine.shutdown();
+});
+
 test('workers: a request polled while the workers are busy already reads zero', async () => {
   // Large requests and a busy poller: a completion published before its
   // zeroing finished would be caught here.

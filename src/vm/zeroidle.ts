@@ -17,10 +17,15 @@
  *    a run of requests that continue each other; the run's tags stay with
  *    the owner, in a tag block the run holds until its last tag is polled
  *    (completions come back in any order, so tags cannot be indexed by
- *    request number). submit() extends the open run while requests
- *    continue it (up to 16 requests or 4 MiB) and publishes it when one does
- *    not, when it is full, or on poll/waitAll/settle/flush: a page-sized
- *    request then costs the owner a few stores, not a slot and a wake-up.
+ *    request number; a block grows by doubling, and keeps its size when
+ *    reused). submit() extends the open run while requests continue it (up
+ *    to 4096 requests or 4 MiB) and publishes it when one does not, when it
+ *    is full, or on poll/waitAll/settle/flush. A request that continues the
+ *    open run inside the RAM segment where the run ends (a memory already
+ *    validated, materialised and sent to the workers when the run was
+ *    opened or last extended the slow way) costs the owner a few
+ *    comparisons and stores: no range check, no memory lookup, no slot, no
+ *    wake-up.
  *    The producer publishes by storing SUB_TAIL, a worker claims slot h by
  *    compareExchange of SUB_HEAD from h to h+1, having read the slot first
  *    (the producer cannot reuse slot h until SUB_HEAD has moved past it, so
@@ -31,10 +36,20 @@
  *    one entry per run it zeroed) or [tag, 0, bytes] (the owner, one request)
  *    and then sets the slot's ready word; poll consumes in index order,
  *    clears the ready word, and hands out a run's tags from its block.
- *  - one bound covers both rings: submit refuses when submitted - polled
- *    reaches the ring size, so neither ring can overrun (a completion index
- *    i + size exists only after i + size + 1 submissions, which needed
- *    index i polled first).
+ *  - one bound covers both rings, counted in units, not requests: a unit is
+ *    a run (one submission slot, one completion entry) or a request the
+ *    owner completes itself (inline, untouched, empty: one completion
+ *    entry). submit refuses to open a unit when opened - consumed (units
+ *    whose completion entry poll has consumed) reaches the ring size;
+ *    extending the open run opens nothing, so any number of requests may be
+ *    outstanding. Completion ring: entry i + size is written only by unit
+ *    number >= i + size, opened when consumed >= i + 1, and poll consumes in
+ *    index order, so entry i was consumed. Submission ring: when the run for
+ *    slot j + size is opened, were slot j not yet claimed, slots j .. j +
+ *    size - 1 would all be unclaimed (workers claim in order), so size runs
+ *    would have unconsumed completions and the open would have been
+ *    refused. Tag blocks: held by unconsumed runs (at most size) and by the
+ *    one run poll is still handing out, so size + 1 blocks never run dry.
  *  - an idle worker sets its own sleep word to 1, rechecks the ring, and
  *    sleeps in Atomics.wait on the word. submit, after publishing, wakes at
  *    most one sleeper: the first whose word it turns from 1 to 0 by
@@ -103,7 +118,12 @@ export interface ZeroMemoryMessage {
 export interface ZeroEngineOptions {
   /** Worker threads; 0 (the default) zeroes every submission inline. */
   workers?: number;
-  /** Requests that may be outstanding (submitted, not yet polled); a power of two. Default 1024. */
+  /**
+   * Runs of requests (and requests completed at submit: inline, untouched,
+   * empty) that may be outstanding, i.e. whose completion poll has not
+   * consumed yet; a power of two. Default 1024. Requests that continue the
+   * open run do not count: many more requests than this may be outstanding.
+   */
   ringSlots?: number;
   /** Work counters to charge: zero_bytes_sync at submit/zeroSync, zero_bytes_background at poll. */
   work?: WorkCounters;
@@ -137,7 +157,8 @@ export class ZeroEngine {
   private readonly mask: number;
   private readonly ctl: Int32Array;
   private readonly sub: Float64Array;
-  private readonly tags: Float64Array;
+  /** Per tag block: the tags of one run, by request number within the run. Only this thread reads them. */
+  private readonly tagBlocks: Float64Array[];
   private readonly freeBlocks: Int32Array;
   private freeBlockTop: number;
   private readonly comp: Float64Array;
@@ -152,10 +173,17 @@ export class ZeroEngine {
   /** Memories the workers have (or have been sent). */
   private readonly shared: boolean[];
   private submittedCount = 0;
-  // The open run: requests submitted but not yet published.
+  /** Units (runs, and requests the owner completes) opened, and whose completion entry poll has consumed. */
+  private unitsOpened = 0;
+  private unitsConsumed = 0;
+  // The open run: requests submitted but not yet published. [openEnd,
+  // openLimit) is RAM in one materialised memory the workers have.
   private openPa = 0;
   private openBytes = 0;
+  private openEnd = 0;
+  private openLimit = 0;
   private openBlock = 0;
+  private openTags: Float64Array = EMPTY_TAGS;
   private openCount = 0;
   // A run's completion being handed out by poll: next request number, requests left.
   private expandBlock = 0;
@@ -192,12 +220,15 @@ export class ZeroEngine {
     this.mask = slots - 1;
     this.ctl = new Int32Array(new SharedArrayBuffer(Ctl.Words * 4));
     this.sub = new Float64Array(new SharedArrayBuffer(slots * 4 * 8));
-    // Only this thread reads tags (poll hands out a run's tags from here):
-    // one block of RUN_MAX_REQUESTS per run, freed when its last tag is polled.
-    this.tags = new Float64Array(slots * RUN_MAX_REQUESTS);
-    this.freeBlocks = new Int32Array(slots);
-    for (let i = 0; i < slots; i++) this.freeBlocks[i] = slots - 1 - i;
-    this.freeBlockTop = slots;
+    // One tag block per run, freed when its last tag is polled; slots + 1
+    // blocks suffice (see the header).
+    this.tagBlocks = [];
+    this.freeBlocks = new Int32Array(slots + 1);
+    for (let i = 0; i <= slots; i++) {
+      this.tagBlocks.push(new Float64Array(TAG_BLOCK_INITIAL));
+      this.freeBlocks[i] = slots - i;
+    }
+    this.freeBlockTop = slots + 1;
     this.comp = new Float64Array(new SharedArrayBuffer(slots * 3 * 8));
     this.compReady = new Int32Array(new SharedArrayBuffer(slots * 4));
     this.statsArr = new Float64Array(new SharedArrayBuffer(Math.max(1, nworkers) * 2 * 8));
@@ -295,8 +326,10 @@ export class ZeroEngine {
 
   /**
    * Queues [pa, pa+bytes) for zeroing; poll() returns `tag` once it is done.
-   * Returns false, queueing nothing, when ringSlots requests are outstanding
-   * (poll to make room). With no workers the range is zeroed before submit
+   * Returns false, queueing nothing, when the request would open a unit
+   * (a run, or a request completed at once) while ringSlots units are
+   * outstanding (poll to make room); a request that continues the open run
+   * is always taken. With no workers the range is zeroed before submit
    * returns; a range in memories never written completes at once.
    * Requires: the caller owns the range and neither reads nor writes it
    * until its tag comes back; `tag` is a finite number (Int32 if the caller
@@ -304,11 +337,39 @@ export class ZeroEngine {
    * Throws ERANGE unless the range is RAM, EINVAL after shutdown().
    */
   submit(pa: number, bytes: number, tag: number): boolean {
+    // The hot case: the request continues the open run inside RAM the run
+    // already validated (see openLimit); a worker failure is noticed at the
+    // next slow submit, flush's caller or poll.
+    if (
+      pa === this.openEnd &&
+      this.openCount > 0 &&
+      bytes > 0 &&
+      pa + bytes <= this.openLimit &&
+      Number.isInteger(bytes) &&
+      this.openCount < RUN_MAX_REQUESTS &&
+      this.openBytes + bytes <= RUN_MAX_BYTES &&
+      Number.isFinite(tag)
+    ) {
+      let tags = this.openTags;
+      if (this.openCount === tags.length) tags = this.growOpenTags();
+      tags[this.openCount++] = tag;
+      this.openBytes += bytes;
+      this.openEnd += bytes;
+      this.submittedCount++;
+      if (this.openCount === RUN_MAX_REQUESTS || this.openBytes === RUN_MAX_BYTES) this.flush();
+      return true;
+    }
+    return this.submitSlow(pa, bytes, tag);
+  }
+
+  /** submit() for a request that does not continue the open run within its validated limit. */
+  private submitSlow(pa: number, bytes: number, tag: number): boolean {
     if (this.stopping !== undefined) throw new PagelabError('EINVAL', 'zero engine: submit after shutdown');
     this.checkFailure();
     this.backing.checkRange(pa, bytes, 'zero submit');
     if (!Number.isFinite(tag)) throw new PagelabError('EINVAL', `zero engine: tag ${tag} is not a finite number`);
-    if (this.submittedCount - this.polledCount >= this.ringSlots) {
+    const continues = bytes > 0 && this.openCount > 0 && pa === this.openEnd && this.openCount < RUN_MAX_REQUESTS && this.openBytes + bytes <= RUN_MAX_BYTES;
+    if (!continues && this.unitsOpened - this.unitsConsumed >= this.ringSlots) {
       // The caller will poll for room: what is queued must be visible to the workers.
       this.flush();
       return false;
@@ -334,27 +395,51 @@ export class ZeroEngine {
       if (!this.shared[k]) this.shareMemory(k);
     }
     if (!touched) {
+      if (continues) {
+        // Not part of the run after all: it completes at once, so it opens a unit.
+        if (this.unitsOpened - this.unitsConsumed >= this.ringSlots) {
+          this.submittedCount--;
+          this.flush();
+          return false;
+        }
+      }
       this.untouchedBytes += bytes;
       this.complete(tag, 0);
       return true;
     }
-    if (this.openCount > 0 && pa === this.openPa + this.openBytes && this.openCount < RUN_MAX_REQUESTS && this.openBytes + bytes <= RUN_MAX_BYTES) {
-      this.tags[this.openBlock * RUN_MAX_REQUESTS + this.openCount] = tag;
+    if (continues) {
+      let tags = this.openTags;
+      if (this.openCount === tags.length) tags = this.growOpenTags();
+      tags[this.openCount++] = tag;
       this.openBytes += bytes;
-      this.openCount++;
-      if (this.openCount === RUN_MAX_REQUESTS || this.openBytes === RUN_MAX_BYTES) this.flush();
-      return true;
+    } else {
+      this.flush();
+      this.unitsOpened++;
+      const block = this.freeBlocks[--this.freeBlockTop];
+      this.openTags = this.tagBlocks[block];
+      this.openTags[0] = tag;
+      this.openPa = pa;
+      this.openBytes = bytes;
+      this.openBlock = block;
+      this.openCount = 1;
     }
-    this.flush();
-    // A new run takes a free tag block; runs not yet fully polled are at most
-    // the requests outstanding, so the ring of blocks never runs dry.
-    const block = this.freeBlocks[--this.freeBlockTop];
-    this.tags[block * RUN_MAX_REQUESTS] = tag;
-    this.openPa = pa;
-    this.openBytes = bytes;
-    this.openBlock = block;
-    this.openCount = 1;
+    this.openEnd = pa + bytes;
+    // Later requests may extend the run without checks up to the end of the
+    // RAM segment its last byte lies in, if that memory is materialised (and
+    // so shared above); a segment never crosses a memory.
+    const lastByte = pa + bytes - 1;
+    this.openLimit = this.backing.isMaterialised(last) ? lastByte + this.backing.locateAddress(lastByte).contiguousBytes : this.openEnd;
+    if (this.openCount === RUN_MAX_REQUESTS || this.openBytes === RUN_MAX_BYTES) this.flush();
     return true;
+  }
+
+  /** Doubles the open run's tag block (it keeps the new size when reused). */
+  private growOpenTags(): Float64Array {
+    const grown = new Float64Array(Math.min(RUN_MAX_REQUESTS, 2 * this.openTags.length));
+    grown.set(this.openTags);
+    this.tagBlocks[this.openBlock] = grown;
+    this.openTags = grown;
+    return grown;
   }
 
   /*
@@ -392,6 +477,7 @@ export class ZeroEngine {
 
   /** Publishes a completion from this thread (inline or nothing to do). */
   private complete(tag: number, bytes: number): void {
+    this.unitsOpened++;
     const slot = Atomics.add(this.ctl, Ctl.CompTail, 1) & this.mask;
     this.comp[3 * slot] = tag;
     this.comp[3 * slot + 1] = 0;
@@ -414,7 +500,7 @@ export class ZeroEngine {
     while (n < max) {
       // A worker's completion covers a run of requests: their tags are this thread's own tag ring.
       if (this.expandLeft > 0) {
-        out[n++] = this.tags[this.expandBlock * RUN_MAX_REQUESTS + this.expandNext++];
+        out[n++] = this.tagBlocks[this.expandBlock][this.expandNext++];
         if (--this.expandLeft === 0) this.freeBlocks[this.freeBlockTop++] = this.expandBlock;
         continue;
       }
@@ -430,6 +516,7 @@ export class ZeroEngine {
       background += this.comp[3 * slot + 2];
       Atomics.store(this.compReady, slot, 0);
       this.compHead = (this.compHead + 1) | 0;
+      this.unitsConsumed++;
     }
     this.polledCount += n;
     if (this.work !== undefined) this.work[Work.ZeroBytesBackground] += background;
@@ -547,9 +634,17 @@ export class ZeroEngine {
   }
 }
 
-/** Longest run of requests one submission slot carries: requests (the size of a tag block), and bytes. */
-const RUN_MAX_REQUESTS = 16;
+/**
+ * Longest run of requests one submission slot carries: requests (the
+ * largest tag block), and bytes. Workers merge runs that continue each
+ * other into fills of up to 64 MiB; a run of 4 MiB keeps them fed while the
+ * owner gathers the next (a larger run would be published later).
+ */
+const RUN_MAX_REQUESTS = 4096;
 const RUN_MAX_BYTES = 4 * 2 ** 20;
+/** Tags a fresh block holds before it first grows. */
+const TAG_BLOCK_INITIAL = 16;
+const EMPTY_TAGS = new Float64Array(0);
 
 /** Atomics.waitAsync (ES2024; lib ES2022 does not declare it). */
 function waitAsync(
