@@ -309,18 +309,28 @@ export class VmPage {
    * vm_phys is empty, break an inactive reservation and retry.
    */
   private allocDomainAfter(obj: number, pindex: number, domain: number, req: number, mpred: number): number {
+    this.stats[PageStat.Alloc]++;
+    const m = this.allocFromReserv(obj, pindex, domain, req, mpred);
+    return m >= 0 ? m : this.allocDomainSlow(obj, pindex, domain, req, mpred);
+  }
+
+  /* The reservation step of allocDomainAfter (kept small so it inlines into alloc): a page or -1. */
+  private allocFromReserv(obj: number, pindex: number, domain: number, req: number, mpred: number): number {
+    const reserv = this.reserv;
+    if (reserv === null || (this.objects.flags[obj] & OBJ_COLORED) === 0) return -1;
+    const m = reserv.allocPage(obj, pindex, domain, req, mpred);
+    if (m >= 0) {
+      this.stats[PageStat.FromReserv]++;
+      this.initObjectPage(m, obj, pindex, req, 0);
+    }
+    return m;
+  }
+
+  /* allocDomainAfter past a reservation: the page cache, vm_phys, and a retry after breaking an inactive reservation. */
+  private allocDomainSlow(obj: number, pindex: number, domain: number, req: number, mpred: number): number {
     const st = this.stats;
-    st[PageStat.Alloc]++;
     const reserv = this.reserv;
     for (;;) {
-      if (reserv !== null && (this.objects.flags[obj] & OBJ_COLORED) !== 0) {
-        const m = reserv.allocPage(obj, pindex, domain, req, mpred);
-        if (m >= 0) {
-          st[PageStat.FromReserv]++;
-          this.initObjectPage(m, obj, pindex, req, 0);
-          return m;
-        }
-      }
       const cache = this.pgcache[domain][VM_FREEPOOL_DEFAULT];
       if (cache !== null) {
         const m = cache.alloc();
@@ -340,6 +350,8 @@ export class VmPage {
         }
         if (reserv !== null && reserv.reclaimInactive(domain)) {
           st[PageStat.ReclaimRetry]++;
+          const r = this.allocFromReserv(obj, pindex, domain, req, mpred);
+          if (r >= 0) return r;
           continue;
         }
       }

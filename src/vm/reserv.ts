@@ -359,13 +359,30 @@ export class Reserv {
     const n = this.npages;
     const index = (this.objects.pgColor[obj] + pindex) & (n - 1);
     if (pindex < index || pindex >= this.objects.size[obj]) return -1;
-    const rv0 = this.fromObject(obj, pindex, mpred);
-    if (rv0 >= 0) {
-      if (this.bit(rv0, index)) return -1;
-      if (!this.domains.allocate(this.domain[rv0], req, 1)) return -1;
-      this.populate(rv0, index);
-      return this.first[rv0] + index;
+    // The common case of a sequential fill, inline: mpred's reservation holds
+    // pindex (vm_reserv_from_object's first test). Everything else, including
+    // starting a reservation, is once per reservation and lives in allocPageSlow.
+    if (mpred >= 0) {
+      const rv = this.fromPage(mpred);
+      const first = this.pindex[rv];
+      if (this.object[rv] === obj && pindex >= first && pindex - first < n) return this.allocFrom(rv, index, req);
     }
+    return this.allocPageSlow(obj, pindex, domain, req, mpred, index);
+  }
+
+  /* vm_reserv_alloc_page's tail for an existing reservation `rv`: page `index`, charged to rv's domain. */
+  private allocFrom(rv: number, index: number, req: number): number {
+    if (this.bit(rv, index)) return -1;
+    if (!this.domains.allocate(this.domain[rv], req, 1)) return -1;
+    this.populate(rv, index);
+    return this.first[rv] + index;
+  }
+
+  /* allocPage when mpred's reservation does not hold pindex: msucc's, or a new one within leftcap/rightcap. */
+  private allocPageSlow(obj: number, pindex: number, domain: number, req: number, mpred: number, index: number): number {
+    const n = this.npages;
+    const rv0 = this.fromObject(obj, pindex, mpred);
+    if (rv0 >= 0) return this.allocFrom(rv0, index, req);
     const first = pindex - index;
     if (mpred >= 0) {
       const rv = this.fromPage(mpred);
