@@ -14,6 +14,11 @@ import { NIL, PG_REPORTED, VM_NFREEPOOL } from './param.js';
 
 export class FreeQueues {
   private readonly pages: PageArray;
+  /* The page array's link and head fields, held here so that add and rem reach them in one load. */
+  private readonly next: Uint32Array;
+  private readonly prev: Uint32Array;
+  private readonly order: Uint8Array;
+  private readonly pool: Uint8Array;
   private readonly work: WorkCounters;
   private readonly nfreelists: number;
   private readonly nfreeorder: number;
@@ -32,6 +37,10 @@ export class FreeQueues {
 
   constructor(pages: PageArray, ndomains: number, nfreelists: number, nfreeorder: number, work: WorkCounters) {
     this.pages = pages;
+    this.next = pages.next;
+    this.prev = pages.prev;
+    this.order = pages.order;
+    this.pool = pages.pool;
     this.work = work;
     this.nfreelists = nfreelists;
     this.nfreeorder = nfreeorder;
@@ -55,22 +64,23 @@ export class FreeQueues {
    * Requires: `m` is initialised and on no queue; `q` is [..][pool][order].
    */
   add(q: number, m: number, order: number, pool: number, tail: boolean): void {
-    const p = this.pages;
-    p.order[m] = order;
-    p.pool[m] = pool;
+    const next = this.next;
+    const prev = this.prev;
+    this.order[m] = order;
+    this.pool[m] = pool;
     if (tail) {
       const t = this.tail[q];
-      p.prev[m] = t;
-      p.next[m] = NIL;
+      prev[m] = t;
+      next[m] = NIL;
       if (t === NIL) this.head[q] = m;
-      else p.next[t] = m;
+      else next[t] = m;
       this.tail[q] = m;
     } else {
       const h = this.head[q];
-      p.next[m] = h;
-      p.prev[m] = NIL;
+      next[m] = h;
+      prev[m] = NIL;
       if (h === NIL) this.tail[q] = m;
-      else p.prev[h] = m;
+      else prev[h] = m;
       this.head[q] = m;
     }
     this.count[q]++;
@@ -83,23 +93,30 @@ export class FreeQueues {
    * Guarantees: `m` is on no queue and reads as no free head.
    */
   rem(q: number, m: number): void {
-    const p = this.pages;
-    const n = p.next[m];
-    const pr = p.prev[m];
+    const next = this.next;
+    const prev = this.prev;
+    const n = next[m];
+    const pr = prev[m];
+    const order = this.order[m];
     if (pr === NIL) this.head[q] = n;
-    else p.next[pr] = n;
+    else next[pr] = n;
     if (n === NIL) this.tail[q] = pr;
-    else p.prev[n] = pr;
-    p.next[m] = NIL;
-    p.prev[m] = NIL;
-    this.domainPages[this.qDomain[q]] -= 1 << p.order[m];
-    if (p.order[m] >= this.reportingMinOrder && (p.flags[m] & PG_REPORTED) !== 0) {
-      p.flags[m] &= ~PG_REPORTED;
-      this.reportedLost++;
-    }
-    p.order[m] = this.nfreeorder;
+    else prev[n] = pr;
+    next[m] = NIL;
+    prev[m] = NIL;
+    this.order[m] = this.nfreeorder;
+    this.domainPages[this.qDomain[q]] -= 1 << order;
+    if (order >= this.reportingMinOrder) this.unreport(m);
     this.count[q]--;
     this.work[Work.QueueRemove]++;
+  }
+
+  /* A block of a reported order leaves its queue: it is no longer known reported. */
+  private unreport(m: number): void {
+    const flags = this.pages.flags;
+    if ((flags[m] & PG_REPORTED) === 0) return;
+    flags[m] &= ~PG_REPORTED;
+    this.reportedLost++;
   }
 
   /*

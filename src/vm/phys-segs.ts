@@ -120,6 +120,13 @@ export class SegmentTable {
   readonly first: Float64Array;
   readonly count: Float64Array;
   readonly pfnLo: Int32Array;
+  /** One past the last page index of the segment (first + count). */
+  readonly end: Float64Array;
+  /**
+   * pfn - page index, low 32 bits: (m + pfnDelta) & bit is bit `bit` of page
+   * m's pfn, which decides whether its buddy lies above or below it.
+   */
+  readonly pfnDelta: Int32Array;
   readonly domain: Uint8Array;
   /** Free queue [domain][flind][0][0] of the segment: add pool * nfreeorder + order. */
   readonly queueBase: Int32Array;
@@ -131,6 +138,8 @@ export class SegmentTable {
     this.first = Float64Array.from(segs, (s) => s.firstPage);
     this.count = Float64Array.from(segs, (s) => s.npages);
     this.pfnLo = Int32Array.from(segs, (s) => (s.start / PAGE_SIZE) % 4294967296 | 0);
+    this.end = Float64Array.from(segs, (s) => s.firstPage + s.npages);
+    this.pfnDelta = Int32Array.from(segs, (s, i) => (this.pfnLo[i] - (s.firstPage % 4294967296)) | 0);
     this.domain = Uint8Array.from(segs, (s) => s.domain);
     this.queueBase = Int32Array.from(segs, (s) => queueBase(s.domain, s.flind));
     this.lazyBase = Int32Array.from(segs, (s) => lazyBase(s.domain, s.flind));

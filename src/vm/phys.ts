@@ -95,8 +95,16 @@ export class Phys {
   readonly segtab: SegmentTable;
   /** Per domain, the first queue of the free list allocations try first: add pool * nfreeorder + order. */
   private readonly firstQueue: Int32Array;
-  /** The segment of the last page freed: frees cluster, so it usually holds the next. */
+  /*
+   * The segment of the last page freed (frees cluster, so it usually holds
+   * the next) and its table entries copied into fields, which the free path
+   * reads with one load each: first page, end, pfnDelta, queueBase.
+   */
   private lastSeg = 0;
+  private lastSegFirst = 0;
+  private lastSegEnd = 0;
+  private lastSegDelta = 0;
+  private lastSegQueue = 0;
 
   /** @internal The free queues of initialised blocks, indexed by queueIndex(). */
   readonly queues: FreeQueues;
@@ -457,18 +465,20 @@ export class Phys {
    * Requires: a valid domain, an allocation pool and 0 <= order <= maxOrder.
    */
   allocPagesUnsafe(domain: number, pool: number, order: number): number {
-    // The common case first, written out: the queue of the right order on the
-    // first free list has a block. Same work counted as the general path.
+    // The common case first, small enough to inline into callers: the queue
+    // of the right order on the first free list has a block. Same work
+    // counted as the general path.
     const q = this.firstQueue[domain] + pool * this.nfreeorder + order;
-    const queues = this.queues;
-    const h = queues.head[q];
-    if (h !== NIL) {
-      this.work[Work.QueueHeadVisit]++;
-      queues.rem(q, h);
-      if (order === 0) this.pages.astate[h] = ASTATE_ALLOCATED;
-      else this.markAllocated(h, 1 << order);
-      return h;
-    }
+    const h = this.queues.head[q];
+    if (h === NIL || order !== 0) return this.allocPagesSearch(domain, pool, order);
+    this.work[Work.QueueHeadVisit]++;
+    this.queues.rem(q, h);
+    this.pages.astate[h] = ASTATE_ALLOCATED;
+    return h;
+  }
+
+  /* allocPagesUnsafe past its order-0 fast path: each free list in turn, splitting and falling back. */
+  private allocPagesSearch(domain: number, pool: number, order: number): number {
     const flinds = this.flindOrder;
     for (let i = 0; i < flinds.length; i++) {
       const m = this.allocFlindUnsafe(domain, flinds[i], pool, order);
@@ -646,20 +656,24 @@ export class Phys {
    * was allocated and is wholly owned by the caller.
    */
   freePagesFast(m: number, order: number, pool: number = VM_FREEPOOL_DEFAULT, knownZero = false): void {
+    if (order !== 0) return this.freeBlockFast(m, order, pool, knownZero);
     const p = this.pages;
-    if (order === 0) {
-      p.astate[m] = ASTATE_FREE;
-      if (knownZero) p.flags[m] |= PG_ZERO;
-      else {
-        p.flags[m] &= ~PG_ZERO;
-        if (this.dirty !== null) this.dirty.push(m);
-      }
-    } else {
-      const end = m + (1 << order);
-      p.astate.fill(ASTATE_FREE, m, end);
-      for (let i = m; i < end; i++) p.flags[i] = knownZero ? p.flags[i] | PG_ZERO : p.flags[i] & ~PG_ZERO;
-      if (this.dirty !== null && !knownZero) for (let i = m; i < end; i++) this.dirty.push(i);
+    p.astate[m] = ASTATE_FREE;
+    if (knownZero) p.flags[m] |= PG_ZERO;
+    else {
+      p.flags[m] &= ~PG_ZERO;
+      if (this.dirty !== null) this.dirty.push(m);
     }
+    this.freePagesUnsafe(m, pool, 0);
+  }
+
+  /* freePagesFast of a block of order > 0: every page marked free and its PG_ZERO set or cleared. */
+  private freeBlockFast(m: number, order: number, pool: number, knownZero: boolean): void {
+    const p = this.pages;
+    const end = m + (1 << order);
+    p.astate.fill(ASTATE_FREE, m, end);
+    for (let i = m; i < end; i++) p.flags[i] = knownZero ? p.flags[i] | PG_ZERO : p.flags[i] & ~PG_ZERO;
+    if (this.dirty !== null && !knownZero) for (let i = m; i < end; i++) this.dirty.push(i);
     this.freePagesUnsafe(m, pool, order);
   }
 
@@ -697,32 +711,49 @@ export class Phys {
     const ppool = this.pages.pool;
     // The segment from the few-entry table, not from the page's record: one
     // cache miss less on a cold page, and the buddy's address does not wait for it.
-    let s = this.lastSeg;
-    if (!(m >= this.segtab.first[s] && m < this.segtab.first[s] + this.segtab.count[s])) this.lastSeg = s = this.segOfIndex(m);
-    const first = this.segtab.first[s];
-    const end = first + this.segtab.count[s];
-    const pfnLo = this.segtab.pfnLo[s];
-    const qbase = this.segtab.queueBase[s];
+    if (!(m >= this.lastSegFirst && m < this.lastSegEnd)) this.cacheSeg(this.segtab.of(m));
+    const first = this.lastSegFirst;
+    const end = this.lastSegEnd;
+    const delta = this.lastSegDelta;
+    const qbase = this.lastSegQueue;
+    const s = this.lastSeg;
     const nfo = this.nfreeorder;
     const maxOrder = this.maxOrder;
     const queues = this.queues;
+    // Read once: a lazy merge that takes the last lazy block leaves a stale
+    // true, which only costs mergeLazy's lookup (it then finds no block).
+    const lazyLive = this.lazy.live !== 0;
     let merges = 0;
     while (order < maxOrder) {
       const bit = 1 << order;
-      const b = ((pfnLo + (m - first)) & bit) !== 0 ? m - bit : m + bit;
+      const b = ((m + delta) & bit) !== 0 ? m - bit : m + bit;
       if (b < first || b >= end) break;
       // A free head of this order, or (an all-zero record reads order 0 and
       // pool LAZYINIT) perhaps a lazy block: the pool is read only then.
-      if (porder[b] === order && ppool[b] !== VM_FREEPOOL_LAZYINIT) queues.rem(qbase + ppool[b] * nfo + order, b);
-      else if (this.lazy.live === 0 || ppool[b] !== VM_FREEPOOL_LAZYINIT || !this.mergeLazy(b, s, order)) break;
+      const bo = porder[b];
+      if (bo === order) {
+        const bp = ppool[b];
+        if (bp !== VM_FREEPOOL_LAZYINIT) queues.rem(qbase + bp * nfo + order, b);
+        else if (!lazyLive || !this.mergeLazy(b, s, order)) break;
+      } else if (!lazyLive || bo !== 0 || ppool[b] !== VM_FREEPOOL_LAZYINIT || !this.mergeLazy(b, s, order)) break;
       merges++;
       order++;
       if (b < m) m = b;
     }
-    this.work[Work.Merge] += merges;
+    if (merges !== 0) this.work[Work.Merge] += merges;
     queues.add(qbase + pool * nfo + order, m, order, pool, true);
     this.lastFreedHead = m;
     this.lastFreedOrder = order;
+  }
+
+  /* Make segment `s` the one freePagesUnsafe tries first. */
+  private cacheSeg(s: number): void {
+    const t = this.segtab;
+    this.lastSeg = s;
+    this.lastSegFirst = t.first[s];
+    this.lastSegEnd = t.end[s];
+    this.lastSegDelta = t.pfnDelta[s];
+    this.lastSegQueue = t.queueBase[s];
   }
 
   /*
