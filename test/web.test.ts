@@ -12,7 +12,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { Vm } from '../src/vm/vm.js';
 import type { Phys } from '../src/vm/phys.js';
-import { PG_ZERO, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT, VM_FREEPOOL_LAZYINIT } from '../src/vm/param.js';
+import { PG_ZERO, VM_ALLOC_NOBUSY, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT, VM_FREEPOOL_LAZYINIT } from '../src/vm/param.js';
 import { freeQueueTable } from '../src/vm/buddyinfo.js';
 import { memoryMapForSize, presetMemoryMap } from '../src/machine/presets.js';
 import {
@@ -27,7 +27,9 @@ import {
   MapFrame,
   orderShade,
   ownerLayer,
+  reservLayer,
   S_ALLOCATED,
+  S_RESV_FREE,
   S_FREE_DEFAULT,
   S_FREE_DIRECT,
   S_FREE_ZERO,
@@ -210,6 +212,32 @@ test('hover text: address, state, order, pool and owner of a page; a range by st
   assert.equal(s.pages[S_OWNED], 8);
   assert.equal(s.pages.reduce((x, y) => x + y, 0), 16);
   assert.ok(describeRange(phys, b, 16, layers).includes('owned: 8 pages'));
+});
+
+test('reservations: the unpopulated pages of a live reservation are drawn and described as free inside it', () => {
+  const vm = new Vm(presetMemoryMap('tiny-16m'), { 'vm.lazy_page_init': 0 });
+  const reserv = vm.reserv;
+  assert.ok(reserv !== null);
+  const obj = vm.object.allocate('anon');
+  const pages: number[] = [];
+  for (let i = 0; i < 100; i++) pages.push(vm.page.alloc(obj, i, VM_ALLOC_NOBUSY));
+  const rv = reserv.fromPage(pages[0]);
+  const base = reserv.first[rv];
+  assert.equal(pages[0], base, 'pindex 0 of a colour-0 object starts its reservation');
+  const layers = [freeQueueLayer(vm.phys), reservLayer(reserv)];
+  const view: Viewport = { first: base, pagesPerCell: 1, cols: reserv.npages, rows: 1 };
+  const frame = new MapFrame();
+  frame.compute(vm.phys.npages, view, layers);
+  assert.equal(frame.cellColour(10), STATES[S_ALLOCATED].light, 'a populated page reads allocated');
+  assert.equal(frame.cellColour(200), STATES[S_RESV_FREE].light, 'an unpopulated page reads free inside the reservation');
+  const s = summariseRange(vm.phys.npages, base, reserv.npages, layers);
+  assert.equal(s.pages[S_RESV_FREE], reserv.npages - 100);
+  assert.ok(describePage(vm.phys, base + 200, layers).some((l) => /^reservation: 0x[0-9a-f]+ \(B, 100\/512 pages populated, object \d+\); this page free$/.test(l)));
+  // Terminated, the reservation is gone and its pages are back on the free queues.
+  vm.object.terminate(obj);
+  frame.compute(vm.phys.npages, view, layers);
+  assert.notEqual(frame.cellColour(200), STATES[S_RESV_FREE].light);
+  assert.equal(summariseRange(vm.phys.npages, base, reserv.npages, layers).pages[S_RESV_FREE], 0);
 });
 
 test('buddy bars: counts per pool and order are the free-queue table summed over domains and free lists', () => {

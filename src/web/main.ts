@@ -22,6 +22,7 @@ import {
   freeQueueLayer,
   MapFrame,
   ownerLayer,
+  reservLayer,
   STATES,
   stateColour,
   type MapLayer,
@@ -133,6 +134,7 @@ class App {
   private layersFor(): void {
     const st = this.stepper as TraceStepper;
     this.layers = [freeQueueLayer(st.vm.phys), ownerLayer(() => st.owners())];
+    if (st.vm.reserv !== null) this.layers.push(reservLayer(st.vm.reserv));
   }
 
   private get phys(): Phys | null {

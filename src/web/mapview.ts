@@ -17,7 +17,9 @@
  * holds at most DETAIL_MAX_PAGES pages, a bound independent of the machine.
  */
 import type { Phys } from '../vm/phys.js';
+import type { Reserv } from '../vm/reserv.js';
 import {
+  OBJ_NONE,
   ASTATE_CACHED,
   ASTATE_ZEROING,
   PG_ZERO,
@@ -50,6 +52,7 @@ export const STATES: PageState[] = [
   { key: 'free-zero', label: 'free and PG_ZERO (page zoom)', light: 0x67e8f9, deep: 0x67e8f9 },
   { key: 'zeroing', label: 'being pre-zeroed (page zoom)', light: 0xc084fc, deep: 0xc084fc },
   { key: 'cached', label: 'in a per-domain page cache (page zoom)', light: 0x2dd4bf, deep: 0x2dd4bf },
+  { key: 'resv-free', label: 'free inside a superpage reservation (vm_reserv)', light: 0xfda4af, deep: 0xfda4af },
 ];
 export const S_ALLOCATED = 0;
 export const S_OWNED = 1;
@@ -59,6 +62,7 @@ export const S_FREE_DIRECT = 4;
 export const S_FREE_ZERO = 5;
 export const S_ZEROING = 6;
 export const S_CACHED = 7;
+export const S_RESV_FREE = 8;
 /** Colour of cells past the machine's last page. */
 export const BACKGROUND = 0x0f172a;
 
@@ -226,6 +230,47 @@ export function freeQueueLayer(phys: Phys): MapLayer {
 export interface OwnedRun {
   m: number;
   pages: number;
+}
+
+/*
+ * Superpage reservations (vm_reserv): the pages a live reservation holds but
+ * has not populated are on no free queue, so without this layer they would
+ * read as allocated; they are painted S_RESV_FREE, from each reservation's
+ * popmap. Populated pages are left to the other layers (allocated, or owned
+ * by a trace tag). The walk is over live objects' reservations, never over
+ * the reservation array; describe() names a page's reservation with its
+ * pattern (F E B P, as `pagelab replay` prints them).
+ */
+export function reservLayer(reserv: Reserv): MapLayer {
+  const n = reserv.npages;
+  return {
+    paint(painter, first, end) {
+      for (const obj of reserv.objects.live()) {
+        for (const rv of reserv.objectReservations(obj)) {
+          const base = reserv.first[rv];
+          if (base >= end || base + n <= first) continue;
+          let i = 0;
+          while (i < n) {
+            if (reserv.isPopulated(rv, i)) {
+              i++;
+              continue;
+            }
+            let j = i + 1;
+            while (j < n && !reserv.isPopulated(rv, j)) j++;
+            painter.run(base + i, j - i, S_RESV_FREE, 0);
+            i = j;
+          }
+        }
+      }
+    },
+    describe(m) {
+      const rv = reserv.fromPage(m);
+      // The reservation arrays are created with the first reservation: until then there is none to name.
+      if (!(rv >= 0 && rv < reserv.object.length) || reserv.object[rv] === OBJ_NONE) return null;
+      const state = reserv.isPopulated(rv, m - reserv.first[rv]) ? 'populated' : 'free';
+      return `reservation: ${reserv.paOf(rv)} (${reserv.pattern(rv)}, ${reserv.popcnt[rv]}/${n} pages populated, object ${reserv.object[rv]}); this page ${state}`;
+    },
+  };
 }
 
 /* Allocations with an owner, painted S_OWNED; describe names the owner. */
