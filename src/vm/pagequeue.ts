@@ -34,6 +34,12 @@ export class VmDomains {
   readonly reservFree: Float64Array;
   /** Allocations refused by vm_domain_allocate, per class (NORMAL, INTERRUPT, SYSTEM). */
   readonly refused = new Float64Array(3);
+  /**
+   * vm_phys's free pages in its initialised queues, per domain (the same
+   * array, held here so vm_domain_allocate reads it without going through
+   * Phys). It leaves out the lazy pool, so it is a lower bound of vm_phys's count.
+   */
+  private readonly queuedFree: Float64Array;
 
   /*
    * vm_pageout_init_domain. Requires: a booted Phys (its free pages are the
@@ -41,6 +47,7 @@ export class VmDomains {
    */
   constructor(phys: Phys) {
     this.phys = phys;
+    this.queuedFree = phys.queues.domainPages;
     const n = phys.ndomains;
     this.ndomains = n;
     this.pageCount = new Float64Array(n);
@@ -78,6 +85,8 @@ export class VmDomains {
   allocate(domain: number, req: number, npages: number): boolean {
     const cls = req & VM_ALLOC_CLASS_MASK;
     const limit = cls === VM_ALLOC_INTERRUPT ? 0 : cls === VM_ALLOC_SYSTEM ? this.interruptFreeMin[domain] : this.freeReserved[domain];
+    // The queued pages alone usually clear the limit: the lazy pool is read only when they do not.
+    if (this.queuedFree[domain] + this.reservFree[domain] >= limit + npages) return true;
     if (this.phys.domainFreePages(domain) + this.reservFree[domain] >= limit + npages) return true;
     this.refused[cls === 3 ? 0 : cls]++;
     return false;
