@@ -378,23 +378,32 @@ export class Reserv {
     return this.first[rv] + index;
   }
 
+  /*
+   * vm_reserv_alloc_page/_contig's leftcap: the lowest pindex a new
+   * reservation of `obj` may cover without overlapping what lies before it:
+   * past mpred's reservation when that is obj's, else past mpred itself;
+   * -Infinity without a predecessor.
+   */
+  private leftCap(obj: number, mpred: number): number {
+    if (mpred < 0) return -Infinity;
+    const rv = this.fromPage(mpred);
+    return this.object[rv] !== obj ? this.pagePindex[mpred] + 1 : this.pindex[rv] + this.npages;
+  }
+
+  /* rightcap, the mirror of leftCap: the first pindex at or after msucc's reservation (or msucc); Infinity without a successor. */
+  private rightCap(obj: number, msucc: number): number {
+    if (msucc < 0) return Infinity;
+    const rv = this.fromPage(msucc);
+    return this.object[rv] !== obj ? this.pagePindex[msucc] : this.pindex[rv];
+  }
+
   /* allocPage when mpred's reservation does not hold pindex: msucc's, or a new one within leftcap/rightcap. */
   private allocPageSlow(obj: number, pindex: number, domain: number, req: number, mpred: number, index: number): number {
     const n = this.npages;
     const rv0 = this.fromObject(obj, pindex, mpred);
     if (rv0 >= 0) return this.allocFrom(rv0, index, req);
     const first = pindex - index;
-    if (mpred >= 0) {
-      const rv = this.fromPage(mpred);
-      const leftcap = this.object[rv] !== obj ? this.pagePindex[mpred] + 1 : this.pindex[rv] + n;
-      if (leftcap > first) return -1;
-    }
-    const msucc = this.msucc;
-    if (msucc >= 0) {
-      const rv = this.fromPage(msucc);
-      const rightcap = this.object[rv] !== obj ? this.pagePindex[msucc] : this.pindex[rv];
-      if (first + n > rightcap) return -1;
-    }
+    if (this.leftCap(obj, mpred) > first || first + n > this.rightCap(obj, this.msucc)) return -1;
     if (!this.objects.isAnon(obj) && first + n > this.objects.size[obj]) return -1;
     if (!this.domains.allocate(domain, req, 1)) return -1;
     this.phys.work[Work.Lock]++;
@@ -450,19 +459,10 @@ export class Reserv {
     const minpages = index + npages;
     const maxpages = Math.ceil(minpages / n) * n;
     let allocpages = maxpages;
-    if (mpred >= 0) {
-      const rv = this.fromPage(mpred);
-      const leftcap = this.object[rv] !== obj ? this.pagePindex[mpred] + 1 : this.pindex[rv] + n;
-      if (leftcap > first) return -1;
-    }
-    const msucc = this.msucc;
-    if (msucc >= 0) {
-      const rv = this.fromPage(msucc);
-      const rightcap = this.object[rv] !== obj ? this.pagePindex[msucc] : this.pindex[rv];
-      if (first + maxpages > rightcap) {
-        if (maxpages === n) return -1;
-        allocpages = minpages;
-      }
+    if (this.leftCap(obj, mpred) > first) return -1;
+    if (first + maxpages > this.rightCap(obj, this.msucc)) {
+      if (maxpages === n) return -1;
+      allocpages = minpages;
     }
     if (!this.objects.isAnon(obj) && first + maxpages > this.objects.size[obj]) {
       if (maxpages === n) return -1;
