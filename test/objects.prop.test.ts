@@ -189,9 +189,11 @@ function run(map: MemoryMap, tunables: Record<string, number | string>, ops: Op[
         if (objs.length === 0) break;
         const obj = pickObj(op.obj);
         const mm = model.get(obj) as Map<number, number>;
+        // vm_object_page_remove: end 0 means through the end of the object.
+        const stop = op.len === 0 ? Infinity : op.start + op.len;
         let want = 0;
         for (const [k, m] of [...mm]) {
-          if (k >= op.start && k < op.start + op.len && !wired.has(m)) {
+          if (k >= op.start && k < stop && !wired.has(m)) {
             mm.delete(k);
             held.delete(m);
             want++;
