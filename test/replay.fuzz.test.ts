@@ -195,6 +195,50 @@ test('fuzz: the byte scanner agrees with a plain reference parser, line by line'
   assert.ok(kinds.op > total / 10 && kinds.error > total / 10 && kinds.header > 0, JSON.stringify(kinds));
 });
 
+/*
+ * Many lines at once: the scanner's shortcut (a line whose text after the tag
+ * repeats the last line of its operation reuses that line's fields) must
+ * decode every line as the reference parser decodes it alone, and fail on
+ * the first line the reference refuses. Lines are drawn from a few verbs,
+ * tags and tails so that repeats, near-repeats and keywords in the tag's
+ * place all occur.
+ */
+const TAILS = ['', ' 0', ' 1', ' 0 zero', ' zero', ' 0  zero', ' 3 pool=direct', ' 0 domain=0', ' o 1', ' o 1 n=2', ' 12', ' 0x', ' x', ' 5 # c', '\t0'];
+const GOOD_TAILS: Record<string, string[]> = {
+  alloc: [' 0', ' 0', ' 1', ' 0 zero', ' 0  zero', ' 3 pool=direct', ' 0 domain=0', ' zero 0', ' 5 # c', '\t0'],
+  free: ['', '', ' zero', ' # c', '  zero'],
+  unwire: [''],
+  terminate: [''],
+};
+const repeatLineArb = fc
+  .tuple(fc.constantFrom('alloc', 'alloc', 'free', 'free', 'unwire', 'terminate'), fc.nat(), fc.oneof({ weight: 8, arbitrary: fc.constantFrom('t1', 't2', 't33') }, { weight: 1, arbitrary: fc.constantFrom('zero', 'pool=direct', 'a/b', 't\x01') }), fc.nat(), fc.integer({ min: 0, max: 9 }))
+  .map(([verb, pick, tag, tailPick, odd]) => `${verb} ${tag}${odd === 0 ? TAILS[tailPick % TAILS.length] : GOOD_TAILS[verb][tailPick % GOOD_TAILS[verb].length]}`);
+
+test('fuzz: a trace of many lines decodes each line as the reference decodes it alone', () => {
+  let accepted = 0;
+  fc.assert(
+    fc.property(fc.array(repeatLineArb, { minLength: 1, maxLength: 12, size: 'max' }), (lines) => {
+      const refs = lines.map(refLine);
+      const bad = refs.findIndex((r) => r.kind === 'error');
+      let trace;
+      try {
+        trace = parseTrace(lines.join('\n'), 't');
+      } catch (e) {
+        assertSafe(e, lines.join('\n'));
+        assert.ok(bad >= 0, `scanner refused ${JSON.stringify(lines)}: ${(e as Error).message}`);
+        assert.match((e as Error).message, new RegExp(`^t:${bad + 1}: `), `the error names line ${bad + 1}`);
+        return;
+      }
+      assert.equal(bad, -1, `scanner accepted line ${bad + 1} of ${JSON.stringify(lines)}`);
+      accepted++;
+      assert.equal(trace.length, lines.length);
+      refs.forEach((r, i) => assert.deepEqual(trace.op(i), { ...(r as { op: Record<string, unknown> }).op, line: i + 1 }, `line ${i + 1}: ${lines[i]}`));
+    }),
+    { numRuns: RUNS * 2 },
+  );
+  assert.ok(accepted > RUNS / 20, `only ${accepted} traces were accepted: the generator no longer reaches the shortcut`);
+});
+
 test('fuzz: random bytes parse or fail with one safe line', () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 300, size: 'max' }), fc.boolean(), (bytes, ops) => {

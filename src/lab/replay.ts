@@ -22,7 +22,7 @@ import { Vm } from '../vm/vm.js';
 import type { ZeroPolicyStats } from '../vm/zeropolicy.js';
 import { MapReplay, type MapReport, type MapTraceOp } from './replay-map.js';
 import { ObjectReplay, type ObjectTraceOp, type PageLayerReport } from './replay-objects.js';
-import { OPS } from './trace-ops.js';
+import { ALLOC_CODE, FREE_CODE, OPS, runAlloc, runFree } from './trace-ops.js';
 import { parseTrace, Trace, TRACE_MAX_BYTES, TRACE_MAX_LINE, type TraceOp } from './trace-parse.js';
 
 export { parseTrace, Trace, TRACE_MAX_BYTES, TRACE_MAX_LINE, type TraceOp };
@@ -98,6 +98,8 @@ const TAG_STATE = 3;
 const TAG_POOL_SHIFT = 2;
 const TAG_CONTIG = 0x10;
 const TAG_ORDER_SHIFT = 5;
+/** Words per tag in Replayer.tags: state, head page, allocating operation. */
+const TAG_WORDS = 3;
 
 export class Replayer {
   readonly trace: Trace;
@@ -118,14 +120,14 @@ export class Replayer {
   pages = -1;
   note: string | undefined = undefined;
   /*
-   * Per tag id, two words side by side, the part every operation on a tag
-   * reads (one small array, so a random tag is likely in cache): the state
-   * word (TAG_*: state, pool, contig, order) and the head page it holds (or
-   * held, once freed).
+   * Per tag id, TAG_WORDS words side by side, so that an operation on a
+   * random tag misses the cache once: the state word (TAG_*: state, pool,
+   * contig, order), the head page it holds (or held, once freed), and the
+   * operation that last allocated it (written by every allocation, read
+   * only for the result's order).
    */
   private readonly tags: Uint32Array;
-  /** Per tag id, read rarely: the operation that last allocated it; a contig allocation's pages. */
-  private readonly allocAt: Uint32Array;
+  /** Per tag id, read rarely: a contig allocation's pages. */
   private readonly contigPages: Uint32Array;
   readonly failed: number[] = [];
   readonly skipped: number[] = [];
@@ -157,8 +159,7 @@ export class Replayer {
     this.map = opts.machine ?? resolveMachine(trace.machine ?? {});
     this.vm = new Vm(this.map, tunables);
     this.phys = this.vm.phys;
-    this.tags = new Uint32Array(2 * trace.tagCount);
-    this.allocAt = new Uint32Array(trace.tagCount);
+    this.tags = new Uint32Array(TAG_WORDS * trace.tagCount);
     this.contigPages = new Uint32Array(trace.tagCount);
     this.events = opts.events ? [] : null;
     this.objects = new ObjectReplay(this.vm, trace.file, this.failed, this.skipped);
@@ -186,7 +187,10 @@ export class Replayer {
     this.pa = -1;
     this.pages = -1;
     this.note = undefined;
-    OPS[t.tupleCode[tuple]].run(this, t.opTag[i], t.vals, t.tupleStart[tuple]);
+    const code = t.tupleCode[tuple];
+    if (code === ALLOC_CODE) runAlloc(this, t.opTag[i], t.vals, t.tupleStart[tuple]);
+    else if (code === FREE_CODE) runFree(this, t.opTag[i], t.vals, t.tupleStart[tuple]);
+    else OPS[code].run(this, t.opTag[i], t.vals, t.tupleStart[tuple]);
     this.next = i + 1;
     if (this.check) {
       try {
@@ -241,19 +245,19 @@ export class Replayer {
 
   /** The head page `tag` holds (or held). */
   page(tag: number): number {
-    return this.tags[2 * tag + 1];
+    return this.tags[TAG_WORDS * tag + 1];
   }
 
   /** How many pages `tag` holds (or held). */
   npages(tag: number): number {
-    const w = this.tags[2 * tag];
-    return (w & TAG_CONTIG) !== 0 ? this.contigPages[tag] : 2 ** (w >>> TAG_ORDER_SHIFT);
+    const w = this.tags[TAG_WORDS * tag];
+    return (w & TAG_CONTIG) !== 0 ? this.contigPages[tag] : 1 << (w >>> TAG_ORDER_SHIFT);
   }
 
   /* An allocation may take `tag` unless it is live (an allocation, a page group of an object, a mapping). */
   claim(tag: number, verb: string): void {
     if (
-      (this.tags[2 * tag] & TAG_STATE) === TAG_LIVE ||
+      (this.tags[TAG_WORDS * tag] & TAG_STATE) === TAG_LIVE ||
       (this.objects.liveGroups !== 0 && this.objects.isLive(this.trace.tagName(tag))) ||
       (this.maps.mapped !== 0 && this.maps.owns(this.trace.tagName(tag)))
     ) {
@@ -263,7 +267,7 @@ export class Replayer {
 
   /** Whether `tag` holds a live alloc or contig allocation. */
   isLive(tag: number): boolean {
-    return (this.tags[2 * tag] & TAG_STATE) === TAG_LIVE;
+    return (this.tags[TAG_WORDS * tag] & TAG_STATE) === TAG_LIVE;
   }
 
   /*
@@ -326,7 +330,7 @@ export class Replayer {
    */
   allocated(tag: number, m: number, pages: number, pool: number, contig: boolean, zero: boolean): void {
     this.pages = pages;
-    const at = 2 * tag;
+    const at = TAG_WORDS * tag;
     if (m < 0) {
       this.tags[at] = TAG_FAILED;
       this.failed.push(this.line);
@@ -339,7 +343,7 @@ export class Replayer {
       this.contigPages[tag] = pages;
     } else this.tags[at] = TAG_LIVE | (pool << TAG_POOL_SHIFT) | ((31 - Math.clz32(pages)) << TAG_ORDER_SHIFT);
     this.tags[at + 1] = m;
-    this.allocAt[tag] = this.next;
+    this.tags[at + 2] = this.next;
     this.headPage = m;
     const backing = this.vm.backing;
     if (zero && backing !== null) {
@@ -356,7 +360,7 @@ export class Replayer {
    * the line that freed it and the address it held.
    */
   live(tag: number, verb: string): boolean {
-    const state = this.tags[2 * tag] & TAG_STATE;
+    const state = this.tags[TAG_WORDS * tag] & TAG_STATE;
     if (state === TAG_LIVE) return true;
     const name = this.trace.tagName(tag);
     if (this.objects.isLive(name)) this.fail(`${verb}: tag "${name}" names pages of an object; ${verb} acts on alloc and contig tags`);
@@ -378,16 +382,16 @@ export class Replayer {
   /* `tag`'s allocation was freed: the event shows what it held. */
   released(tag: number): void {
     this.pages = this.npages(tag);
-    this.headPage = this.tags[2 * tag + 1];
-    this.tags[2 * tag] = (this.tags[2 * tag] & ~TAG_STATE) | TAG_FREED;
+    this.headPage = this.tags[TAG_WORDS * tag + 1];
+    this.tags[TAG_WORDS * tag] = (this.tags[TAG_WORDS * tag] & ~TAG_STATE) | TAG_FREED;
   }
 
   isContig(tag: number): boolean {
-    return (this.tags[2 * tag] & TAG_CONTIG) !== 0;
+    return (this.tags[TAG_WORDS * tag] & TAG_CONTIG) !== 0;
   }
 
   tagPool(tag: number): number {
-    return (this.tags[2 * tag] >> TAG_POOL_SHIFT) & 3;
+    return (this.tags[TAG_WORDS * tag] >> TAG_POOL_SHIFT) & 3;
   }
 
   /* A failed data check (zero or verify): an outcome, listed and reported. */
@@ -404,7 +408,7 @@ export class Replayer {
     const tags = this.tags;
     const order = new Uint32Array(this.liveCount());
     let n = 0;
-    for (let tag = 0; 2 * tag < tags.length; tag++) if ((tags[2 * tag] & TAG_STATE) === TAG_LIVE) order[n++] = this.allocAt[tag];
+    for (let at = 0; at < tags.length; at += TAG_WORDS) if ((tags[at] & TAG_STATE) === TAG_LIVE) order[n++] = tags[at + 2];
     order.sort();
     for (let k = 0; k < order.length; k++) order[k] = this.trace.opTag[order[k]];
     return order;
@@ -414,7 +418,7 @@ export class Replayer {
   liveCount(): number {
     const tags = this.tags;
     let n = 0;
-    for (let at = 0; at < tags.length; at += 2) if ((tags[at] & TAG_STATE) === TAG_LIVE) n++;
+    for (let at = 0; at < tags.length; at += TAG_WORDS) if ((tags[at] & TAG_STATE) === TAG_LIVE) n++;
     return n;
   }
 

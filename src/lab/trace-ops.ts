@@ -60,6 +60,41 @@ function writeOrVerify(r: Replayer, tag: number, v: Float64Array, o: number, ver
   if (off >= 0) r.dataCheckFailed(r.verifyFailures, tag, pa + off, `differs at ${hex(pa + off)}`);
 }
 
+/*
+ * `alloc` and `free` are most of any trace: named functions, so that the
+ * replay loop calls them directly (a call site V8 can inline) instead of
+ * through the table's many run handlers.
+ */
+
+/* alloc: vm_phys_alloc_pages, through the zeroing policy (vm.zero.policy): its hugepool and counters see every allocation. */
+export function runAlloc(r: Replayer, tag: number, v: Float64Array, o: number): void {
+  const order = v[o];
+  const zero = v[o + 1] !== 0;
+  const pool = v[o + 2];
+  const domain = v[o + 3];
+  r.claim(tag, 'alloc');
+  r.domainOk(domain);
+  if (order > r.phys.maxOrder) r.fail(`alloc: order ${order} is out of range (0..${r.phys.maxOrder})`);
+  r.allocated(tag, r.vm.zeroPolicy.alloc(domain, order, zero, pool), 1 << order, pool, false, zero);
+}
+
+/* free: vm_phys_free_pages (through the zeroing policy), vm_phys_free_contig for a contig allocation, vm_page_free for a page tag. */
+export function runFree(r: Replayer, tag: number, v: Float64Array, o: number): void {
+  const zero = v[o] !== 0;
+  if (!r.isLive(tag) && (r.freePageGroup(tag, zero) || !r.live(tag, 'free'))) return;
+  const m = r.page(tag);
+  const pages = r.npages(tag);
+  const backing = r.vm.backing;
+  if (zero && backing !== null && !backing.isZero(r.phys.pageToPa(m), pages * PAGE_SIZE)) {
+    r.fail(`free ${r.trace.tagName(tag)} zero: the memory at ${hex(r.phys.pageToPa(m))} is not zero`);
+  }
+  // A contiguous run goes back through vm_phys_free_contig, which keeps no PG_ZERO claim.
+  if (r.isContig(tag)) r.phys.freeContig(m, pages);
+  else if (zero) r.phys.freePages(m, 31 - Math.clz32(pages), r.tagPool(tag), true);
+  else r.vm.zeroPolicy.free(m, 31 - Math.clz32(pages), r.tagPool(tag));
+  r.released(tag);
+}
+
 export const OPS: readonly TraceOpDef[] = [
   {
     verb: 'alloc',
@@ -68,17 +103,7 @@ export const OPS: readonly TraceOpDef[] = [
     args: [{ name: 'order', kind: 'int', max: INT_MAX }],
     keywords: ['zero'],
     options: [{ name: 'pool', kind: 'pool', dflt: VM_FREEPOOL_DEFAULT }, DOMAIN],
-    // vm_phys_alloc_pages, through the zeroing policy (vm.zero.policy): its hugepool and counters see every allocation
-    run(r, tag, v, o) {
-      const order = v[o];
-      const zero = v[o + 1] !== 0;
-      const pool = v[o + 2];
-      const domain = v[o + 3];
-      r.claim(tag, 'alloc');
-      r.domainOk(domain);
-      if (order > r.phys.maxOrder) r.fail(`alloc: order ${order} is out of range (0..${r.phys.maxOrder})`);
-      r.allocated(tag, r.vm.zeroPolicy.alloc(domain, order, zero, pool), 2 ** order, pool, false, zero);
-    },
+    run: runAlloc,
   },
   {
     verb: 'free',
@@ -86,23 +111,7 @@ export const OPS: readonly TraceOpDef[] = [
     tag: true,
     args: [],
     keywords: ['zero'],
-    // vm_phys_free_pages (through the zeroing policy), vm_phys_free_contig for a contig allocation, vm_page_free for a page tag
-    run(r, tag, v, o) {
-      const zero = v[o] !== 0;
-      if (!r.isLive(tag) && r.freePageGroup(tag, zero)) return;
-      if (!r.live(tag, 'free')) return;
-      const m = r.page(tag);
-      const pages = r.npages(tag);
-      const backing = r.vm.backing;
-      if (zero && backing !== null && !backing.isZero(r.phys.pageToPa(m), pages * PAGE_SIZE)) {
-        r.fail(`free ${r.trace.tagName(tag)} zero: the memory at ${hex(r.phys.pageToPa(m))} is not zero`);
-      }
-      // A contiguous run goes back through vm_phys_free_contig, which keeps no PG_ZERO claim.
-      if (r.isContig(tag)) r.phys.freeContig(m, pages);
-      else if (zero) r.phys.freePages(m, 31 - Math.clz32(pages), r.tagPool(tag), true);
-      else r.vm.zeroPolicy.free(m, 31 - Math.clz32(pages), r.tagPool(tag));
-      r.released(tag);
-    },
+    run: runFree,
   },
   {
     verb: 'contig',
@@ -380,3 +389,7 @@ export const OPS: readonly TraceOpDef[] = [
 
 /** The operation names, for messages (`set` is listed with the header lines). */
 export const OP_NAMES: readonly string[] = OPS.filter((d) => d.verb !== 'set').map((d) => d.verb);
+
+/** The codes of `alloc` and `free` (their index in OPS), for the replay loop's direct calls. */
+export const ALLOC_CODE = OPS.findIndex((d) => d.verb === 'alloc');
+export const FREE_CODE = OPS.findIndex((d) => d.verb === 'free');

@@ -22,6 +22,8 @@ const MAX_WORDS = 16;
 const TAG_BATCH = 64;
 /** The most fields one operation has. */
 export const MAX_FIELDS = 12;
+/** The longest text after a tag that op's shortcut compares. */
+const REST_MAX = 64;
 
 /**
  * How one field's text becomes a number: an integer, a size, a pool, an
@@ -258,6 +260,22 @@ const COMPILED: Compiled[] = OPS.map((def, code) => {
 if (COMPILED.length > 255) throw new Error('trace ops: more than 255 operations');
 
 /*
+ * The tag table's first size, in slots: room for half as many tags as the
+ * input has lines (a tag is typically allocated on one line and freed on
+ * another), the line count estimated from the first 64 KiB. A good guess
+ * saves the table's rehashes, each a pass of cache misses over every tag;
+ * a bad one only costs them back (the table grows as needed).
+ */
+function initialTagSlots(buf: Uint8Array): number {
+  const sample = Math.min(buf.length, 1 << 16);
+  let lines = 0;
+  for (let p = 0; p < sample; p++) if (buf[p] === 0x0a) lines++;
+  const tags = sample === 0 ? 0 : (lines / sample) * buf.length * 0.5;
+  // Below 60% full, as flushTags keeps it.
+  return Math.max(1 << 12, 2 ** Math.ceil(Math.log2((tags * 5) / 3 + 1)));
+}
+
+/*
  * The scanner's state while it builds a Trace: the tag and tuple hash
  * tables and the current line's words.
  */
@@ -274,7 +292,7 @@ class Scanner {
   /** Per operation code, the tuple its last line used (-1: none yet). */
   readonly lastTuple = new Int32Array(COMPILED.length).fill(-1);
   sawOp = false;
-  tagSlots = new Int32Array(4 << 12);
+  tagSlots: Int32Array;
   /** Tags waiting to be interned: hash, first words, operation; and where each is in the input. */
   readonly queue = new Int32Array(4 * TAG_BATCH);
   readonly queueStart = new Int32Array(TAG_BATCH);
@@ -287,11 +305,15 @@ class Scanner {
   tupleSlots = new Int32Array(1 << 6); // tuple id + 1
   tupleHash = new Uint32Array(64);
   readonly cur = new Float64Array(MAX_FIELDS);
+  /** Per operation code, the text after the tag on its last fully parsed line (-1: none), for op's shortcut. */
+  readonly rest = new Uint8Array(COMPILED.length * REST_MAX);
+  readonly restLen = new Int32Array(COMPILED.length).fill(-1);
   readonly curWords = new Uint32Array(this.cur.buffer);
 
   constructor(t: Trace, buf: Uint8Array) {
     this.t = t;
     this.buf = buf;
+    this.tagSlots = new Int32Array(4 * initialTagSlots(buf));
   }
 
   fail(msg: string, code: 'ETRACE' = 'ETRACE'): never {
@@ -533,8 +555,40 @@ class Scanner {
     this.cur[k] = v;
   }
 
-  /* The current line holds an operation: parse it into the columns. */
+  /*
+   * The current line holds an operation: parse it into the columns. A line
+   * whose text after its tag repeats, byte for byte, that of the last line
+   * of the same operation (`free t1`, `free t2`, `alloc t3 0`, ...) has the
+   * same fields: it takes that line's tuple without parsing them again.
+   */
   op(c: Compiled): void {
+    const restFrom = this.we[1];
+    const restLen = this.we[this.nw - 1] - restFrom;
+    const cacheable = c.tag && this.nw >= 2 && this.weq[1] < 0 && !this.isKeyword(c, 1) && restLen <= REST_MAX;
+    if (cacheable && this.restLen[c.code] === restLen && bytesEqual(this.buf, restFrom, this.rest, c.code * REST_MAX, restLen)) {
+      this.sawOp = true;
+      const t = this.t;
+      const i = t.length++;
+      t.opTuple[i] = this.lastTuple[c.code];
+      t.opLine[i] = this.line;
+      this.tag(1, i);
+      return;
+    }
+    this.parseOp(c);
+    if (cacheable) {
+      this.rest.set(this.buf.subarray(restFrom, restFrom + restLen), c.code * REST_MAX);
+      this.restLen[c.code] = restLen;
+    }
+  }
+
+  /* Whether word `w` is one of operation `c`'s keywords. */
+  isKeyword(c: Compiled, w: number): boolean {
+    for (let j = 0; j < c.keywords.length; j++) if (this.is(w, c.keywords[j])) return true;
+    return false;
+  }
+
+  /* op's full parse of the current line. */
+  parseOp(c: Compiled): void {
     const def = c.def;
     const verb = def.verb;
     this.sawOp = true;
