@@ -14,6 +14,7 @@ import { PageCache } from '../src/vm/pgcache.js';
 import { Work } from '../src/vm/counters.js';
 import { VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT } from '../src/vm/param.js';
 import { Vm } from '../src/vm/vm.js';
+import { LeanBuddy } from './lean-buddy.js';
 import { compare, fmtRate, markdownTable, median, rng, sink, type BenchResult } from './harness.js';
 
 /*
@@ -187,6 +188,15 @@ export default async function run(): Promise<string> {
   const bare = new BareBuddy(Math.ceil(phys.npages / 2 ** phys.maxOrder) * 2 ** phys.maxOrder, phys.nfreeorder);
   const bareHeld = new Int32Array(held.length);
   for (let i = 0; i < held.length; i++) bareHeld[i] = bare.alloc(0);
+  const leanPages = Math.ceil(phys.npages / 2 ** phys.maxOrder) * 2 ** phys.maxOrder;
+  const lean = new LeanBuddy(leanPages, phys.nfreeorder, 3, true, VM_FREEPOOL_DEFAULT);
+  const leanUncounted = new LeanBuddy(leanPages, phys.nfreeorder, 3, false, VM_FREEPOOL_DEFAULT);
+  const leanHeld = new Int32Array(held.length);
+  const leanUncountedHeld = new Int32Array(held.length);
+  for (let i = 0; i < held.length; i++) {
+    leanHeld[i] = lean.alloc(VM_FREEPOOL_DEFAULT, 0);
+    leanUncountedHeld[i] = leanUncounted.alloc(VM_FREEPOOL_DEFAULT, 0);
+  }
   const rand = rng(42);
   const pairs = 2 ** 18;
   const idx = new Uint32Array(pairs);
@@ -206,6 +216,21 @@ export default async function run(): Promise<string> {
       return pairs;
     },
   };
+  const leanCase = (name: string, b: LeanBuddy, bHeld: Int32Array) => ({
+    name,
+    run: () => {
+      let s = 0;
+      for (let i = 0; i < pairs; i++) {
+        const j = idx[i];
+        b.free(bHeld[j], 0, VM_FREEPOOL_DEFAULT);
+        const m = b.alloc(VM_FREEPOOL_DEFAULT, 0);
+        bHeld[j] = m;
+        s += m;
+      }
+      sink(s);
+      return pairs;
+    },
+  });
   const churnCase = (name: string, checked: boolean) => ({
     name,
     run: () => {
@@ -259,6 +284,8 @@ export default async function run(): Promise<string> {
   const churn = compare(
     [
       bareCase,
+      leanCase('lean buddy: the bare one + vm_phys page state (allocation state, PG_ZERO, pool), no counters', leanUncounted, leanUncountedHeld),
+      leanCase('lean buddy: + vm_phys counters (blocks per queue, free pages per domain, work counts)', lean, leanHeld),
       churnCase('vm_phys freePages of a random held page + allocPages (checked)', true),
       churnCase('vm_phys the same, unchecked twins (freePagesFast + allocPagesUnsafe)', false),
       cached,
@@ -272,12 +299,15 @@ export default async function run(): Promise<string> {
   out.push(
     markdownTable(
       ['case', 'ns/pair', 'pairs/s', 'time / bare buddy (median of per-round ratios)'],
-      churn.map((r, i) => [r.name, r.nsPerOp.toFixed(1), fmtRate(r.opsPerSec), i < 4 ? pairedRatio(r, churn[0]).toFixed(2) : '-']),
+      churn.map((r, i) => [r.name, r.nsPerOp.toFixed(1), fmtRate(r.opsPerSec), i < 6 ? pairedRatio(r, churn[0]).toFixed(2) : '-']),
     ),
   );
   out.push(
     'The bare buddy (in this file) has one segment, one pool, no counters and no checks: int32 links, ' +
-      'an int8 order per page, FIFO queues as vm_phys. Rows 2-4 are compared with row 1 (the same operation sequence); ' +
+      'an int8 order per page, FIFO queues as vm_phys. The lean buddies (bench/lean-buddy.ts) add to it only what vm_phys ' +
+      'keeps per operation, first its page state, then its counters as well, and none of its generality (segments, domains, ' +
+      'free lists, the lazy pool, checks): they split the gap between the bare buddy and vm_phys into what the bookkeeping ' +
+      'costs and what the implementation costs. Rows 2-6 are compared with row 1 (the same operation sequence); ' +
       'the 15 rounds ran interleaved, and each ratio is the median of the 15 per-round ratios.',
   );
 
