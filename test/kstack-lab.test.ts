@@ -40,6 +40,22 @@ test('kstack-pindex: deterministic, every setting back to its start, the seed\'s
   assert.equal(by('linear').simulatedRampUp.events.vmemAllocs, 1100, 'every ramp-up create misses the empty cache');
 });
 
+test('kstack-pindex: stacks are mapped in the kernel pmap with a hole per guard page; only without guards can a 2 MiB mapping cover them', () => {
+  const guarded = runKstackPindex(small);
+  for (const s of guarded.settings) {
+    const x = s.afterChurn;
+    assert.equal(x.kernelPtes, x.stackPages, `${s.setting}: one PTE per stack page`);
+    assert.equal(x.guardHoles, (x.liveStacks + x.cachedStacks) * s.G, `${s.setting}: every guard page is a hole`);
+    assert.equal(x.stackKvaPromotable, 0, `${s.setting}: holes in every 2 MiB of stacks`);
+    assert.ok(x.kernelPtPages > 1);
+  }
+  const bare = runKstackPindex({ ...small, G: 0 });
+  const by = (n: string) => bare.settings.find((s) => s.setting === n)!.afterChurn;
+  assert.equal(by('aligned').guardHoles, 0);
+  assert.ok(by('aligned').stackKvaPromotable > 0, 'aligned chunks of guardless stacks fill whole 2 MiB runs');
+  assert.ok(by('aligned').stackKvaPromotable >= by('nonlinear').stackKvaPromotable);
+});
+
 test('pagelab lab kstack-pindex: options, --json, --out report.html with the picture; bad options are one EUSAGE', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'pagelab-kstack-'));
   try {

@@ -19,7 +19,7 @@ import {
   type KThread,
   type KstackReview,
 } from '../src/vm/kstack.js';
-import { kstacksForVm } from '../src/vm/kstack_pages.js';
+import { kstacksForVm, VmKstackPages } from '../src/vm/kstack_pages.js';
 import { ReservWindows } from '../src/vm/kstack_windows.js';
 import { KernelArenas } from '../src/vm/vm_kern.js';
 import { kstackMachine } from '../src/lab/kstack-pindex.js';
@@ -311,4 +311,43 @@ test('reservation windows: letters of whole windows and of a range seen through 
   w.check();
   assert.match(code(() => w.add(3)), /pindex 3 is backed twice/);
   assert.match(code(() => w.remove(40)), /pindex 40 freed but not backed/);
+});
+
+test('stacks are mapped in the kernel pmap page by page, their guard pages are holes, dispose unmaps them', () => {
+  const { vm, ks } = machine({ 'vm.kstack_cache_size': 0 });
+  const src = ks.src as VmKstackPages;
+  const pm = src.kernelPmap;
+  assert.equal(pm.stats.ptpages, 1, 'only the PML4 page before any stack');
+  const tds = threads(6);
+  for (const td of tds) assert.ok(ks.vm_thread_new(td, 0));
+  ks.check();
+  pm.check();
+  for (const td of tds) {
+    for (let i = 0; i < td.td_kstack_pages; i++) {
+      const m = pm.extract(td.td_kstack + i * PAGE_SIZE);
+      assert.ok(m >= 0, `stack page ${i} of ${td.td_kstack.toString(16)} is not mapped`);
+      assert.equal(vm.phys.pages.object[m], ks.kstackObject);
+    }
+    for (let g = 1; g <= ks.G; g++) assert.equal(pm.extract(td.td_kstack - g * PAGE_SIZE), -1, 'a guard page is mapped');
+  }
+  assert.equal(pm.stats.ptes, 6 * ks.K, 'one PTE per stack page, none for guards');
+  assert.ok(pm.stats.ptpages >= 4, 'PDP, PD and PT pages were allocated for the stacks');
+  // The checker notices a guard page that is mapped and a stack page that is not.
+  const ks0 = tds[0].td_kstack;
+  pm.enter(ks0 - PAGE_SIZE, pm.extract(ks0), 3, 0);
+  assert.match(code(() => ks.check()), /guard page .* is mapped/);
+  pm.remove(ks0 - PAGE_SIZE, ks0 + PAGE_SIZE);
+  assert.match(code(() => ks.check()), /page 0 maps page -1/);
+  pm.enter(ks0, vm.page.lookup(ks.kstackObject, ks.pindexOf(ks0, ks.K)), 3, 0);
+  ks.check();
+  for (const td of tds) ks.vm_thread_dispose(td);
+  assert.equal(pm.stats.ptes, 0);
+  assert.equal(pm.stats.ptpages, 1, 'the page-table pages went back with the last stack under them');
+  pm.check();
+  vm.check();
+});
+
+test('kernel address space beyond what a 4-level pmap maps is refused, naming the tunables', () => {
+  const vm = new Vm(numaMap(), { 'vm.lazy_page_init': 0, 'vm.kva_base': 0xff0000000000, 'vm.kva_size': 2 ** 41 });
+  assert.match(code(() => kstacksForVm(vm)), /^EINVAL: vm.kva_base 0xff0000000000 \+ vm.kva_size 0x20000000000 ends beyond the 48-bit address space/);
 });

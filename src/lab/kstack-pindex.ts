@@ -97,6 +97,16 @@ export interface Snapshot {
   /** 2 MiB KVA pages wholly inside the kernel's other allocations (mappable by one superpage), and 2 MiB pages holding kernel stacks. */
   otherSuperpages: number;
   stackKvaSuperpages: number;
+  /*
+   * The stacks in the kernel pmap: 4 KiB PTEs and page-table pages; guard
+   * pages of live and cached stacks left unmapped (holes); 2 MiB KVA pages
+   * of stacks a single 2 MiB mapping could cover (every page mapped, the
+   * pages physically one aligned 2 MiB run): only possible without guards.
+   */
+  kernelPtes: number;
+  kernelPtPages: number;
+  guardHoles: number;
+  stackKvaPromotable: number;
 }
 
 export interface SettingResult {
@@ -376,7 +386,33 @@ function snapshot(run: Run): Snapshot {
     chunkLetters,
     otherSuperpages: wholeSuperpages(run.others.map((o) => [o.addr, o.addr + o.size] as [number, number])),
     stackKvaSuperpages: stackRegions.size,
+    kernelPtes: run.src.kernelPmap.stats.ptes,
+    kernelPtPages: run.src.kernelPmap.stats.ptpages,
+    guardHoles: guardHoles(run),
+    stackKvaPromotable: [...stackRegions].filter((r) => promotable(run, r * TWO_MIB)).length,
   };
+}
+
+/* Guard pages of live and cached stacks that the kernel pmap leaves unmapped. */
+function guardHoles(run: Run): number {
+  const ks = run.ks;
+  const pm = run.src.kernelPmap;
+  let n = 0;
+  const count = (ks0: number): void => {
+    for (let g = 1; g <= ks.G; g++) if (pm.extract(ks0 - g * PAGE_SIZE) < 0) n++;
+  };
+  for (const { td } of run.live) count(td.td_kstack);
+  ks.forEachCached(count);
+  return n;
+}
+
+/* Whether one 2 MiB kernel mapping could replace the 4 KiB ones of [va, va + 2 MiB): all mapped, in order, to one aligned 2 MiB run. */
+function promotable(run: Run, va: number): boolean {
+  const pm = run.src.kernelPmap;
+  const m0 = pm.extract(va);
+  if (m0 < 0 || run.vm.phys.pageToPa(m0) % TWO_MIB !== 0) return false;
+  for (let i = 1; i < TWO_MIB / PAGE_SIZE; i++) if (pm.extract(va + i * PAGE_SIZE) !== m0 + i) return false;
+  return true;
 }
 
 function pageStats(vm: Vm): Record<string, number> {

@@ -58,6 +58,15 @@ export function renderKstackText(r: KstackPindexResult): string {
   out += textTable(SNAP_HEAD, snapshotRows(r, (s) => s.afterChurn), 'After the churn (steady state)');
   out += '\n';
   out += textTable(
+    ['setting', 'PTEs', 'page-table pages', 'guard holes', '2M stack KVA pages', 'of them mappable by one 2M PDE'],
+    r.settings.map((s) => {
+      const x = s.afterChurn;
+      return [s.setting, count(x.kernelPtes), count(x.kernelPtPages), count(x.guardHoles), count(x.stackKvaSuperpages), count(x.stackKvaPromotable)];
+    }),
+    'The stacks in the kernel pmap after the churn (pmap_qenter of each stack page; guard pages left unmapped)',
+  );
+  out += '\n';
+  out += textTable(
     ['setting', 'pages squeezed', 'reservations broken', 'reclaimed', 'cache drained', 'overhead after', 'back to start'],
     r.settings.map((s) => [s.setting, count(s.pressure.pagesTaken), s.pressure.reservBroken, s.pressure.reservReclaimed, s.pressure.cacheDrained, pct(s.pressure.after.overhead), s.returnedToStart ? 'yes' : 'NO']),
     `Memory pressure on domain ${r.settings[0].pressure.domain}, then lowmem (vm_reserv_reclaim_inactive, kstack cache drain)`,

@@ -575,10 +575,11 @@ class Scanner {
       return;
     }
     this.parseOp(c);
+    // The shortcut's text must be that of the line whose tuple is lastTuple: this one.
     if (cacheable) {
       this.rest.set(this.buf.subarray(restFrom, restFrom + restLen), c.code * REST_MAX);
       this.restLen[c.code] = restLen;
-    }
+    } else this.restLen[c.code] = -1;
   }
 
   /* Whether word `w` is one of operation `c`'s keywords. */

@@ -61,6 +61,16 @@ export interface KstackPageSource {
   /** vm_page_domain. */
   domainOf(m: number): number;
   /*
+   * pmap_qenter of one page: maps `m` at kernel address `va` in the kernel
+   * pmap. Returns false when no page-table page could be had (nothing is
+   * then mapped at `va`). A source without a pmap leaves stacks unmapped.
+   */
+  qenter?(va: number, m: number): boolean;
+  /** pmap_qremove: unmaps [va, va + npages pages). */
+  qremove?(va: number, npages: number): void;
+  /** pmap_extract in the kernel pmap: the page mapped at `va`, or -1 (for the checker). */
+  mappedAt?(va: number): number;
+  /*
    * The reservations backing [start, end) of the object, one letter each
    * (F, E, B, P, -), when the page layer has reservations; else null.
    */
@@ -419,23 +429,31 @@ export class Kstacks {
 
   /*
    * vm_thread_stack_back: backs [ks, ks + pages) page by page with
-   * vm_page_alloc_domain from `domain`, at consecutive pindexes. On failure
-   * frees what it took. Returns true when every page was allocated.
+   * vm_page_alloc_domain from `domain`, at consecutive pindexes, and maps
+   * each page there (pmap_qenter); the guard pages below ks stay unmapped,
+   * holes in the kernel's mappings. On failure unmaps and frees what it
+   * took. Returns true when every page was allocated and mapped.
    */
   private stackBack(ks: number, pages: number, domain: number): boolean {
     const obj = this.objectFor(pages);
     const p0 = this.pindexOf(ks, pages);
+    const src = this.src;
     let n = 0;
     for (; n < pages; n++) {
-      let m = this.src.allocPage(obj, p0 + n, domain);
+      let m = src.allocPage(obj, p0 + n, domain);
       if (m < 0 && this.review.kvaFromCpuDomain === true) {
         // The buggy revision: the object's DOMAINSET_PREF policy lets a page come from any domain.
-        for (let d = 0; d < this.ndomains && m < 0; d++) if (d !== domain) m = this.src.allocPage(obj, p0 + n, d);
+        for (let d = 0; d < this.ndomains && m < 0; d++) if (d !== domain) m = src.allocPage(obj, p0 + n, d);
       }
       if (m < 0) break;
+      if (src.qenter !== undefined && !src.qenter(ks + n * PAGE_SIZE, m)) {
+        src.freePage(obj, p0 + n);
+        break;
+      }
       if (obj === this.kstackObject) this.windows.add(p0 + n);
     }
     if (n === pages) return true;
+    src.qremove?.(ks, n);
     for (let i = 0; i < n; i++) {
       this.src.freePage(obj, p0 + i);
       if (obj === this.kstackObject) this.windows.remove(p0 + i);
@@ -479,7 +497,6 @@ export class Kstacks {
       this.freeKva(kva, pages, domain);
       return 0;
     }
-    // The guard pages [kva, ks) stay unmapped: nothing backs them.
     this.stats.created++;
     return ks;
   }
@@ -494,6 +511,7 @@ export class Kstacks {
     const m0 = this.src.lookup(obj, p0);
     if (!(m0 >= 0)) throw new PagelabError('EINVARIANT', `vm_thread_stack_dispose: kstack ${hex(ks)} already missing (pindex ${p0})`);
     const domain = this.src.domainOf(m0);
+    this.src.qremove?.(ks, pages);
     for (let i = 0; i < pages; i++) {
       const m = this.src.lookup(obj, p0 + i);
       if (!(m >= 0)) throw new PagelabError('EINVARIANT', `vm_thread_stack_dispose: kstack ${hex(ks)} page ${i} already missing (pindex ${p0 + i})`);
@@ -633,7 +651,8 @@ export class Kstacks {
 
   /*
    * The consistency checker: every live and cached stack has all its pages
-   * at its pindexes, in one domain, its KVA busy in that domain's arena; the
+   * at its pindexes, in one domain, mapped at its KVA with its guard pages
+   * unmapped (when the source has a pmap), its KVA busy in that domain's arena; the
    * window view counts exactly those pages; the arenas pass vmem_check.
    * Throws EINVARIANT naming the first broken invariant.
    */
@@ -647,6 +666,16 @@ export class Kstacks {
         const m = this.src.lookup(obj, p0 + i);
         kassert(m >= 0, () => `kstack check: ${where} stack ${hex(ks)} page ${i} (pindex ${p0 + i}) is not resident`);
         kassert(this.src.domainOf(m) === d || !this.singleDomain, () => `kstack check: ${where} stack ${hex(ks)} spans domains`);
+        if (this.src.mappedAt !== undefined) {
+          const at = this.src.mappedAt(ks + i * PAGE_SIZE);
+          kassert(at === m, () => `kstack check: ${where} stack ${hex(ks)} page ${i} maps page ${at}, not its page ${m}`);
+        }
+      }
+      if (this.src.mappedAt !== undefined) {
+        for (let g = 1; g <= this.G; g++) {
+          const at = this.src.mappedAt(ks - g * PAGE_SIZE);
+          kassert(at < 0, () => `kstack check: ${where} stack ${hex(ks)} guard page ${hex(ks - g * PAGE_SIZE)} is mapped (page ${at})`);
+        }
       }
       if (obj === this.kstackObject) pagesSeen += pages;
       if (!this.ilp32 && pages === this.K) {

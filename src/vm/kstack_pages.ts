@@ -6,8 +6,10 @@
  */
 import { PagelabError } from '../errors.js';
 import { Kstacks, kstackOptions, type KstackPageSource, type KstackReview } from './kstack.js';
+import { newMapWork } from './map-counters.js';
 import { OBJ_MAX_SIZE } from './object.js';
-import { VM_ALLOC_NORMAL, VM_ALLOC_WIRED } from './param.js';
+import { PAGE_SIZE, VM_ALLOC_NORMAL, VM_ALLOC_WIRED } from './param.js';
+import { KERN_SUCCESS, Pmap, VM_MAX_ADDRESS_4LEVEL, VM_PROT_RW } from './pmap.js';
 import { VM_LEVEL_0_ORDER_AMD64, VM_LEVEL_0_ORDER_ARM64_16K } from './reserv.js';
 import type { Vm } from './vm.js';
 import { KernelArenas, kernelArenaOptions } from './vm_kern.js';
@@ -20,9 +22,31 @@ import { KernelArenas, kernelArenaOptions } from './vm_kern.js';
  */
 export class VmKstackPages implements KstackPageSource {
   private readonly vm: Pick<Vm, 'object' | 'page' | 'reserv'>;
+  /*
+   * kernel_pmap, for the stacks: each stack page is mapped at its KVA, the
+   * guard pages are not. Its page-table pages are the machine's pages
+   * (vm_page_alloc_noobj), so they show in the counts; FreeBSD preallocates
+   * them with pmap_growkernel, here they come as stacks need them and go
+   * when the last stack under them is unmapped.
+   */
+  readonly kernelPmap: Pmap;
 
   constructor(vm: Pick<Vm, 'object' | 'page' | 'reserv'>) {
     this.vm = vm;
+    // pmap_qenter never promotes: stacks stay 4 KiB mappings.
+    this.kernelPmap = new Pmap(vm.page, newMapWork(), { kernel: true, promote: false });
+  }
+
+  qenter(va: number, m: number): boolean {
+    return this.kernelPmap.enter(va, m, VM_PROT_RW, 0) === KERN_SUCCESS;
+  }
+
+  qremove(va: number, npages: number): void {
+    this.kernelPmap.remove(va, va + npages * PAGE_SIZE);
+  }
+
+  mappedAt(va: number): number {
+    return this.kernelPmap.extract(va);
   }
 
   createObject(name: string, sizePages: number): number {
@@ -102,6 +126,11 @@ export interface KstackMachineOptions {
  */
 export function kstacksForVm(vm: Vm, opts: KstackMachineOptions = {}): { arenas: KernelArenas; kstacks: Kstacks } {
   const nd = vm.phys.ndomains;
+  const base = vm.tunables.num('vm.kva_base');
+  const size = vm.tunables.num('vm.kva_size');
+  if (base + size > VM_MAX_ADDRESS_4LEVEL) {
+    throw new PagelabError('EINVAL', `vm.kva_base 0x${base.toString(16)} + vm.kva_size 0x${size.toString(16)} ends beyond the 48-bit address space a 4-level kernel pmap maps (0x${VM_MAX_ADDRESS_4LEVEL.toString(16)})`);
+  }
   const order = vm.reserv?.order ?? (vm.tunables.str('vm.reserv.geometry') === 'arm64-16k' ? VM_LEVEL_0_ORDER_ARM64_16K : VM_LEVEL_0_ORDER_AMD64);
   const arenas = new KernelArenas(kernelArenaOptions(vm.tunables, nd, order));
   const ko = kstackOptions(vm.tunables, opts.ncpu ?? 4 * nd, order);

@@ -58,6 +58,8 @@ export const NPTEPG = 512;
 export const NBPDR = 2 * 1024 * 1024;
 /** VM_MAXUSER_ADDRESS on amd64 with 4-level paging. */
 export const VM_MAXUSER_ADDRESS = 2 ** 47;
+/** The end of what a 4-level page table maps (48-bit addresses): the kernel pmap's limit. */
+export const VM_MAX_ADDRESS_4LEVEL = 2 ** 48;
 
 const LEVEL_PT = 0;
 const LEVEL_PD = 1;
@@ -107,12 +109,18 @@ export class Pmap {
   readonly stats: PmapCounters = { ptes: 0, pdes: 0, ptpages: 0, resident: 0, wired: 0, promotions: 0, promotionFailures: 0, demotions: 0 };
   /** Whether pmap_enter may promote (vm.pmap.pg_ps_enabled). */
   promote: boolean;
+  /** kernel_pmap: addresses up to VM_MAX_ADDRESS_4LEVEL (KVA without its sign-extension bits) instead of user addresses. */
+  readonly kernel: boolean;
+  /** The end of the addresses this pmap maps. */
+  private readonly vaLimit: number;
 
   /*
    * pmap_pinit: a new address space with its PML4 page.
    * Guarantees: EHOST-free; throws ENOSPC when not even the PML4 page can be allocated.
    */
-  constructor(page: VmPage, work: MapWorkCounters, opts: { promote?: boolean } = {}) {
+  constructor(page: VmPage, work: MapWorkCounters, opts: { promote?: boolean; kernel?: boolean } = {}) {
+    this.kernel = opts.kernel === true;
+    this.vaLimit = this.kernel ? VM_MAX_ADDRESS_4LEVEL : VM_MAXUSER_ADDRESS;
     this.page = page;
     this.phys = page.phys;
     this.reserv = page.reserv;
@@ -187,8 +195,8 @@ export class Pmap {
   }
 
   private checkVa(va: number, what: string): void {
-    if (!Number.isSafeInteger(va) || va < 0 || va >= VM_MAXUSER_ADDRESS || va % PAGE_SIZE !== 0) {
-      throw new PagelabError('EINVAL', `${what}: virtual address ${Number.isFinite(va) ? hex(va) : String(va)} is not a page-aligned user address`);
+    if (!Number.isSafeInteger(va) || va < 0 || va >= this.vaLimit || va % PAGE_SIZE !== 0) {
+      throw new PagelabError('EINVAL', `${what}: virtual address ${Number.isFinite(va) ? hex(va) : String(va)} is not a page-aligned ${this.kernel ? 'kernel' : 'user'} address`);
     }
   }
 
@@ -431,7 +439,7 @@ export class Pmap {
    */
   private walk(sva: number, eva: number, what: string, op: (pd: number, di: number, from: number, to: number, full: boolean) => void): void {
     this.checkVa(sva, what);
-    if (eva !== VM_MAXUSER_ADDRESS) this.checkVa(eva, what);
+    if (eva !== this.vaLimit) this.checkVa(eva, what);
     let va = sva;
     while (va < eva) {
       const pd = this.pdTable(va, false);
@@ -533,7 +541,7 @@ export class Pmap {
    */
   lastBits = 0;
   extract(va: number): number {
-    if (!(va >= 0 && va < VM_MAXUSER_ADDRESS)) return -1;
+    if (!(va >= 0 && va < this.vaLimit)) return -1;
     const vpn = Math.floor(va / PAGE_SIZE);
     if (Math.floor(vpn / NPTEPG) === this.lastRegion) {
       // The page-table page of the last region entered (a 4 KiB region, never a 2 MiB mapping).
@@ -589,7 +597,7 @@ export class Pmap {
    * The pmap is unusable afterwards.
    */
   release(): void {
-    this.remove(0, VM_MAXUSER_ADDRESS);
+    this.remove(0, this.vaLimit);
     kassert(this.stats.ptpages === 1 && this.tblCount[this.root] === 0, () => `pmap_release: ${this.stats.ptpages} page-table pages left`);
     this.freeTable(this.root);
   }
