@@ -69,6 +69,6 @@ export default async function run(): Promise<string> {
     '',
     markdownTable(['case', 'pairs/s', 'µs/pair', 'speed vs nonlinear without cache'], rows),
     '',
-    `Wall time, with the host's 1-minute load average at ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores while this ran: trust the ratios. Without the cache a pair is four vm_page_alloc_domain and four vm_page_free (the page layer's cost, see the objects section) plus a vmem_alloc and a vmem_free. The schemes differ by less than this loaded host's run-to-run noise (a previous run had linear 1.15 and aligned 1.07 against non-linear).`,
+    `Wall time, with the host's 1-minute load average at ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores while this ran: trust the ratios. Without the cache a pair is four vm_page_alloc_domain, four pmap_qenter, one pmap_qremove and four vm_page_free (the page layer's cost, see the objects section) plus a vmem_alloc and a vmem_free; through the cache none of these runs. The schemes differ by less than this host's run-to-run noise.`,
   ].join('\n');
 }
