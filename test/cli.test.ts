@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
-import { main } from '../src/cli/main.js';
+import { EX_SOFTWARE, main } from '../src/cli/main.js';
 import { repoRoot } from './helpers/root.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -233,4 +233,25 @@ test('boot prints the reservation geometry and domain thresholds; replay prints 
   assert.equal(e.code, 2);
   assert.match(e.stderr, /wired\.trace:4: free a: page 0x[0-9a-f]+ is wired \(unwire it first\)\n$/);
   assert.doesNotMatch(e.stderr, /at .*\.js/);
+});
+
+test('an internal error exits EX_SOFTWARE (70), not 1 (a failed check) or 2 (bad input), with one safe line and the stack under --debug', async () => {
+  const run = async (argv: string[]) => {
+    const err: string[] = [];
+    const code = await main(argv, {
+      out: () => {
+        throw new Error('boom\x1b[31m in the writer');
+      },
+      err: (s) => void err.push(s),
+      isTTY: false,
+    });
+    return { code, err: err.join('') };
+  };
+  const plain = await run(['--version']);
+  assert.equal(plain.code, EX_SOFTWARE);
+  assert.equal(EX_SOFTWARE, 70);
+  assert.match(plain.err, /^pagelab: internal error: boom\\x1b\[31m in the writer\n\(run with --debug for the stack\)\n$/);
+  const debug = await run(['--version', '--debug']);
+  assert.equal(debug.code, EX_SOFTWARE);
+  assert.match(debug.err, /\n {4}at /);
 });

@@ -50,6 +50,9 @@ export interface CliIO {
   stdin?: () => string;
 }
 
+/** sysexits.h EX_SOFTWARE: an internal error (a pagelab bug), never bad input or a failed check. */
+export const EX_SOFTWARE = 70;
+
 const PROCESS_IO: CliIO = {
   out: (s) => void process.stdout.write(s),
   err: (s) => void process.stderr.write(s),
@@ -58,7 +61,9 @@ const PROCESS_IO: CliIO = {
 
 /*
  * One run of `pagelab ARGV...`. Requires nothing; guarantees an exit status:
- * 0, 2 with one line on io.err for bad input, 1 for an internal error. The
+ * 0; 1 for a failed data check (replay); 2 with one line on io.err for bad
+ * input; EX_SOFTWARE (70, sysexits.h) for an internal error, so that scripts
+ * can tell a pagelab bug from a failed check. The
  * fuzzer (fuzz/cli.fuzz.ts) calls it in-process with its own io.
  */
 export async function main(argv: string[], io: CliIO = PROCESS_IO): Promise<number> {
@@ -126,7 +131,7 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO): Promise<numb
     err(`pagelab: internal error: ${safeMessage(String((e as Error)?.message ?? e))}\n`);
     if (debug) err(`${(e as Error).stack}\n`);
     else err('(run with --debug for the stack)\n');
-    return 1;
+    return EX_SOFTWARE;
   }
 }
 
@@ -151,7 +156,7 @@ if (isProgram()) {
     },
     (e) => {
       process.stderr.write(`pagelab: ${String(e)}\n`);
-      process.exitCode = 1;
+      process.exitCode = EX_SOFTWARE;
     },
   );
 }
