@@ -245,7 +245,12 @@ export class VmObjects {
 
   /** Typed error unless `obj` is a live object. */
   check(obj: number): void {
-    if (!this.isLive(obj)) throw new PagelabError('EINVAL', `object ${this.describe(obj)} does not exist`);
+    if (!this.isLive(obj)) this.noSuchObject(obj);
+  }
+
+  // Apart from check(), which stays small enough to inline into the allocators.
+  private noSuchObject(obj: number): never {
+    throw new PagelabError('EINVAL', `object ${this.describe(obj)} does not exist`);
   }
 
   /** "NAME (slot N)" or "slot N", for messages. */
@@ -272,11 +277,17 @@ export class VmObjects {
    */
   linkPage(obj: number, pindex: number, m: number): boolean {
     if (!this.radix.insertNearFound(obj, pindex, m) && !this.radix.insert(obj, pindex, m)) return false;
-    this.pages.object[m] = obj;
-    this.pages.pindex[m] = pindex;
-    this.resident[obj]++;
-    if (this.pages.busy[m] !== VPB_UNBUSIED) this.busyPages[obj]++;
+    this.linked(obj, pindex, m);
     return true;
+  }
+
+  /* linkPage's bookkeeping once the trie maps `pindex` of `obj` to `m`. */
+  linked(obj: number, pindex: number, m: number): void {
+    const p = this.pages;
+    p.object[m] = obj;
+    p.pindex[m] = pindex;
+    this.resident[obj]++;
+    if (p.busy[m] !== VPB_UNBUSIED) this.busyPages[obj]++;
   }
 
   /* vm_page_object_remove's bookkeeping: `m` leaves its object. Requires: m is resident. */

@@ -89,6 +89,8 @@ export class VmPage {
   readonly stats = new Float64Array(PageStat.COUNT);
   private readonly segDomain: Uint8Array;
   private readonly allDomains: number;
+  /** A single domain: vm_page_alloc needs no domainset iterator. */
+  private readonly oneDomain: boolean;
   // The domainset iterator (struct vm_domainset_iter), as fields.
   private diSet: DomainSet;
   private diRemain = 0;
@@ -106,6 +108,7 @@ export class VmPage {
     this.policy = opts.policy ?? new DomainSet('firsttouch', phys.ndomains);
     this.diSet = this.policy;
     this.allDomains = (1 << phys.ndomains) - 1;
+    this.oneDomain = phys.ndomains === 1;
     this.segDomain = Uint8Array.from(phys.segs.map((s) => s.domain));
     this.pgcache = [];
     for (let d = 0; d < phys.ndomains; d++) {
@@ -138,16 +141,21 @@ export class VmPage {
 
   private checkPindex(obj: number, pindex: number, n = 1): void {
     this.objects.check(obj);
-    if (!(pindex >= 0 && pindex + n <= this.objects.size[obj] && Math.floor(pindex) === pindex)) {
-      throw new PagelabError('EINVAL', `object ${this.objects.describe(obj)}: pindex ${pindex}${n > 1 ? ` (+${n})` : ''} is beyond its size of ${this.objects.size[obj]} pages`);
-    }
+    if (!(pindex >= 0 && pindex + n <= this.objects.size[obj] && Math.floor(pindex) === pindex)) this.pindexBeyond(obj, pindex, n);
+  }
+
+  // The throws of the checks on vm_page_alloc's path live apart, so the checks stay small enough to inline.
+  private pindexBeyond(obj: number, pindex: number, n: number): never {
+    throw new PagelabError('EINVAL', `object ${this.objects.describe(obj)}: pindex ${pindex}${n > 1 ? ` (+${n})` : ''} is beyond its size of ${this.objects.size[obj]} pages`);
+  }
+
+  private alreadyResident(obj: number, pindex: number, m: number): never {
+    throw new PagelabError('EEXIST', `object ${this.objects.describe(obj)} already has page ${this.pa(m)} at pindex ${pindex}`);
   }
 
   private checkNotResident(obj: number, pindex: number, n: number): void {
     const m = this.objects.radix.lookupGe(obj, pindex);
-    if (m !== NIL && this.objects.radix.foundKey < pindex + n) {
-      throw new PagelabError('EEXIST', `object ${this.objects.describe(obj)} already has page ${this.pa(m)} at pindex ${this.objects.radix.foundKey}`);
-    }
+    if (m !== NIL && this.objects.radix.foundKey < pindex + n) this.alreadyResident(obj, this.objects.radix.foundKey, m);
   }
 
   /* A page this layer handed out (allocated, not free in any form), or a typed error. */
@@ -248,12 +256,21 @@ export class VmPage {
 
   /* The common tail of the object allocators: flags, busy, wiring, insertion. */
   private initObjectPage(m: number, obj: number, pindex: number, req: number, flags: number): void {
+    this.initPageState(m, req, flags);
+    if (!this.objects.linkPage(obj, pindex, m)) this.linkRefused(obj, pindex);
+  }
+
+  /* initObjectPage before the insertion: flags, busy, wiring. */
+  private initPageState(m: number, req: number, flags: number): void {
     const p = this.pages;
     p.flags[m] = (p.flags[m] & PG_ZERO) | flags | ((req & VM_ALLOC_NODUMP) !== 0 ? PG_NODUMP : 0);
     p.pool[m] = VM_FREEPOOL_DEFAULT;
     p.busy[m] = (req & (VM_ALLOC_NOBUSY | VM_ALLOC_SBUSY)) === 0 ? VPB_XBUSY : (req & VM_ALLOC_SBUSY) !== 0 ? 1 : VPB_UNBUSIED;
     p.wire[m] = (req & VM_ALLOC_WIRED) !== 0 ? 1 : 0;
-    if (!this.objects.linkPage(obj, pindex, m)) throw new PagelabError('EINVARIANT', `vm_page_alloc: object ${this.objects.describe(obj)} already has pindex ${pindex}`);
+  }
+
+  private linkRefused(obj: number, pindex: number): never {
+    throw new PagelabError('EINVARIANT', `vm_page_alloc: object ${this.objects.describe(obj)} already has pindex ${pindex}`);
   }
 
   // ------------------------------------------------------------ vm_page_alloc
@@ -266,19 +283,53 @@ export class VmPage {
    * Requires: a live object, pindex below its size and not resident.
    */
   alloc(obj: number, pindex: number, req = 0): number {
+    const m = this.allocNext(obj, pindex, req);
+    return m >= 0 ? m : this.allocChecked(obj, pindex, req);
+  }
+
+  /* alloc() past its sequential-fill shortcut. */
+  private allocChecked(obj: number, pindex: number, req: number): number {
     this.checkPindex(obj, pindex);
     const radix = this.objects.radix;
     const mp = radix.lookupLe(obj, pindex);
-    if (mp !== NIL && radix.foundKey === pindex) {
-      throw new PagelabError('EEXIST', `object ${this.objects.describe(obj)} already has page ${this.pa(mp)} at pindex ${pindex}`);
-    }
+    if (mp !== NIL && radix.foundKey === pindex) this.alreadyResident(obj, pindex, mp);
     return this.allocAfter(obj, pindex, req, mp === NIL ? -1 : mp);
   }
 
   /* alloc() without the checks. */
   allocUnsafe(obj: number, pindex: number, req = 0): number {
+    const m = this.allocNext(obj, pindex, req);
+    if (m >= 0) return m;
     const mp = this.objects.radix.lookupLe(obj, pindex);
     return this.allocAfter(obj, pindex, req, mp === NIL ? -1 : mp);
+  }
+
+  /*
+   * vm_page_alloc's common case, a sequential fill, in one piece: one
+   * domain, `obj` coloured, pindex - 1 resident in the trie leaf the last
+   * lookup found and pindex not, and pindex - 1's reservation holding
+   * pindex. The same page, state and counters as the general path, in one
+   * call instead of a chain too deep for V8 to inline whole. Returns -1,
+   * having changed nothing, when any of that does not hold: the caller then
+   * takes the general path, which also raises the errors.
+   */
+  private allocNext(obj: number, pindex: number, req: number): number {
+    const reserv = this.reserv;
+    const objects = this.objects;
+    if (reserv === null || !this.oneDomain || !objects.isLive(obj) || (objects.flags[obj] & OBJ_COLORED) === 0) return -1;
+    if (!(pindex < objects.size[obj] && pindex >>> 0 === pindex)) return -1;
+    const radix = objects.radix;
+    const mpred = radix.predecessorNearFound(obj, pindex);
+    if (mpred === NIL) return -1;
+    const m = reserv.allocNext(obj, pindex, mpred, req);
+    if (m < 0) return -1;
+    this.stats[PageStat.Alloc]++;
+    this.stats[PageStat.FromReserv]++;
+    // initObjectPage, with the trie insertion known to land in the leaf predecessorNearFound read.
+    this.initPageState(m, req, 0);
+    if (!radix.insertNearFound(obj, pindex, m)) this.linkRefused(obj, pindex);
+    objects.linked(obj, pindex, m);
+    return m;
   }
 
   /*
@@ -286,7 +337,7 @@ export class VmPage {
    * resident page with the greatest pindex below `pindex`, -1 if none).
    */
   allocAfter(obj: number, pindex: number, req: number, mpred: number): number {
-    if (this.phys.ndomains === 1) return this.allocDomainAfter(obj, pindex, 0, req, mpred);
+    if (this.oneDomain) return this.allocDomainAfter(obj, pindex, 0, req, mpred);
     for (let d = this.iterInit(obj, pindex); d >= 0; d = this.iterNext()) {
       const m = this.allocDomainAfter(obj, pindex, d, req, mpred);
       if (m >= 0) return m;

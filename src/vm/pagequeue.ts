@@ -83,13 +83,18 @@ export class VmDomains {
    * A refusal is a normal outcome (counted), never an error.
    */
   allocate(domain: number, req: number, npages: number): boolean {
+    if (this.mayAllocate(domain, req, npages)) return true;
+    const cls = req & VM_ALLOC_CLASS_MASK;
+    this.refused[cls === 3 ? 0 : cls]++;
+    return false;
+  }
+
+  /* vm_domain_allocate's decision without counting a refusal (for a fast path that falls back to one that counts). */
+  mayAllocate(domain: number, req: number, npages: number): boolean {
     const cls = req & VM_ALLOC_CLASS_MASK;
     const limit = cls === VM_ALLOC_INTERRUPT ? 0 : cls === VM_ALLOC_SYSTEM ? this.interruptFreeMin[domain] : this.freeReserved[domain];
     // The queued pages alone usually clear the limit: the lazy pool is read only when they do not.
-    if (this.queuedFree[domain] + this.reservFree[domain] >= limit + npages) return true;
-    if (this.phys.domainFreePages(domain) + this.reservFree[domain] >= limit + npages) return true;
-    this.refused[cls === 3 ? 0 : cls]++;
-    return false;
+    return this.queuedFree[domain] + this.reservFree[domain] >= limit + npages || this.phys.domainFreePages(domain) + this.reservFree[domain] >= limit + npages;
   }
 
   /** vm_page_count_min_domain: is `domain` below free_min? */

@@ -294,7 +294,8 @@ export class Radix {
    */
   lookupLe(t: number, key: number): number {
     // The leaf of the last find often holds the answer (a sequential fill
-    // asks for its previous page): search it before descending.
+    // asks for its previous page): search it before descending. This part
+    // is kept small so that it inlines into vm_page_alloc.
     if (this.foundTree === t) {
       const i = key - (this.foundKey - this.foundIdx);
       if (i >= 0 && i < RADIX_COUNT) {
@@ -302,6 +303,11 @@ export class Radix {
         if (j >= 0) return this.found(this.foundNode, j, key - i + j);
       }
     }
+    return this.lookupLeDescend(t, key);
+  }
+
+  /* lookupLe from the root. */
+  private lookupLeDescend(t: number, key: number): number {
     this.foundTree = -1;
     this.curTree = t;
     const h = this.height[t];
@@ -338,6 +344,21 @@ export class Radix {
         if (j >= 0) return this.rightmost(this.slots[n * RADIX_COUNT + j], level - 1, this.stBase[depth] + j * CAP[level]);
       }
     }
+  }
+
+  /*
+   * lookupLe(t, key) in a sequential fill, without a search: when the leaf
+   * of the last find holds key - 1 and not key, the value at key - 1; else
+   * NIL, meaning only that this shortcut does not apply (ask lookupLe).
+   * Leaves the find state as it was, so insertNearFound(t, key, v) then
+   * applies.
+   */
+  predecessorNearFound(t: number, key: number): number {
+    if (this.foundTree !== t) return NIL;
+    const i = key - (this.foundKey - this.foundIdx);
+    if (i < 1 || i >= RADIX_COUNT) return NIL;
+    const at = this.foundNode * RADIX_COUNT + i;
+    return this.slots[at] === NIL ? this.slots[at - 1] : NIL;
   }
 
   /*

@@ -259,12 +259,29 @@ export class Reserv {
   private populate(rv: number, index: number): void {
     const w = rv * this.words + (index >>> 5);
     const b = 1 << (index & 31);
-    if ((this.popmap[w] & b) !== 0) this.corrupt(rv, `page ${index} is populated already`);
-    this.popmap[w] |= b;
+    const bits = this.popmap[w];
+    if ((bits & b) !== 0) this.corrupt(rv, `page ${index} is populated already`);
+    this.populateBit(rv, index, w, bits | b, this.domain[rv]);
+  }
+
+  /*
+   * populate's work once the bit is known clear: `bits` is popmap word `w`
+   * with it set, `d` the reservation's domain. Returns the page. Small, so it
+   * inlines into vm_reserv_alloc_page; the queue work, which a sequential
+   * fill needs only when a reservation becomes partial or full, is apart.
+   */
+  private populateBit(rv: number, index: number, w: number, bits: number, d: number): number {
+    this.popmap[w] = bits;
     const m = this.first[rv] + index;
     this.astate[m] = ASTATE_ALLOCATED;
     const pc = ++this.popcnt[rv];
-    this.reservFree[this.domain[rv]]--;
+    this.reservFree[d]--;
+    if (this.clockDriven || (pc === this.npages ? this.inpartpopq[rv] === 1 : this.inpartpopq[rv] === 0)) this.requeuePopulated(rv, pc);
+    return m;
+  }
+
+  /* populate's partpopq work for `rv` now holding `pc` pages. */
+  private requeuePopulated(rv: number, pc: number): void {
     const n = this.npages;
     if (!this.clockDriven) {
       // No clock: keep membership exact, never reorder (see `ticks`).
@@ -333,8 +350,8 @@ export class Reserv {
   private fromObject(obj: number, pindex: number, mpred: number): number {
     const n = this.npages;
     if (mpred >= 0) {
-      const rv = this.fromPage(mpred);
-      if (this.object[rv] === obj && pindex - this.pindex[rv] < n && pindex >= this.pindex[rv]) {
+      const rv = this.mpredReserv(obj, pindex, mpred);
+      if (rv >= 0) {
         this.msucc = -2; // not looked up
         return rv;
       }
@@ -363,19 +380,49 @@ export class Reserv {
     // pindex (vm_reserv_from_object's first test). Everything else, including
     // starting a reservation, is once per reservation and lives in allocPageSlow.
     if (mpred >= 0) {
-      const rv = this.fromPage(mpred);
-      const first = this.pindex[rv];
-      if (this.object[rv] === obj && pindex >= first && pindex - first < n) return this.allocFrom(rv, index, req);
+      const rv = this.mpredReserv(obj, pindex, mpred);
+      if (rv >= 0) return this.allocFrom(rv, index, req);
     }
     return this.allocPageSlow(obj, pindex, domain, req, mpred, index);
   }
 
+  /* vm_reserv_from_object's first test: mpred's reservation when it is obj's and holds pindex, else -1. */
+  private mpredReserv(obj: number, pindex: number, mpred: number): number {
+    const rv = this.fromPage(mpred);
+    const first = this.pindex[rv];
+    return this.object[rv] === obj && pindex >= first && pindex - first < this.npages ? rv : -1;
+  }
+
+  /*
+   * vm_reserv_alloc_page's sequential case in one piece: `mpred`, resident
+   * at pindex - 1 of `obj`, lies in a reservation of obj that also holds
+   * pindex. Returns the page, populated and charged to the reservation's
+   * domain; or -1, having changed nothing, when that is not so, the page is
+   * populated already, or vm_domain_allocate would refuse: the caller then
+   * takes allocPage, which counts a refusal. Requires what allocPage does.
+   */
+  allocNext(obj: number, pindex: number, mpred: number, req: number): number {
+    const index = (this.objects.pgColor[obj] + pindex) & (this.npages - 1);
+    const rv = this.mpredReserv(obj, pindex, mpred);
+    if (rv < 0 || pindex < index) return -1;
+    const w = rv * this.words + (index >>> 5);
+    const b = 1 << (index & 31);
+    const bits = this.popmap[w];
+    const d = this.domain[rv];
+    if ((bits & b) !== 0 || !this.domains.mayAllocate(d, req, 1)) return -1;
+    return this.populateBit(rv, index, w, bits | b, d);
+  }
+
   /* vm_reserv_alloc_page's tail for an existing reservation `rv`: page `index`, charged to rv's domain. */
   private allocFrom(rv: number, index: number, req: number): number {
-    if (this.bit(rv, index)) return -1;
-    if (!this.domains.allocate(this.domain[rv], req, 1)) return -1;
-    this.populate(rv, index);
-    return this.first[rv] + index;
+    const w = rv * this.words + (index >>> 5);
+    const b = 1 << (index & 31);
+    const bits = this.popmap[w];
+    // Populated yet not resident at pindex: the page was renamed away (FreeBSD's "Handle vm_page_rename").
+    if ((bits & b) !== 0) return -1;
+    const d = this.domain[rv];
+    if (!this.domains.allocate(d, req, 1)) return -1;
+    return this.populateBit(rv, index, w, bits | b, d);
   }
 
   /*
