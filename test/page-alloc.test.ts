@@ -13,6 +13,7 @@ import {
   PG_ZERO,
   VM_ALLOC_INTERRUPT,
   VM_ALLOC_NOBUSY,
+  VM_ALLOC_NODUMP,
   VM_ALLOC_NOWAIT,
   VM_ALLOC_SBUSY,
   VM_ALLOC_SYSTEM,
@@ -270,4 +271,82 @@ test('terminate: full reservations go back whole, one with a wired page page by 
   assert.equal(vm.page.unwire(w), true);
   vm.check();
   assert.equal(vm.domains.freeCount(0), before);
+});
+
+test('sequential fast path: the same page state, counters and reservations as the general path, for each request; refusals counted once', () => {
+  const vm = new Vm(memoryMapForSize(64 * 2 ** 20), { 'vm.lazy_page_init': 0, 'vm.pgcache.enable': 0 });
+  const p = vm.phys.pages;
+  const r = vm.reserv;
+  assert.ok(r !== null);
+  // Count how often vm_page_alloc takes the general path, to know the fast one was used.
+  const proto = Object.getPrototypeOf(vm.page) as { allocChecked: (...a: number[]) => number };
+  const general = proto.allocChecked;
+  let slow = 0;
+  proto.allocChecked = function (this: unknown, ...a: number[]): number {
+    slow++;
+    return general.apply(this, a);
+  };
+  try {
+    const N = 300;
+    const reqs = [0, NB, VM_ALLOC_SBUSY, VM_ALLOC_WIRED | NB, VM_ALLOC_NODUMP | NB, VM_ALLOC_ZERO | VM_ALLOC_SBUSY, VM_ALLOC_SYSTEM | NB, VM_ALLOC_INTERRUPT];
+    for (const req of reqs) {
+      const up = vm.object.allocate('anon');
+      const down = vm.object.allocate('anon');
+      const st0 = vm.page.statsObject();
+      slow = 0;
+      for (let i = 0; i < N; i++) assert.ok(vm.page.alloc(up, i, req) >= 0);
+      assert.ok(slow <= 2 + 2 * Math.ceil(N / 64), `req ${req}: ${slow} of ${N} ascending allocations took the general path`);
+      const st1 = vm.page.statsObject();
+      slow = 0;
+      for (let i = N - 1; i >= 0; i--) assert.ok(vm.page.alloc(down, i, req) >= 0);
+      assert.equal(slow, N, 'descending allocations never take the fast path');
+      const st2 = vm.page.statsObject();
+      for (const k of ['alloc', 'from_reserv', 'from_phys', 'failed']) assert.equal(st1[k] - st0[k], st2[k] - st1[k], `req ${req}: ${k}`);
+      for (let i = 0; i < N; i++) {
+        const a = vm.object.lookup(up, i);
+        const b = vm.object.lookup(down, i);
+        const state = (m: number): number[] => [p.flags[m] & ~PG_ZERO, p.busy[m], p.wire[m], p.pool[m], p.astate[m], p.pindex[m]];
+        assert.deepEqual(state(a), state(b), `req ${req}, pindex ${i}`);
+        assert.equal(p.object[a], up);
+      }
+      assert.equal(vm.object.resident[up], N);
+      assert.equal(vm.object.busyPages[up], vm.object.busyPages[down]);
+      assert.equal(r.describeObject(up, 0, N), r.describeObject(down, 0, N));
+      vm.check();
+      if ((req & VM_ALLOC_WIRED) !== 0) for (let i = 0; i < N; i++) for (const o of [up, down]) vm.page.unwire(vm.object.lookup(o, i));
+      for (const o of [up, down]) {
+        for (let i = 0; i < N; i++) {
+          const m = vm.object.lookup(o, i);
+          if (p.busy[m] === VPB_XBUSY) vm.page.xunbusy(m);
+          else while (p.busy[m] !== 0) vm.page.sunbusy(m);
+        }
+        vm.object.terminate(o);
+      }
+      vm.check();
+    }
+    // At free_reserved with one free page inside a reservation: vm_page_alloc
+    // of that page is refused, and counted alike whether the fast path saw it
+    // (the second attempt, once the first left the trie's hint in its leaf) or not.
+    const d = vm.domains;
+    const obj = vm.object.allocate('anon');
+    let pi = 0;
+    while (vm.page.alloc(obj, pi, NB) >= 0) pi++;
+    assert.equal(d.freeCount(0), d.freeReserved[0], 'NORMAL stops at free_reserved with reservations too');
+    const k = 100;
+    vm.page.free(vm.object.lookup(obj, k));
+    assert.ok(vm.page.allocNoobj(NB) >= 0, 'one page above free_reserved, taken from vm_phys');
+    const rv = r.fromPage(vm.object.lookup(obj, k - 1));
+    assert.ok(r.object[rv] === obj && !r.isPopulated(rv, k), 'pindex k is free inside its reservation');
+    const before = d.refused[0];
+    assert.equal(vm.page.alloc(obj, k, NB), -1);
+    const first = d.refused[0] - before;
+    assert.ok(first > 0);
+    slow = 0;
+    assert.equal(vm.page.alloc(obj, k, NB), -1);
+    assert.equal(d.refused[0] - before, 2 * first, 'the second, fast-path attempt counts as the first');
+    assert.equal(slow, 1);
+    vm.check();
+  } finally {
+    proto.allocChecked = general;
+  }
 });

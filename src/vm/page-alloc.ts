@@ -325,7 +325,8 @@ export class VmPage {
     if (m < 0) return -1;
     this.stats[PageStat.Alloc]++;
     this.stats[PageStat.FromReserv]++;
-    // initObjectPage, with the trie insertion known to land in the leaf predecessorNearFound read.
+    // initObjectPage, with the trie insertion known to land in the leaf predecessorNearFound
+    // read (the unit test "sequential fast path" compares the two paths' results).
     this.initPageState(m, req, 0);
     if (!radix.insertNearFound(obj, pindex, m)) this.linkRefused(obj, pindex);
     objects.linked(obj, pindex, m);
