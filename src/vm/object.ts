@@ -277,17 +277,12 @@ export class VmObjects {
    */
   linkPage(obj: number, pindex: number, m: number): boolean {
     if (!this.radix.insertNearFound(obj, pindex, m) && !this.radix.insert(obj, pindex, m)) return false;
-    this.linked(obj, pindex, m);
-    return true;
-  }
-
-  /* linkPage's bookkeeping once the trie maps `pindex` of `obj` to `m`. */
-  linked(obj: number, pindex: number, m: number): void {
-    const p = this.pages;
-    p.object[m] = obj;
-    p.pindex[m] = pindex;
+    // vm_page_alloc's sequential fast path (page-alloc.ts) does the same in line.
+    this.pages.object[m] = obj;
+    this.pages.pindex[m] = pindex;
     this.resident[obj]++;
-    if (p.busy[m] !== VPB_UNBUSIED) this.busyPages[obj]++;
+    if (this.pages.busy[m] !== VPB_UNBUSIED) this.busyPages[obj]++;
+    return true;
   }
 
   /* vm_page_object_remove's bookkeeping: `m` leaves its object. Requires: m is resident. */

@@ -16,7 +16,8 @@ import { PagelabError } from '../errors.js';
 import { hex } from '../util/units.js';
 import { Work } from './counters.js';
 import { DomainSet } from './domainset.js';
-import { OBJ_COLORED, type VmObjects } from './object.js';
+import { OBJ_COLORED, OBJ_DEAD, type VmObjects } from './object.js';
+import { RADIX_COUNT } from './radix.js';
 import type { PageArray } from './page.js';
 import type { VmDomains } from './pagequeue.js';
 import {
@@ -256,17 +257,12 @@ export class VmPage {
 
   /* The common tail of the object allocators: flags, busy, wiring, insertion. */
   private initObjectPage(m: number, obj: number, pindex: number, req: number, flags: number): void {
-    this.initPageState(m, req, flags);
-    if (!this.objects.linkPage(obj, pindex, m)) this.linkRefused(obj, pindex);
-  }
-
-  /* initObjectPage before the insertion: flags, busy, wiring. */
-  private initPageState(m: number, req: number, flags: number): void {
     const p = this.pages;
     p.flags[m] = (p.flags[m] & PG_ZERO) | flags | ((req & VM_ALLOC_NODUMP) !== 0 ? PG_NODUMP : 0);
     p.pool[m] = VM_FREEPOOL_DEFAULT;
     p.busy[m] = (req & (VM_ALLOC_NOBUSY | VM_ALLOC_SBUSY)) === 0 ? VPB_XBUSY : (req & VM_ALLOC_SBUSY) !== 0 ? 1 : VPB_UNBUSIED;
     p.wire[m] = (req & VM_ALLOC_WIRED) !== 0 ? 1 : 0;
+    if (!this.objects.linkPage(obj, pindex, m)) this.linkRefused(obj, pindex);
   }
 
   private linkRefused(obj: number, pindex: number): never {
@@ -308,28 +304,53 @@ export class VmPage {
    * vm_page_alloc's common case, a sequential fill, in one piece: one
    * domain, `obj` coloured, pindex - 1 resident in the trie leaf the last
    * lookup found and pindex not, and pindex - 1's reservation holding
-   * pindex. The same page, state and counters as the general path, in one
-   * call instead of a chain too deep for V8 to inline whole. Returns -1,
-   * having changed nothing, when any of that does not hold: the caller then
-   * takes the general path, which also raises the errors.
+   * pindex. The same page, state and counters as the general path (the unit
+   * test "sequential fast path" compares them). Returns -1, having changed
+   * nothing, when any of that does not hold: the caller then takes the
+   * general path, which also raises the errors.
+   *
+   * Why in one piece: through vm_page_alloc_domain_after, vm_reserv_alloc_page,
+   * vm_page_insert and vm_radix_insert the chain is deeper than V8 inlines
+   * whole, above all where the call site also takes the general path (the
+   * objects benchmark shares one between orders and VMs), and each call left
+   * costs more than the few stores it makes. Here only the reservation step
+   * is a call (Reserv.allocNext, itself call-free); the trie's leaf and the
+   * page are read and written in line. With the trie and page parts in
+   * helpers (predecessor lookup, insertNearFound, initObjectPage, linkPage)
+   * the benchmark's sequential populate measured 1.15-1.4x slower.
    */
   private allocNext(obj: number, pindex: number, req: number): number {
     const reserv = this.reserv;
     const objects = this.objects;
-    if (reserv === null || !this.oneDomain || !objects.isLive(obj) || (objects.flags[obj] & OBJ_COLORED) === 0) return -1;
+    // A coloured object not dead (flags of anything but a slot read undefined) ...
+    if (reserv === null || !this.oneDomain || (objects.flags[obj] & (OBJ_COLORED | OBJ_DEAD)) !== OBJ_COLORED || objects.refCount[obj] === 0) return -1;
     if (!(pindex < objects.size[obj] && pindex >>> 0 === pindex)) return -1;
+    // ... whose trie the last lookup was in (so obj is a slot in use: objects.isLive holds),
+    // in a leaf holding pindex - 1 (mpred, what vm_radix_lookup_le answers) and not pindex.
     const radix = objects.radix;
-    const mpred = radix.predecessorNearFound(obj, pindex);
-    if (mpred === NIL) return -1;
+    const i = pindex - radix.hintBase;
+    if (radix.hintTree !== obj || i < 1 || i >= RADIX_COUNT) return -1;
+    const slots = radix.leafSlots;
+    const at = radix.hintSlot + i;
+    const mpred = slots[at - 1];
+    if (mpred === NIL || slots[at] !== NIL) return -1;
     const m = reserv.allocNext(obj, pindex, mpred, req);
     if (m < 0) return -1;
     this.stats[PageStat.Alloc]++;
     this.stats[PageStat.FromReserv]++;
-    // initObjectPage, with the trie insertion known to land in the leaf predecessorNearFound
-    // read (the unit test "sequential fast path" compares the two paths' results).
-    this.initPageState(m, req, 0);
-    if (!radix.insertNearFound(obj, pindex, m)) this.linkRefused(obj, pindex);
-    objects.linked(obj, pindex, m);
+    // initObjectPage(m, obj, pindex, req, 0): the page, the trie (as insertNearFound), the object (as VmObjects.linkPage).
+    const p = this.pages;
+    p.flags[m] = (p.flags[m] & PG_ZERO) | ((req & VM_ALLOC_NODUMP) !== 0 ? PG_NODUMP : 0);
+    p.pool[m] = VM_FREEPOOL_DEFAULT;
+    const busy = (req & (VM_ALLOC_NOBUSY | VM_ALLOC_SBUSY)) === 0 ? VPB_XBUSY : (req & VM_ALLOC_SBUSY) !== 0 ? 1 : VPB_UNBUSIED;
+    p.busy[m] = busy;
+    p.wire[m] = (req & VM_ALLOC_WIRED) !== 0 ? 1 : 0;
+    slots[at] = m;
+    radix.leafBits[at >>> 5] |= 1 << (at & 31);
+    p.object[m] = obj;
+    p.pindex[m] = pindex;
+    objects.resident[obj]++;
+    if (busy !== VPB_UNBUSIED) objects.busyPages[obj]++;
     return m;
   }
 

@@ -92,9 +92,9 @@ export class VmDomains {
   /* vm_domain_allocate's decision without counting a refusal (for a fast path that falls back to one that counts). */
   mayAllocate(domain: number, req: number, npages: number): boolean {
     const cls = req & VM_ALLOC_CLASS_MASK;
-    const limit = cls === VM_ALLOC_INTERRUPT ? 0 : cls === VM_ALLOC_SYSTEM ? this.interruptFreeMin[domain] : this.freeReserved[domain];
+    const need = npages + (cls === VM_ALLOC_INTERRUPT ? 0 : cls === VM_ALLOC_SYSTEM ? this.interruptFreeMin[domain] : this.freeReserved[domain]);
     // The queued pages alone usually clear the limit: the lazy pool is read only when they do not.
-    return this.queuedFree[domain] + this.reservFree[domain] >= limit + npages || this.phys.domainFreePages(domain) + this.reservFree[domain] >= limit + npages;
+    return this.queuedFree[domain] + this.reservFree[domain] >= need || this.freeCount(domain) >= need;
   }
 
   /** vm_page_count_min_domain: is `domain` below free_min? */

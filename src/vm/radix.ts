@@ -59,6 +59,8 @@ export class Radix {
   private foundTree = -1;
   private curTree = -1;
   private foundIdx = 0;
+  /** foundKey - foundIdx: the key of the found leaf's slot 0. */
+  private foundBase = 0;
   // Descent stack of find*: node, slot and key base per level.
   private readonly stNode = new Uint32Array(RADIX_MAX_HEIGHT);
   private readonly stIdx = new Int32Array(RADIX_MAX_HEIGHT);
@@ -297,7 +299,7 @@ export class Radix {
     // asks for its previous page): search it before descending. This part
     // is kept small so that it inlines into vm_page_alloc.
     if (this.foundTree === t) {
-      const i = key - (this.foundKey - this.foundIdx);
+      const i = key - this.foundBase;
       if (i >= 0 && i < RADIX_COUNT) {
         const j = this.highestTo(this.foundNode, i);
         if (j >= 0) return this.found(this.foundNode, j, key - i + j);
@@ -347,18 +349,28 @@ export class Radix {
   }
 
   /*
-   * lookupLe(t, key) in a sequential fill, without a search: when the leaf
-   * of the last find holds key - 1 and not key, the value at key - 1; else
-   * NIL, meaning only that this shortcut does not apply (ask lookupLe).
-   * Leaves the find state as it was, so insertNearFound(t, key, v) then
-   * applies.
+   * The leaf of the last find, for vm_page_alloc's sequential fast path
+   * (page-alloc.ts), which reads it and fills one empty slot of it in line,
+   * as insertNearFound does: a call per page there costs more than the
+   * work. hintTree is -1 once a node may have been freed; keys hintBase ..
+   * hintBase + 63 of tree hintTree live in slots hintSlot .. hintSlot + 63
+   * of `leafSlots`; slot s's occupancy is bit s & 31 of word s >>> 5 of
+   * `leafBits`. These getters are small enough that V8 always inlines them.
    */
-  predecessorNearFound(t: number, key: number): number {
-    if (this.foundTree !== t) return NIL;
-    const i = key - (this.foundKey - this.foundIdx);
-    if (i < 1 || i >= RADIX_COUNT) return NIL;
-    const at = this.foundNode * RADIX_COUNT + i;
-    return this.slots[at] === NIL ? this.slots[at - 1] : NIL;
+  get hintTree(): number {
+    return this.foundTree;
+  }
+  get hintBase(): number {
+    return this.foundBase;
+  }
+  get hintSlot(): number {
+    return this.foundNode * RADIX_COUNT;
+  }
+  get leafSlots(): Uint32Array {
+    return this.slots;
+  }
+  get leafBits(): Uint32Array {
+    return this.bm;
   }
 
   /*
@@ -369,8 +381,7 @@ export class Radix {
    */
   insertNearFound(t: number, key: number, value: number): boolean {
     if (this.foundTree !== t) return false;
-    const leafBase = this.foundKey - this.foundIdx;
-    const i = key - leafBase;
+    const i = key - this.foundBase;
     if (i < 0 || i >= RADIX_COUNT) return false;
     const n = this.foundNode;
     const at = n * RADIX_COUNT + i;
@@ -385,6 +396,7 @@ export class Radix {
     this.foundTree = this.curTree;
     this.foundIdx = j;
     this.foundKey = key;
+    this.foundBase = key - j;
     return this.slots[n * RADIX_COUNT + j];
   }
 
@@ -423,7 +435,7 @@ export class Radix {
     while (got < max) {
       if (this.lookupGe(t, key) === NIL) break;
       const n = this.foundNode;
-      const leafBase = this.foundKey - this.foundIdx;
+      const leafBase = this.foundBase;
       const slots = this.slots;
       // Walk the leaf's occupancy words a set bit at a time.
       for (let w = this.foundIdx >>> 5; w < 2 && got < max; w++) {

@@ -276,7 +276,8 @@ export class Reserv {
     this.astate[m] = ASTATE_ALLOCATED;
     const pc = ++this.popcnt[rv];
     this.reservFree[d]--;
-    if (this.clockDriven || (pc === this.npages ? this.inpartpopq[rv] === 1 : this.inpartpopq[rv] === 0)) this.requeuePopulated(rv, pc);
+    // Without a clock only joining (pc < n, not queued) or leaving (pc === n, queued) moves it.
+    if (this.clockDriven || (pc === this.npages) === (this.inpartpopq[rv] === 1)) this.requeuePopulated(rv, pc);
     return m;
   }
 
