@@ -279,7 +279,8 @@ export class VmPage {
    * Requires: a live object, pindex below its size and not resident.
    */
   alloc(obj: number, pindex: number, req = 0): number {
-    const m = this.allocNext(obj, pindex, req);
+    // allocNext is a call (too big to inline): without reservations, skip it.
+    const m = this.reserv !== null ? this.allocNext(obj, pindex, req) : -1;
     return m >= 0 ? m : this.allocChecked(obj, pindex, req);
   }
 
@@ -294,7 +295,7 @@ export class VmPage {
 
   /* alloc() without the checks. */
   allocUnsafe(obj: number, pindex: number, req = 0): number {
-    const m = this.allocNext(obj, pindex, req);
+    const m = this.reserv !== null ? this.allocNext(obj, pindex, req) : -1;
     if (m >= 0) return m;
     const mp = this.objects.radix.lookupLe(obj, pindex);
     return this.allocAfter(obj, pindex, req, mp === NIL ? -1 : mp);
