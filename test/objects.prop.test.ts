@@ -18,7 +18,7 @@ type Op =
   | { k: 'wire'; pick: number }
   | { k: 'unwire'; pick: number }
   | { k: 'terminate'; obj: number }
-  | { k: 'remove'; obj: number; start: number; len: number }
+  | { k: 'remove'; obj: number; start: number; len: number; toEnd: boolean }
   | { k: 'reclaim'; domain: number }
   | { k: 'noobj'; n: number; zero: boolean; wired: boolean }
   | { k: 'tick' };
@@ -42,7 +42,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('wire' as const), pick: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('unwire' as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('terminate' as const), obj: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('remove' as const), obj: fc.nat(), start: fc.nat(3000), len: fc.nat(1500) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('remove' as const), obj: fc.nat(), start: fc.nat(3000), len: fc.nat(1500), toEnd: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('reclaim' as const), domain: fc.nat(1) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('noobj' as const), n: fc.integer({ min: 1, max: 40 }), zero: fc.boolean(), wired: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('tick' as const) }) },
@@ -189,8 +189,9 @@ function run(map: MemoryMap, tunables: Record<string, number | string>, ops: Op[
         if (objs.length === 0) break;
         const obj = pickObj(op.obj);
         const mm = model.get(obj) as Map<number, number>;
-        // vm_object_page_remove: end 0 means through the end of the object.
-        const stop = op.len === 0 ? Infinity : op.start + op.len;
+        // vm_object_page_remove(start, end): end 0 means through the end of the object.
+        const end = op.toEnd ? 0 : op.start + op.len;
+        const stop = end === 0 ? Infinity : end;
         let want = 0;
         for (const [k, m] of [...mm]) {
           if (k >= op.start && k < stop && !wired.has(m)) {
@@ -199,7 +200,7 @@ function run(map: MemoryMap, tunables: Record<string, number | string>, ops: Op[
             want++;
           }
         }
-        assert.equal(objects.pageRemove(obj, op.start, op.start + op.len), want);
+        assert.equal(objects.pageRemove(obj, op.start, end), want);
         break;
       }
       case 'reclaim':

@@ -4,6 +4,8 @@ import fc from 'fast-check';
 import { Vm } from '../src/vm/vm.js';
 import { PageCache } from '../src/vm/pgcache.js';
 import { PagelabError } from '../src/errors.js';
+import { PG_ZERO, VM_ALLOC_ZERO } from '../src/vm/param.js';
+import { PageStat } from '../src/vm/page-alloc.js';
 import { smallMap } from './helpers/maps.js';
 
 test('the page cache hands out LIFO, refills and releases in batches, and drains back to the boot blocks', () => {
@@ -73,4 +75,30 @@ test('page cache against a model: no page handed out twice, pages conserved, che
     }),
     { numRuns: 60 },
   );
+});
+
+test('PG_ZERO survives the page cache: vm_page_free_zero keeps it while cached and back in vm_phys, vm_page_free clears it', () => {
+  const vm = new Vm(smallMap(), { 'vm.lazy_page_init': 0, 'vm.backed': 1 });
+  const c = new PageCache(vm.phys, 0, 1, 64, 16);
+  const flags = vm.phys.pages.flags;
+  const a = c.alloc();
+  const b = c.alloc();
+  c.free(a, true);
+  c.free(b);
+  assert.equal(flags[a] & PG_ZERO, PG_ZERO, 'freed as zero: PG_ZERO kept in the cache');
+  assert.equal(flags[b] & PG_ZERO, 0, 'a plain free clears PG_ZERO');
+  c.drain();
+  assert.equal(flags[a] & PG_ZERO, PG_ZERO, 'and kept when the cache gives the page back to vm_phys');
+  vm.check();
+  // Through the page layer: a noobj page freed with vm_page_free_zero comes back from the cache needing no zeroing.
+  const m = vm.page.allocNoobj(VM_ALLOC_ZERO);
+  assert.ok(m >= 0);
+  vm.page.freeZero(m);
+  const zeroed = vm.page.stats[PageStat.Zeroed];
+  const again = vm.page.allocNoobj(VM_ALLOC_ZERO);
+  assert.equal(again, m, 'LIFO: the same page from the cache');
+  assert.equal(vm.page.stats[PageStat.Zeroed], zeroed, 'its PG_ZERO spared the zeroing');
+  vm.page.free(again);
+  assert.equal(flags[again] & PG_ZERO, 0);
+  vm.check();
 });

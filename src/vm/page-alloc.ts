@@ -657,7 +657,7 @@ export class VmPage {
       const c = this.pgcache[this.domainOf(m)][p.pool[m]];
       if (c !== null) {
         p.flags[m] = f & ~PG_PCPU_CACHE;
-        c.freeUnsafe(m);
+        c.freeUnsafe(m, (f & PG_ZERO) !== 0);
         return;
       }
     }

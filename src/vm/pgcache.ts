@@ -73,23 +73,29 @@ export class PageCache {
     return m;
   }
 
-  /* Free one page allocated by alloc() or by vm_phys (order 0, in this domain). */
-  free(m: number): void {
+  /*
+   * Free one page allocated by alloc() or by vm_phys (order 0, in this
+   * domain). With `knownZero` the page keeps PG_ZERO while cached and back
+   * in vm_phys (vm_page_free_zero through uma_zfree keeps m->flags);
+   * otherwise PG_ZERO is cleared, as vm_phys's free does.
+   */
+  free(m: number, knownZero = false): void {
     const p = this.phys.pages;
     if (!(m >= 0 && m < this.phys.npages) || p.astate[m] !== ASTATE_ALLOCATED) {
       const what = m >= 0 && m < this.phys.npages ? hex(this.phys.pageToPa(m)) : `index ${m}`;
       const code = m >= 0 && m < this.phys.npages && p.astate[m] === ASTATE_CACHED ? 'EDOUBLEFREE' : 'ENOTALLOC';
       throw new PagelabError(code, `page cache: free of page ${what}, which is not allocated${code === 'EDOUBLEFREE' ? ' (already in the cache)' : ''}`);
     }
-    this.freeUnsafe(m);
+    this.freeUnsafe(m, knownZero);
   }
 
   /* free() without the check: the hot-path twin. Requires an allocated order-0 page of this domain. */
-  freeUnsafe(m: number): void {
+  freeUnsafe(m: number, knownZero = false): void {
     if (this.top === this.capacity) this.release(this.capacity >> 1);
     const p = this.phys.pages;
     p.astate[m] = ASTATE_CACHED;
-    p.flags[m] &= ~PG_ZERO;
+    if (knownZero) p.flags[m] |= PG_ZERO;
+    else p.flags[m] &= ~PG_ZERO;
     this.stack[this.top++] = m;
   }
 
@@ -114,7 +120,7 @@ export class PageCache {
     for (let i = 0; i < n; i++) {
       const m = this.stack[i];
       p.astate[m] = ASTATE_ALLOCATED;
-      this.phys.freePagesFast(m, 0, this.pool);
+      this.phys.freePagesFast(m, 0, this.pool, (p.flags[m] & PG_ZERO) !== 0);
     }
     this.stack.copyWithin(0, n, this.top);
     this.top -= n;
