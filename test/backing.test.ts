@@ -6,6 +6,7 @@ import { BackingStore } from '../src/machine/backing.js';
 import { BULK_WASM, bulkOps, newSharedMemory, validateBulkModule, type WasmMemory } from '../src/machine/wasm.js';
 import type { MemoryMap } from '../src/machine/types.js';
 import { code } from './helpers/errors.js';
+import { runs } from './helpers/runs.js';
 
 function mapOf(ram: Array<[number, number, number?]>): MemoryMap {
   return {
@@ -367,7 +368,7 @@ test('property: random fill/zero/copy/isZero/checkPattern agree with a Uint8Arra
         }
       }
     }),
-    { numRuns: 60 },
+    { numRuns: runs(60) },
   );
 });
 

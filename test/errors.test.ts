@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { MAX_MESSAGE_CHARS, PagelabError, safeMessage } from '../src/errors.js';
+import { runs } from './helpers/runs.js';
 
 /* What may not reach a terminal; the complement of what safeMessage lets through. */
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -43,7 +44,7 @@ describe('PagelabError messages', () => {
         assert.equal(safeMessage(m), m);
         if (s.length <= MAX_MESSAGE_CHARS && !UNSAFE.test(s)) assert.equal(m, s);
       }),
-      { numRuns: 200 },
+      { numRuns: runs(200) },
     );
   });
 });

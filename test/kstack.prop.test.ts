@@ -15,6 +15,7 @@ import { VM_ALLOC_SYSTEM } from '../src/vm/param.js';
 import { KSTACK_PINDEX_SCHEMES, kstackLinearOfPindex, kstackPindexNonlinear, newKThread, type KThread } from '../src/vm/kstack.js';
 import { kstacksForVm } from '../src/vm/kstack_pages.js';
 import { numaMap } from './helpers/maps.js';
+import { runs } from './helpers/runs.js';
 
 test('non-linear pindex: stack pages map one to one onto 0, 1, 2, ... in address order; the inverse agrees', () => {
   fc.assert(
@@ -31,7 +32,7 @@ test('non-linear pindex: stack pages map one to one onto 0, 1, 2, ... in address
       }
       assert.equal(next, slots * K);
     }),
-    { numRuns: 200 },
+    { numRuns: runs(200) },
   );
 });
 
@@ -131,6 +132,6 @@ test('random thread churn: disjoint stacks in their domains, KVA in the right ar
         assert.equal(arenas.kernelArena.size(VMEM_ALLOC), arenas.domainArena.reduce((s, a) => s + a.size(VMEM_ALLOC | 2), 0), 'kernel_arena holds only the domain arenas\' imports');
       },
     ),
-    { numRuns: 40 },
+    { numRuns: runs(40) },
   );
 });

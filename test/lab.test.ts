@@ -13,6 +13,7 @@ import { JORDAN_TABLES } from '../src/lab/lazy-init-published.js';
 import { firecrackerAmd64_2023 } from '../src/sim/profiles/index.js';
 import { memoryMapForSize } from '../src/machine/index.js';
 import { PagelabError } from '../src/errors.js';
+import { runs } from './helpers/runs.js';
 
 const MiB = 2 ** 20;
 
@@ -38,7 +39,7 @@ describe('lazy-init-boot invariants', () => {
         assert.ok(lazy.pagesInitBootPath + lazy.pagesInitDrain >= lazy.npages);
         assert.ok(lazy.bootNs <= eager.bootNs);
       }),
-      { numRuns: 8 },
+      { numRuns: runs(8) },
     );
   });
 

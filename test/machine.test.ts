@@ -32,6 +32,7 @@ import {
   type RamRange,
 } from '../src/machine/index.js';
 import { repoRoot } from './helpers/root.js';
+import { runs } from './helpers/runs.js';
 
 const K = 2 ** 10;
 const M = 2 ** 20;
@@ -347,7 +348,7 @@ describe('the JSON memory map format', () => {
         const offset = lines.slice(0, line - 1).reduce((s, l) => s + l.length + 1, 0) + column - 1;
         assert.ok(offset >= Math.min(at, text.length) - 1, `${err.message} but damage at offset ${at}`);
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -495,7 +496,7 @@ describe('JSON format properties', () => {
         delete doc.phys_avail;
         assert.deepEqual(parseMemoryMapJson(JSON.stringify(doc), 'rt.json'), expected);
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -560,7 +561,7 @@ describe('JSON format properties', () => {
         text = JSON.stringify(doc);
         expectError(() => parseMemoryMapJson(text, 'bad.json'), code, 'bad.json', ...parts);
       }),
-      { numRuns: 400 },
+      { numRuns: runs(400) },
     );
   });
 });

@@ -26,6 +26,7 @@ import {
 } from '../src/machine/index.js';
 import { MAX_PAGES, PAGE_SIZE, VM_PHYSSEG_MAX } from '../src/vm/param.js';
 import { code } from './helpers/errors.js';
+import { runs } from './helpers/runs.js';
 
 const K = 2 ** 10;
 const T = 2 ** 40;
@@ -220,7 +221,7 @@ describe('one-pass map arithmetic against the quadratic reference', () => {
           else assert.match(code(() => validateMemoryMap(grown)), /phys_avail\[\d+\].*not inside a single RAM range/);
         }
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 

@@ -19,6 +19,7 @@ import {
 } from '../src/stats/ministat.js';
 import { ministatMain, type MinistatIO } from '../src/cli/ministat.js';
 import { repoRoot } from './helpers/root.js';
+import { runs } from './helpers/runs.js';
 
 
 const fixtures = join(repoRoot(), 'test', 'fixtures', 'ministat');
@@ -198,7 +199,7 @@ test('property: summarize agrees with a naive two-pass reference', () => {
         assert.deepEqual(values, [...values], 'input untouched');
       },
     ),
-    { numRuns: 300 },
+    { numRuns: runs(300) },
   );
 });
 
@@ -214,7 +215,7 @@ test('property: swapping the samples negates the difference and keeps the verdic
       assert.equal(ab.significant, ba.significant);
       assert.equal(ab.df, a.length + b.length - 2);
     }),
-    { numRuns: 300 },
+    { numRuns: runs(300) },
   );
 });
 
@@ -226,7 +227,7 @@ test('property: the summary-statistics path equals the raw-data path', () => {
       const fromSummaries = compareSummaries(summarize(a), summarize(b));
       assert.deepEqual(fromSummaries, fromRaw);
     }),
-    { numRuns: 200 },
+    { numRuns: runs(200) },
   );
 });
 

@@ -9,6 +9,7 @@ import { Vm } from '../src/vm/vm.js';
 import type { MemoryMap } from '../src/machine/types.js';
 import { PAGE_SIZE, VM_ALLOC_NOBUSY, VM_ALLOC_SYSTEM, VM_ALLOC_INTERRUPT, VM_ALLOC_WIRED, VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT, PG_ZERO, OBJ_NONE } from '../src/vm/param.js';
 import { smallMap, numaMap } from './helpers/maps.js';
+import { runs } from './helpers/runs.js';
 
 type Op =
   | { k: 'obj'; phys: boolean; size: number; color: number | null }
@@ -254,21 +255,21 @@ function run(map: MemoryMap, tunables: Record<string, number | string>, ops: Op[
 test('page layer against a model, reservations on (amd64), checker after every step', () => {
   fc.assert(
     fc.property(fc.array(opArb, { size: 'max', maxLength: 60 }), (ops) => run(smallMap(), {}, ops)),
-    { numRuns: 40 },
+    { numRuns: runs(40) },
   );
 });
 
 test('page layer against a model on two domains, arm64 geometry, no page caches', () => {
   fc.assert(
     fc.property(fc.array(opArb, { size: 'max', maxLength: 60 }), (ops) => run(numaMap(), { 'vm.reserv.geometry': 'arm64-16k', 'vm.pgcache.enable': 0 }, ops)),
-    { numRuns: 25 },
+    { numRuns: runs(25) },
   );
 });
 
 test('page layer against a model, reservations off', () => {
   fc.assert(
     fc.property(fc.array(opArb, { size: 'max', maxLength: 60 }), (ops) => run(smallMap(), { 'vm.reserv.enable': 0 }, ops)),
-    { numRuns: 25 },
+    { numRuns: runs(25) },
   );
 });
 
@@ -303,6 +304,6 @@ test('with reservations and page caches off, vm_page_alloc hands out what vm_phy
       a.check();
       assert.deepEqual(freeBlocks(a), freeBlocks(b));
     }),
-    { numRuns: 30 },
+    { numRuns: runs(30) },
   );
 });

@@ -7,6 +7,7 @@ import { PagelabError } from '../src/errors.js';
 import { PG_ZERO, VM_ALLOC_ZERO } from '../src/vm/param.js';
 import { PageStat } from '../src/vm/page-alloc.js';
 import { smallMap } from './helpers/maps.js';
+import { runs } from './helpers/runs.js';
 
 test('the page cache hands out LIFO, refills and releases in batches, and drains back to the boot blocks', () => {
   const vm = new Vm(smallMap(), { 'vm.lazy_page_init': 1 });
@@ -73,7 +74,7 @@ test('page cache against a model: no page handed out twice, pages conserved, che
       vm.check();
       assert.equal(vm.phys.totalFree(), total);
     }),
-    { numRuns: 60 },
+    { numRuns: runs(60) },
   );
 });
 

@@ -14,6 +14,7 @@ import { resolveMachine } from '../src/machine/index.js';
 import { smallMap, numaMap } from './helpers/maps.js';
 import { PagelabError } from '../src/errors.js';
 import { hex } from '../src/util/units.js';
+import { runs } from './helpers/runs.js';
 
 type Op =
   | { k: 'alloc'; order: number; direct: boolean; domain: number }
@@ -253,7 +254,7 @@ for (const [name, mk] of machines) {
           eagerBoot.phys.forEachFreeBlock((m, o) => expect.push(`${m}:${o}`));
           assert.deepEqual(r.endBlocks, expect.sort());
         }),
-        { numRuns: 25 },
+        { numRuns: runs(25) },
       );
     });
   }
@@ -276,6 +277,6 @@ test('lazy and eager give the same outcomes where FreeBSD\'s design makes them p
       assert.deepEqual(a.outcomes.map((o) => o.ok), b.outcomes.map((o) => o.ok));
       assert.deepEqual(a.endBlocks, b.endBlocks);
     }),
-    { numRuns: 40 },
+    { numRuns: runs(40) },
   );
 });

@@ -10,6 +10,7 @@ import { resolveMachine } from '../src/machine/index.js';
 import { parseTrace, replayTrace } from '../src/lab/replay.js';
 import { PagelabError } from '../src/errors.js';
 import { repoRoot } from './helpers/root.js';
+import { runs } from './helpers/runs.js';
 
 const root = repoRoot();
 
@@ -122,7 +123,7 @@ for (const workers of [0, 2]) {
           vm.prezero.reap();
           vm.check();
         }),
-        { numRuns: 30 },
+        { numRuns: runs(30) },
       );
     } finally {
       await vm.shutdown();

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { formatDouble, formatG, parseCDouble, parseCLongToInt, signBit, sprintf } from '../src/stats/printf.js';
 import { repoRoot } from './helpers/root.js';
+import { runs } from './helpers/runs.js';
 
 
 const tables = join(repoRoot(), 'test', 'fixtures', 'ministat', 'printf');
@@ -124,6 +125,6 @@ test('formatting then parsing %.17g round-trips every finite double', () => {
       assert.equal(back.end, text.length);
       assert.equal(toBits(back.value), toBits(x));
     }),
-    { numRuns: 2000 },
+    { numRuns: runs(2000) },
   );
 });

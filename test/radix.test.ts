@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Radix, RADIX_NODE_BYTES } from '../src/vm/radix.js';
 import { NIL } from '../src/vm/param.js';
+import { runs } from './helpers/runs.js';
 
 type Op =
   | { k: 'ins'; t: number; key: number }
@@ -99,7 +100,7 @@ test('vm_radix agrees with a sorted-list model on every operation', () => {
       for (let t = 0; t < 3; t++) for (const k of sorted(t)) r.remove(t, k);
       assert.equal(r.liveNodes, 0);
     }),
-    { numRuns: 60 },
+    { numRuns: runs(60) },
   );
 });
 

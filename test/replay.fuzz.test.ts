@@ -16,8 +16,9 @@ import { parseTrace, Replayer } from '../src/lab/replay.js';
 import { OPS } from '../src/lab/trace-ops.js';
 import type { FieldSpec } from '../src/lab/trace-parse.js';
 import { parseSize } from '../src/util/units.js';
+import { runs } from './helpers/runs.js';
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
+const RUNS = runs(Number(process.env.FUZZ_RUNS ?? 300));
 
 type Ref = { kind: 'blank' } | { kind: 'header' } | { kind: 'error' } | { kind: 'op'; op: Record<string, unknown> };
 

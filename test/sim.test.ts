@@ -8,6 +8,7 @@ import { checkProfile, priceWork, workTraffic, type CostProfile } from '../src/s
 import { getProfile, firecrackerAmd64_2023, linuxPadata2020 } from '../src/sim/profiles/index.js';
 import { Work, WORK_NAMES, newWorkCounters } from '../src/vm/counters.js';
 import { PagelabError } from '../src/errors.js';
+import { runs } from './helpers/runs.js';
 
 describe('Clock', () => {
   test('fires in time order, ties in scheduling order', () => {
@@ -132,7 +133,7 @@ describe('Scheduler', () => {
           for (const th of s.threads) assert.ok(th.state === 'done');
         },
       ),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     );
   });
 

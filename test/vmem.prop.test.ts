@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { PagelabError } from '../src/errors.js';
 import { Vmem, M_BESTFIT, M_INSTANTFIT, M_NEXTFIT, VMEM_ADDR_MAX, VMEM_ALLOC, VMEM_FREE, VMEM_FAILED } from '../src/kern/vmem.js';
+import { runs } from './helpers/runs.js';
 
 const FITS = [M_INSTANTFIT, M_BESTFIT, M_NEXTFIT];
 
@@ -305,7 +306,7 @@ describe('vmem against an interval-set model', () => {
           );
         },
       ),
-      { numRuns: 500 },
+      { numRuns: runs(500) },
     );
   });
 });
@@ -393,7 +394,7 @@ describe('stacked arenas against the model', () => {
           assert.equal(parent.size(VMEM_ALLOC), 0);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 });
@@ -474,7 +475,7 @@ describe('quantum caches against the model', () => {
           assert.equal(vm.segments().length, 2);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 });

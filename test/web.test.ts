@@ -47,6 +47,7 @@ import { BootRace } from '../src/web/bootrace.js';
 import { parseTrace, replayTrace } from '../src/lab/replay.js';
 import { smallMap } from './helpers/maps.js';
 import { repoRoot } from './helpers/root.js';
+import { runs } from './helpers/runs.js';
 
 const root = repoRoot();
 const MAIN = path.join(root, 'dist/src/cli/main.js');
@@ -156,7 +157,7 @@ test('map frame: every cell is the mean colour of its pages, at any zoom and off
         }
       },
     ),
-    { numRuns: 40 },
+    { numRuns: runs(40) },
   );
 });
 

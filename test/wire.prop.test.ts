@@ -14,6 +14,7 @@ import { KERN_SUCCESS, NBPDR, PG_PS, VM_PROT_READ, VM_PROT_WRITE } from '../src/
 import { PAGE_SIZE } from '../src/vm/param.js';
 import { Vm } from '../src/vm/vm.js';
 import { WIRE_PATHS, type WirePath } from '../src/vm/wire.js';
+import { runs } from './helpers/runs.js';
 
 type Op =
   | { k: 'mmap'; pages: number; superAlign: boolean }
@@ -195,7 +196,7 @@ for (const lazy of [0, 1]) {
   test(`mapping layer against an address-space model (${lazy ? 'lazy' : 'eager'} boot)`, () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 30, size: 'max' }), (ops) => run(lazy, ops)),
-      { numRuns: 15 },
+      { numRuns: runs(15) },
     );
   });
 }

@@ -8,6 +8,7 @@ import { serveZeroRing } from '../src/vm/zeroidle-serve.js';
 import { newWorkCounters, Work } from '../src/vm/counters.js';
 import type { MemoryMap } from '../src/machine/types.js';
 import { code } from './helpers/errors.js';
+import { runs } from './helpers/runs.js';
 
 function mapOf(ram: Array<[number, number]>): MemoryMap {
   return {
@@ -141,7 +142,7 @@ test('workers: random disjoint requests complete exactly once, zero exactly what
       if (reqs.length > 3 && cuts[0] % 2 === 1) [reqs[1], reqs[2]] = [reqs[2], reqs[1]];
       runAndCheck(engine, backing, reqs);
     }),
-    { numRuns: 40 },
+    { numRuns: runs(40) },
   );
   const st = engine.stats();
   assert.ok(st.backgroundBytes > 0);
@@ -183,7 +184,7 @@ test('workers: the ring bounds runs, not requests: many more page requests than 
       if (reqs.length > 3 && cuts[0] % 2 === 1) [reqs[1], reqs[2]] = [reqs[2], reqs[1]];
       runAndCheck(engine, backing, reqs);
     }),
-    { numRuns: 25 },
+    { numRuns: runs(25) },
   );
   await engine.shutdown();
 });

@@ -6,6 +6,7 @@ import { resolveMachine } from '../src/machine/index.js';
 import { PAGE_SIZE, PG_REPORTED, PG_ZERO, VM_FREEPOOL_DEFAULT } from '../src/vm/param.js';
 import { ZERO_POLICIES, type ZeroPolicyName } from '../src/vm/zeropolicy.js';
 import { PagelabError } from '../src/errors.js';
+import { runs } from './helpers/runs.js';
 
 const MB = 2 ** 20;
 
@@ -255,7 +256,7 @@ for (const policy of ZERO_POLICIES) {
           vm.check();
         }
       }),
-      { numRuns: 12 },
+      { numRuns: runs(12) },
     );
   });
 }
