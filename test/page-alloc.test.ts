@@ -19,6 +19,7 @@ import {
   VM_ALLOC_SYSTEM,
   VM_ALLOC_WIRED,
   VM_ALLOC_ZERO,
+  VM_FREEPOOL_DEFAULT,
   VPB_XBUSY,
 } from '../src/vm/param.js';
 import { smallMap, numaMap } from './helpers/maps.js';
@@ -51,12 +52,14 @@ test('VM_ALLOC_ZERO: a preference for object pages, a guarantee for noobj and gr
   const b = vm.backing;
   assert.ok(b !== null);
   const obj = vm.object.allocate('anon');
-  // A previous owner left its bytes in every free page.
-  vm.phys.lazyInit();
-  vm.phys.forEachFreeBlock((m, o) => {
+  // A previous owner left its bytes in every free page: all of memory allocated, written, freed.
+  const held: Array<[number, number]> = [];
+  for (let o = vm.phys.maxOrder; o >= 0; o--) for (let m; (m = vm.phys.allocPages(0, VM_FREEPOOL_DEFAULT, o)) >= 0; ) held.push([m, o]);
+  for (const [m, o] of held) {
     b.fill(vm.phys.pageToPa(m), 2 ** o * PAGE_SIZE, 0xa5);
-    vm.phys.pages.flags.fill(0, m, m + 2 ** o);
-  });
+    vm.phys.freePages(m, o);
+  }
+  assert.equal(vm.phys.zeroFreePages(), 0);
   const m1 = vm.page.alloc(obj, 0, NB | VM_ALLOC_ZERO);
   assert.equal(vm.phys.pages.flags[m1] & PG_ZERO, 0, 'not PG_ZERO: the caller must zero it');
   assert.equal(b.isZero(vm.phys.pageToPa(m1), PAGE_SIZE), false, 'object allocation does not zero');

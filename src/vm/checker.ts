@@ -7,7 +7,7 @@
  */
 import { PagelabError } from '../errors.js';
 import { hex } from '../util/units.js';
-import { ASTATE_ALLOCATED, ASTATE_CACHED, ASTATE_FREE, ASTATE_RESERVED, ASTATE_RESV_FREE, ASTATE_ZEROING, NIL, PQ_NONE, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_LAZYINIT, VM_NFREEPOOL } from './param.js';
+import { ASTATE_ALLOCATED, ASTATE_CACHED, ASTATE_FREE, ASTATE_RESERVED, ASTATE_RESV_FREE, ASTATE_ZEROING, NIL, PG_ZERO, PQ_NONE, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_LAZYINIT, VM_NFREEPOOL } from './param.js';
 import type { Phys } from './phys.js';
 
 function fail(msg: string): never {
@@ -23,6 +23,7 @@ export function checkPhys(phys: Phys): void {
   const isFree = new Uint8Array(n);
   const freeByDomain = new Float64Array(phys.ndomains);
   let lazyPages = 0;
+  let zeroFree = 0;
   const pa = (m: number): string => hex(phys.pageToPa(m));
 
   for (let d = 0; d < phys.ndomains; d++) {
@@ -53,6 +54,7 @@ export function checkPhys(phys: Phys): void {
               if (p.order[m] !== o) fail(`free head ${pa(m)} on order ${o} queue says order ${p.order[m]}`);
             }
             for (let i = m; i < m + 2 ** o; i++) {
+              if (pool !== VM_FREEPOOL_LAZYINIT && (p.flags[i] & PG_ZERO) !== 0) zeroFree++;
               if (isFree[i]) fail(`page ${pa(i)} is in two free blocks`);
               isFree[i] = 1;
               if (p.astate[i] !== ASTATE_FREE) fail(`page ${pa(i)} is both free (block at ${pa(m)}) and allocated`);
@@ -69,6 +71,7 @@ export function checkPhys(phys: Phys): void {
   for (let d = 0; d < phys.ndomains; d++) {
     if (freeByDomain[d] !== phys.domainFreePages(d)) fail(`domain ${d} free count ${phys.domainFreePages(d)} but its queues hold ${freeByDomain[d]} pages`);
   }
+  if (zeroFree !== phys.zeroFreeCount) fail(`PG_ZERO free page count ${phys.zeroFreeCount} but the queues hold ${zeroFree} PG_ZERO pages`);
   if (lazyPages !== phys.lazyPending()) fail(`lazy pending ${phys.lazyPending()} but lazy queues hold ${lazyPages} pages`);
   if (lazyPages > 0 && phys.defaultFreepool !== VM_FREEPOOL_LAZYINIT) fail(`lazy blocks remain but vm_default_freepool is ${phys.defaultFreepool}`);
   if (lazyPages === 0 && phys.defaultFreepool !== VM_FREEPOOL_DEFAULT && phys.defaultFreepool !== VM_FREEPOOL_LAZYINIT) {

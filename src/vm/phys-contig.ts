@@ -11,7 +11,7 @@
 import { kassert, PagelabError } from '../errors.js';
 import { hex } from '../util/units.js';
 import { Work } from './counters.js';
-import { ASTATE_ALLOCATED, NIL, PAGE_SIZE, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_LAZYINIT, VM_NFREEPOOL } from './param.js';
+import { ASTATE_ALLOCATED, NIL, PAGE_SIZE, PG_ZERO, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_LAZYINIT, VM_NFREEPOOL } from './param.js';
 import type { Phys } from './phys.js';
 
 /* vm_addr_ok: aligned to `alignment`, and not crossing a multiple of `boundary` (0 = none). */
@@ -171,6 +171,7 @@ export function unfreePage(phys: Phys, pa: number): boolean {
   }
   kassert(mset === m, () => `unfreePage: fatal inconsistency at ${hex(pa)}`);
   p.astate[m] = ASTATE_ALLOCATED;
+  if ((p.flags[m] & PG_ZERO) !== 0) phys.zeroFreeCount--;
   return true;
 }
 

@@ -124,6 +124,14 @@ export class Phys {
   private takenOrder = 0;
   /** The block the last free ended in, after merging (page_reporting_notify_free's order). */
   lastFreedHead = -1;
+  /*
+   * Initialised free pages on the queues with PG_ZERO (vm_page_zero_count of
+   * old FreeBSD): kept by every path that puts pages on the free queues or
+   * takes them off, so that whoever allocates or frees (the page layer, the
+   * zeroing policies, reservations) the idle zeroer's hysteresis reads an
+   * exact count. The checker compares it with the queues.
+   */
+  zeroFreeCount = 0;
   lastFreedOrder = -1;
   /**
    * Free pages that may not be zero, for the pre-zeroer (null until it first
@@ -256,8 +264,10 @@ export class Phys {
     const n = 2 ** this.lazy.orderOf(id);
     const m = this.lazy.take(lq, id);
     this.pages.initRange(m, n, this.segOfIndex(m));
-    if (this.freshMemoryZero) this.pages.flags.fill(PG_ZERO, m, m + n);
-    else if (this.dirty !== null) for (let i = m; i < m + n; i++) this.dirty.push(i);
+    if (this.freshMemoryZero) {
+      this.pages.flags.fill(PG_ZERO, m, m + n);
+      this.zeroFreeCount += n;
+    } else if (this.dirty !== null) for (let i = m; i < m + n; i++) this.dirty.push(i);
     this.work[Work.PageInit] += n;
     this.work[Work.LazyBlockTaken]++;
     return m;
@@ -300,7 +310,7 @@ export class Phys {
           while ((id = this.lazy.first(lq)) >= 0) {
             if (done >= maxPages) break outer;
             const m = this.lazyTake(lq, id);
-            this.freePagesUnsafe(m, VM_FREEPOOL_DEFAULT, oind);
+            this.enqueueFree(m, VM_FREEPOOL_DEFAULT, oind);
             done += 2 ** oind;
           }
         }
@@ -359,6 +369,7 @@ export class Phys {
         i += run * 2 ** order;
       } else {
         this.queues.add(q0 + order, i, order, pool, true);
+        this.zeroFreeCount += this.countZero(i, 2 ** order);
         i += 2 ** order;
       }
     }
@@ -401,6 +412,16 @@ export class Phys {
     const a = this.pages.astate;
     if (n === 1) a[m] = ASTATE_ALLOCATED;
     else a.fill(ASTATE_ALLOCATED, m, m + n);
+    this.zeroFreeCount -= this.countZero(m, n);
+  }
+
+  /* Pages of [m, m + n) with PG_ZERO. */
+  countZero(m: number, n: number): number {
+    const f = this.pages.flags;
+    if (n === 1) return (f[m] & PG_ZERO) !== 0 ? 1 : 0;
+    let z = 0;
+    for (let i = m; i < m + n; i++) if ((f[i] & PG_ZERO) !== 0) z++;
+    return z;
   }
 
   /*
@@ -474,6 +495,7 @@ export class Phys {
     this.work[Work.QueueHeadVisit]++;
     this.queues.rem(q, h);
     this.pages.astate[h] = ASTATE_ALLOCATED;
+    if ((this.pages.flags[h] & PG_ZERO) !== 0) this.zeroFreeCount--;
     return h;
   }
 
@@ -623,10 +645,14 @@ export class Phys {
     const avail = i + (1 << oind);
     const end = Math.min(npages, avail);
     const a = this.pages.astate;
+    const f = this.pages.flags;
+    let z = 0;
     while (i < end) {
       a[m] = ASTATE_ALLOCATED;
+      if ((f[m] & PG_ZERO) !== 0) z++;
       out[i++] = m++;
     }
+    this.zeroFreeCount -= z;
     if (i === npages && avail > i) this.queues.addRange(m, avail - i, q0, pool, true);
     return i;
   }
@@ -659,12 +685,14 @@ export class Phys {
     if (order !== 0) return this.freeBlockFast(m, order, pool, knownZero);
     const p = this.pages;
     p.astate[m] = ASTATE_FREE;
-    if (knownZero) p.flags[m] |= PG_ZERO;
-    else {
+    if (knownZero) {
+      p.flags[m] |= PG_ZERO;
+      this.zeroFreeCount++;
+    } else {
       p.flags[m] &= ~PG_ZERO;
       if (this.dirty !== null) this.dirty.push(m);
     }
-    this.freePagesUnsafe(m, pool, 0);
+    this.enqueueFree(m, pool, 0);
   }
 
   /* freePagesFast of a block of order > 0: every page marked free and its PG_ZERO set or cleared. */
@@ -673,8 +701,9 @@ export class Phys {
     const end = m + (1 << order);
     p.astate.fill(ASTATE_FREE, m, end);
     for (let i = m; i < end; i++) p.flags[i] = knownZero ? p.flags[i] | PG_ZERO : p.flags[i] & ~PG_ZERO;
+    if (knownZero) this.zeroFreeCount += end - m;
     if (this.dirty !== null && !knownZero) for (let i = m; i < end; i++) this.dirty.push(i);
-    this.freePagesUnsafe(m, pool, order);
+    this.enqueueFree(m, pool, order);
   }
 
   /* Every page of [m, m + n) is allocated and in one segment, or a typed error naming the first that is not. */
@@ -703,10 +732,17 @@ export class Phys {
   /*
    * vm_phys_free_pages: free block [m, m + 2^order) to `pool`, merging with
    * free buddies of equal order (of any pool, lazy ones included, which are
-   * initialised as they merge). Requires: the pages are initialised, on no
-   * queue, and marked not allocated.
+   * initialised as they merge); its PG_ZERO pages join zeroFreeCount.
+   * Requires: the pages are initialised, on no queue, and marked not
+   * allocated.
    */
   freePagesUnsafe(m: number, pool: number, order: number): void {
+    this.zeroFreeCount += this.countZero(m, 1 << order);
+    this.enqueueFree(m, pool, order);
+  }
+
+  /* freePagesUnsafe for pages the caller has already counted in zeroFreeCount. */
+  private enqueueFree(m: number, pool: number, order: number): void {
     const porder = this.pages.order;
     const ppool = this.pages.pool;
     // The segment from the few-entry table, not from the page's record: one
@@ -824,7 +860,8 @@ export class Phys {
     let i = m;
     while (i < end) {
       const order = this.largestBlockOrder((lo + (i - base)) | 0, end - i);
-      this.freePagesUnsafe(i, pool, order);
+      // Not known zero (cleared above): nothing joins zeroFreeCount.
+      this.enqueueFree(i, pool, order);
       i += 2 ** order;
     }
   }
@@ -908,6 +945,7 @@ export class Phys {
       this.work[Work.Lock]++;
       this.queues.rem(this.segtab.queueBase[p.segind[m]] + pool * this.nfreeorder + o, m);
       p.astate.fill(ASTATE_ZEROING, m, m + (1 << o));
+      this.zeroFreeCount -= this.countZero(m, 1 << o);
       out[0] = o;
       out[1] = pool;
       return m;
@@ -946,6 +984,7 @@ export class Phys {
     this.work[Work.Lock]++;
     this.queues.rem(this.segtab.queueBase[p.segind[m]] + p.pool[m] * this.nfreeorder + o, m);
     p.astate.fill(ASTATE_ZEROING, m, m + (1 << o));
+    this.zeroFreeCount -= this.countZero(m, 1 << o);
     return o;
   }
 
@@ -995,18 +1034,14 @@ export class Phys {
       p.astate[i] = ASTATE_FREE;
       p.flags[i] |= PG_ZERO;
     }
+    this.zeroFreeCount += n;
     this.work[Work.Lock]++;
-    this.freePagesUnsafe(m, pool, order);
+    this.enqueueFree(m, pool, order);
   }
 
-  /** Free pages known to be zero (PG_ZERO), lazy pages excluded. */
+  /** Free pages known to be zero (PG_ZERO), lazy pages excluded: zeroFreeCount, O(1). */
   zeroFreePages(): number {
-    let n = 0;
-    const f = this.pages.flags;
-    this.forEachFreeBlock((m, o) => {
-      for (let i = m; i < m + (1 << o); i++) if ((f[i] & PG_ZERO) !== 0) n++;
-    }, false);
-    return n;
+    return this.zeroFreeCount;
   }
 
   // ------------------------------------------------------------ views
