@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Vm } from '../src/vm/vm.js';
 import { resolveMachine } from '../src/machine/index.js';
-import { PAGE_SIZE, PG_REPORTED, PG_ZERO, VM_FREEPOOL_DEFAULT } from '../src/vm/param.js';
+import { PAGE_SIZE, PG_REPORTED, PG_ZERO, VM_ALLOC_NOBUSY, VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT } from '../src/vm/param.js';
 import { ZERO_POLICIES, type ZeroPolicyName } from '../src/vm/zeropolicy.js';
 import { PagelabError } from '../src/errors.js';
 import { runs } from './helpers/runs.js';
@@ -62,6 +62,52 @@ test('free (init_on_free): freeing zeroes, the next zeroed allocation skips, a p
   assert.ok(vm.backing!.isZero(vm.phys.pageToPa(m), PAGE_SIZE));
   zp.alloc(0, 2, false);
   assert.equal(zp.stats().wastedBytes - s0.wastedBytes, 4 * PAGE_SIZE);
+  vm.check();
+});
+
+test('free (init_on_free) reaches the page layer: vm_page_free zeroes the page, a zeroed noobj allocation then skips it', () => {
+  const vm = machine('free', { 'vm.reserv.enable': 0 });
+  const obj = vm.object.allocate('anon');
+  const m = vm.page.alloc(obj, 0, VM_ALLOC_NOBUSY);
+  vm.backing!.fillPattern(vm.phys.pageToPa(m), PAGE_SIZE, 0xdeadbeef);
+  const s0 = vm.zeroPolicy.stats();
+  vm.page.free(m);
+  assert.equal(vm.zeroPolicy.stats().freePathBytes - s0.freePathBytes, PAGE_SIZE, 'zeroed on the freeing thread');
+  assert.ok(vm.backing!.isZero(vm.phys.pageToPa(m), PAGE_SIZE));
+  assert.equal(vm.phys.pages.flags[m] & PG_ZERO, PG_ZERO);
+  const again = vm.page.alloc(obj, 1, VM_ALLOC_NOBUSY | VM_ALLOC_ZERO);
+  assert.equal(again, m, 'the same page, from the page cache');
+  assert.equal(vm.phys.pages.flags[again] & PG_ZERO, PG_ZERO, 'VM_ALLOC_ZERO finds it PG_ZERO: nothing to zero');
+  vm.check();
+  // Any other policy leaves vm_page_free as FreeBSD has it: PG_ZERO cleared, nothing zeroed.
+  vm.setZeroTunable('vm.zero.policy', 'alloc');
+  vm.backing!.fillPattern(vm.phys.pageToPa(again), PAGE_SIZE, 0xdeadbeef);
+  vm.page.free(again);
+  assert.equal(vm.phys.pages.flags[again] & PG_ZERO, 0);
+  assert.equal(vm.backing!.isZero(vm.phys.pageToPa(again), PAGE_SIZE), false);
+  vm.check();
+});
+
+test('idle reads vm_phys\'s count of zeroed free pages, so the page layer\'s allocations and frees move its hysteresis', () => {
+  const vm = machine('idle', { 'vm.reserv.enable': 1 });
+  dirtyAll(vm);
+  vm.prezero.runToCompletion(0);
+  const free = vm.phys.totalFree();
+  assert.equal(vm.phys.zeroFreePages(), free, 'all free memory zeroed');
+  assert.equal(vm.zeroPolicy.idle(10e9, 1e9), 0, 'above 4/5: idle rests');
+  // Object pages taken as 12 whole reservations from vm_phys, then freed by vm_page_free (not known zero).
+  const obj = vm.object.allocate('anon');
+  for (let i = 0; i < 6144; i++) assert.ok(vm.page.alloc(obj, i, VM_ALLOC_NOBUSY) >= 0);
+  assert.equal(vm.phys.zeroFreePages(), free - 6144, 'the reservations\' blocks left the count');
+  vm.check();
+  vm.object.terminate(obj);
+  vm.page.drainCaches();
+  vm.check();
+  assert.equal(vm.phys.totalFree(), free);
+  assert.equal(vm.phys.zeroFreePages(), free - 6144, 'they came back not known zero');
+  // Now below 2/3 zeroed: idle, which never saw these allocations, starts again.
+  assert.ok(vm.phys.zeroFreePages() < (2 / 3) * free);
+  assert.ok(vm.zeroPolicy.idle(10e9, 1e9) > 0, 'idle zeroes again');
   vm.check();
 });
 

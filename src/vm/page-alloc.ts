@@ -606,8 +606,24 @@ export class VmPage {
   free(m: number): void {
     this.checkAllocated(m, 'vm_page_free');
     this.checkUnwired(m, 'vm_page_free');
-    this.pages.flags[m] &= ~PG_ZERO;
+    this.clearOrZero(m);
     this.freeToq(m);
+  }
+
+  /*
+   * The zeroing policy's hook on the free path: under init_on_free
+   * (vm.zero.policy=free) it zeroes the page being freed, which is then
+   * freed PG_ZERO; null otherwise.
+   */
+  zeroAtFree: ((m: number, n: number) => void) | null = null;
+
+  /* vm_page_free's PG_ZERO: cleared, or under init_on_free the page zeroed and marked. */
+  private clearOrZero(m: number): void {
+    if (this.zeroAtFree === null) this.pages.flags[m] &= ~PG_ZERO;
+    else {
+      this.zeroAtFree(m, 1);
+      this.pages.flags[m] |= PG_ZERO;
+    }
   }
 
   /* vm_page_free_zero: the caller vouches the page is zero (checked under INVARIANTS with backing). */
@@ -632,7 +648,7 @@ export class VmPage {
 
   /* free() without the checks. Requires: an allocated, unwired page. */
   freeUnsafe(m: number): void {
-    this.pages.flags[m] &= ~PG_ZERO;
+    this.clearOrZero(m);
     this.freeToq(m);
   }
 
@@ -675,8 +691,8 @@ export class VmPage {
   releaseTerminating(m: number, obj: number): void {
     const p = this.pages;
     p.object[m] = OBJ_NONE;
+    this.clearOrZero(m);
     const f = p.flags[m];
-    p.flags[m] = f & ~PG_ZERO;
     const reserv = this.reserv;
     if ((f & PG_PCPU_CACHE) === 0 && reserv !== null && reserv.freePageTerminating(m, obj)) {
       this.stats[PageStat.Free]++;

@@ -369,7 +369,7 @@ export class Phys {
         i += run * 2 ** order;
       } else {
         this.queues.add(q0 + order, i, order, pool, true);
-        this.zeroFreeCount += this.countZero(i, 2 ** order);
+        this.joinFree(i, 2 ** order);
         i += 2 ** order;
       }
     }
@@ -737,8 +737,18 @@ export class Phys {
    * allocated.
    */
   freePagesUnsafe(m: number, pool: number, order: number): void {
-    this.zeroFreeCount += this.countZero(m, 1 << order);
+    this.joinFree(m, 1 << order);
     this.enqueueFree(m, pool, order);
+  }
+
+  /* Pages [m, m + n) join the free set as they are: PG_ZERO ones counted, the others on the dirty list. */
+  private joinFree(m: number, n: number): void {
+    const z = this.countZero(m, n);
+    this.zeroFreeCount += z;
+    if (this.dirty !== null && z < n) {
+      const f = this.pages.flags;
+      for (let i = m; i < m + n; i++) if ((f[i] & PG_ZERO) === 0) this.dirty.push(i);
+    }
   }
 
   /* freePagesUnsafe for pages the caller has already counted in zeroFreeCount. */

@@ -107,13 +107,16 @@ export class Vm {
     this.zeroPolicy = this.newZeroPolicy();
   }
 
+  /* The policy of the vm.zero.* tunables; under init_on_free the page layer's frees zero through it too. */
   private newZeroPolicy(): ZeroPolicy {
-    return new ZeroPolicy(this.phys, this.prezero, {
+    const z = new ZeroPolicy(this.phys, this.prezero, {
       policy: this.tunables.str('vm.zero.policy') as ZeroPolicyName,
       threads: this.tunables.num('vm.zero.threads'),
       hugepoolBytes: this.tunables.num('vm.zero.hugepool'),
       reportOrder: this.tunables.num('vm.zero.report_order'),
     });
+    this.page.zeroAtFree = z.zeroesAtFree ? (m, n) => z.zeroAtFree(m, n) : null;
+    return z;
   }
 
   /*

@@ -33,7 +33,11 @@
  * zeroed allocations are served from it first, and idle time refills it.
  *
  * Allocations and frees of a workload go through ZeroPolicy.alloc/free; the
- * counters (stats()) are what the lab reports.
+ * counters (stats()) are what the lab reports. The rest of the VM is covered
+ * too: under `free` the page layer's vm_page_free zeroes through zeroAtFree
+ * (Vm installs it), and idle's hysteresis reads vm_phys's own count of free
+ * PG_ZERO pages (Phys.zeroFreeCount), which every allocation and free keeps,
+ * whoever makes it (page layer, reservations, page cache, wiring, kstacks).
  */
 import { PagelabError, kassert } from '../errors.js';
 import { hex } from '../util/units.js';
@@ -122,13 +126,6 @@ export class ZeroPolicy {
   private idleRuns = 0;
   /** idle: zeroing until ZIDLE_HI once it fell to ZIDLE_LO. */
   private idleZeroing = true;
-  /**
-   * Free pages known zero, kept up to date by this policy's own operations.
-   * Only idle's hysteresis reads it, so only idle pays for the initial count
-   * (a walk of every free page: ~55 ms on an eager 64 GiB machine); under the
-   * other policies it starts at 0 and is a change since boot nobody reads.
-   */
-  private zeroFree: number;
   /** Simulated now, ns, advanced by idle(). */
   private nowNs = 0;
   private reportState = ReportState.Idle;
@@ -173,7 +170,6 @@ export class ZeroPolicy {
     this.phys = phys;
     this.prezero = prezero;
     this.work0 = Float64Array.from(phys.work);
-    this.zeroFree = this.policy === 'idle' ? phys.zeroFreePages() + (phys.freshMemoryZero ? phys.lazyPending() : 0) : 0;
     phys.setReporting(this.policy === 'report' ? ro : Infinity);
     this.reportedLost0 = phys.reportedLost;
     prezero.onReturn = this.policy === 'report' ? (m, o) => this.markReported(m, o) : null;
@@ -223,16 +219,10 @@ export class ZeroPolicy {
     const phys = this.phys;
     const flags = phys.pages.flags;
     if (zero) {
-      const m = phys.allocPages(domain, pool, order, VM_ALLOC_ZERO);
-      if (m >= 0) this.zeroFree -= this.countZero(m, 1 << order, flags);
-      return m;
+      return phys.allocPages(domain, pool, order, VM_ALLOC_ZERO);
     }
     const m = phys.allocPages(domain, pool, order);
-    if (m >= 0) {
-      const z = this.countZero(m, 1 << order, flags);
-      this.zeroFree -= z;
-      this.wastedBytes += z * PAGE_SIZE;
-    }
+    if (m >= 0) this.wastedBytes += this.countZero(m, 1 << order, flags) * PAGE_SIZE;
     return m;
   }
 
@@ -255,15 +245,29 @@ export class ZeroPolicy {
     if (this.policy === 'free') {
       // PG_ZERO on an allocated page says only that it was zero when handed
       // out: the whole block is zeroed, as init_on_free does.
-      const bytes = n * PAGE_SIZE;
-      if (phys.zeroHook !== null) phys.zeroHook(phys.pageToPa(m), bytes);
-      this.freePathBytes += bytes;
+      this.zeroAtFree(m, n);
       phys.freePages(m, order, pool, true);
-      this.zeroFree += n;
       return;
     }
     phys.freePages(m, order, pool);
     if (this.policy === 'report' && phys.lastFreedOrder >= this.reportOrder) this.requestReport();
+  }
+
+  /** Whether frees zero their pages (init_on_free): the page layer's vm_page_free then calls zeroAtFree. */
+  get zeroesAtFree(): boolean {
+    return this.policy === 'free';
+  }
+
+  /*
+   * init_on_free's work on [m, m + n), pages being freed: zeroed on the
+   * freeing thread (real bytes with backing memory) and counted as
+   * free-path bytes. The caller frees them as known zero.
+   */
+  zeroAtFree(m: number, n: number): void {
+    const phys = this.phys;
+    const bytes = n * PAGE_SIZE;
+    if (phys.zeroHook !== null) phys.zeroHook(phys.pageToPa(m), bytes);
+    this.freePathBytes += bytes;
   }
 
   // ---------------------------------------------------------------- background
@@ -315,9 +319,12 @@ export class ZeroPolicy {
     const phys = this.phys;
     let zeroed = 0;
     const free = phys.totalFree();
-    if (this.zeroFree <= ZIDLE_LO * free) this.idleZeroing = true;
+    // vm_phys's exact count (whoever allocated and freed), plus lazy pages when fresh memory reads zero; pages
+    // submitted below count as zeroed at once, as the old vm_zeroidle counted them.
+    let zeroFree = phys.zeroFreePages() + (phys.freshMemoryZero ? phys.lazyPending() : 0);
+    if (zeroFree <= ZIDLE_LO * free) this.idleZeroing = true;
     while (this.idleZeroing && zeroed < budget) {
-      if (this.zeroFree >= ZIDLE_HI * free) {
+      if (zeroFree >= ZIDLE_HI * free) {
         this.idleZeroing = false;
         break;
       }
@@ -326,7 +333,7 @@ export class ZeroPolicy {
       if (z === 0) break;
       this.idleRuns++;
       zeroed += z;
-      this.zeroFree += z;
+      zeroFree += z;
     }
     return zeroed;
   }
@@ -440,7 +447,6 @@ export class ZeroPolicy {
       this.reportedBlocks++;
       zeroed += z;
     }
-    this.zeroFree += zeroed;
     this.batchLen = 0;
     return zeroed;
   }
@@ -466,7 +472,6 @@ export class ZeroPolicy {
       const m = phys.allocPages(0, VM_FREEPOOL_DEFAULT, HUGEPOOL_ORDER);
       if (m < 0) break;
       const z = this.countZero(m, 1 << HUGEPOOL_ORDER, phys.pages.flags);
-      this.zeroFree -= z;
       const bytes = ((1 << HUGEPOOL_ORDER) - z) * PAGE_SIZE;
       phys.zeroPages(m, 1 << HUGEPOOL_ORDER);
       // zeroPages counted it as allocation-path work; it is the pool's fill.
