@@ -34,8 +34,24 @@ if (mode === 'bare') {
 const ms = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 const cpuMs = (cpu.user + cpu.system) / 1000;
+/*
+ * This process's own peak RSS. getrusage's ru_maxrss survives execve on
+ * Linux, so a child of a large parent (npm run bench after other suites)
+ * would report the parent's peak; VmHWM belongs to the process's fresh
+ * address space. Elsewhere, ru_maxrss.
+ */
+function peakRssMiB(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m !== null) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
+
 // Let the observer deliver the last GC entries.
 setTimeout(() => {
   obs.disconnect();
-  process.stdout.write(JSON.stringify({ mode, ms, cpuMs, gcMs, maxRssMiB: process.resourceUsage().maxRSS / 1024, result }) + '\n');
+  process.stdout.write(JSON.stringify({ mode, ms, cpuMs, gcMs, maxRssMiB: peakRssMiB(), result }) + '\n');
 }, 0);
