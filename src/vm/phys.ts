@@ -264,6 +264,7 @@ export class Phys {
     const n = 2 ** this.lazy.orderOf(id);
     const m = this.lazy.take(lq, id);
     this.pages.initRange(m, n, this.segOfIndex(m));
+    // joinFree without its scan: initRange left every flag clear.
     if (this.freshMemoryZero) {
       this.pages.flags.fill(PG_ZERO, m, m + n);
       this.zeroFreeCount += n;
@@ -685,6 +686,7 @@ export class Phys {
     if (order !== 0) return this.freeBlockFast(m, order, pool, knownZero);
     const p = this.pages;
     p.astate[m] = ASTATE_FREE;
+    // joinFree for one page, written out: the pair loops inline this path only without the extra call.
     if (knownZero) {
       p.flags[m] |= PG_ZERO;
       this.zeroFreeCount++;
@@ -701,9 +703,7 @@ export class Phys {
     const end = m + (1 << order);
     p.astate.fill(ASTATE_FREE, m, end);
     for (let i = m; i < end; i++) p.flags[i] = knownZero ? p.flags[i] | PG_ZERO : p.flags[i] & ~PG_ZERO;
-    if (knownZero) this.zeroFreeCount += end - m;
-    if (this.dirty !== null && !knownZero) for (let i = m; i < end; i++) this.dirty.push(i);
-    this.enqueueFree(m, pool, order);
+    this.freePagesUnsafe(m, pool, order);
   }
 
   /* Every page of [m, m + n) is allocated and in one segment, or a typed error naming the first that is not. */
@@ -751,7 +751,7 @@ export class Phys {
     }
   }
 
-  /* freePagesUnsafe for pages the caller has already counted in zeroFreeCount. */
+  /* freePagesUnsafe for pages that have already joined the free set (lazyTake's). */
   private enqueueFree(m: number, pool: number, order: number): void {
     const porder = this.pages.order;
     const ppool = this.pages.pool;
@@ -863,15 +863,13 @@ export class Phys {
     this.pages.astate.fill(ASTATE_FREE, m, end);
     const flags = this.pages.flags;
     for (let i = m; i < end; i++) flags[i] &= ~PG_ZERO;
-    if (this.dirty !== null) for (let i = m; i < end; i++) this.dirty.push(i);
     const seg = this.segOfIndex(m);
     const lo = this.segtab.pfnLo[seg];
     const base = this.segtab.first[seg];
     let i = m;
     while (i < end) {
       const order = this.largestBlockOrder((lo + (i - base)) | 0, end - i);
-      // Not known zero (cleared above): nothing joins zeroFreeCount.
-      this.enqueueFree(i, pool, order);
+      this.freePagesUnsafe(i, pool, order);
       i += 2 ** order;
     }
   }
@@ -1044,9 +1042,8 @@ export class Phys {
       p.astate[i] = ASTATE_FREE;
       p.flags[i] |= PG_ZERO;
     }
-    this.zeroFreeCount += n;
     this.work[Work.Lock]++;
-    this.enqueueFree(m, pool, order);
+    this.freePagesUnsafe(m, pool, order);
   }
 
   /** Free pages known to be zero (PG_ZERO), lazy pages excluded: zeroFreeCount, O(1). */

@@ -42,7 +42,7 @@
 import { PagelabError, kassert } from '../errors.js';
 import { hex } from '../util/units.js';
 import { Work } from './counters.js';
-import { PAGE_SIZE, PG_REPORTED, PG_ZERO, VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT } from './param.js';
+import { PAGE_SIZE, PG_REPORTED, VM_ALLOC_ZERO, VM_FREEPOOL_DEFAULT, VM_FREEPOOL_DIRECT } from './param.js';
 import type { Phys } from './phys.js';
 import type { PreZeroer } from './prezero.js';
 
@@ -217,20 +217,10 @@ export class ZeroPolicy {
       if (m >= 0) return m;
     }
     const phys = this.phys;
-    const flags = phys.pages.flags;
-    if (zero) {
-      return phys.allocPages(domain, pool, order, VM_ALLOC_ZERO);
-    }
+    if (zero) return phys.allocPages(domain, pool, order, VM_ALLOC_ZERO);
     const m = phys.allocPages(domain, pool, order);
-    if (m >= 0) this.wastedBytes += this.countZero(m, 1 << order, flags) * PAGE_SIZE;
+    if (m >= 0) this.wastedBytes += phys.countZero(m, 1 << order) * PAGE_SIZE;
     return m;
-  }
-
-  private countZero(m: number, n: number, flags: Uint8Array): number {
-    if (n === 1) return flags[m] & PG_ZERO ? 1 : 0;
-    let z = 0;
-    for (let i = m; i < m + n; i++) if ((flags[i] & PG_ZERO) !== 0) z++;
-    return z;
   }
 
   /*
@@ -471,7 +461,7 @@ export class ZeroPolicy {
     while (this.pool.length < this.poolTarget && zeroed < budget) {
       const m = phys.allocPages(0, VM_FREEPOOL_DEFAULT, HUGEPOOL_ORDER);
       if (m < 0) break;
-      const z = this.countZero(m, 1 << HUGEPOOL_ORDER, phys.pages.flags);
+      const z = phys.countZero(m, 1 << HUGEPOOL_ORDER);
       const bytes = ((1 << HUGEPOOL_ORDER) - z) * PAGE_SIZE;
       phys.zeroPages(m, 1 << HUGEPOOL_ORDER);
       // zeroPages counted it as allocation-path work; it is the pool's fill.
