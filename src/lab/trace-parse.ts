@@ -564,7 +564,7 @@ class Scanner {
   op(c: Compiled): void {
     const restFrom = this.we[1];
     const restLen = this.we[this.nw - 1] - restFrom;
-    const cacheable = c.tag && this.nw >= 2 && this.weq[1] < 0 && !this.isKeyword(c, 1) && restLen <= REST_MAX;
+    const cacheable = c.tag && this.nw >= 2 && this.weq[1] < 0 && this.keywordIndex(c, 1) < 0 && restLen <= REST_MAX;
     if (cacheable && this.restLen[c.code] === restLen && bytesEqual(this.buf, restFrom, this.rest, c.code * REST_MAX, restLen)) {
       this.sawOp = true;
       const t = this.t;
@@ -582,10 +582,10 @@ class Scanner {
     } else this.restLen[c.code] = -1;
   }
 
-  /* Whether word `w` is one of operation `c`'s keywords. */
-  isKeyword(c: Compiled, w: number): boolean {
-    for (let j = 0; j < c.keywords.length; j++) if (this.is(w, c.keywords[j])) return true;
-    return false;
+  /* Which of operation `c`'s keywords word `w` is, or -1. */
+  keywordIndex(c: Compiled, w: number): number {
+    for (let j = 0; j < c.keywords.length; j++) if (this.is(w, c.keywords[j])) return j;
+    return -1;
   }
 
   /* op's full parse of the current line. */
@@ -618,9 +618,8 @@ class Scanner {
         this.field(c.fields[c.optionBase + j], verb, w, eq + 1, c.optionBase + j);
         continue;
       }
-      let j = 0;
-      while (j < nkw && !this.is(w, c.keywords[j])) j++;
-      if (j < nkw) {
+      const j = this.keywordIndex(c, w);
+      if (j >= 0) {
         if ((seen & (1 << j)) !== 0) this.fail(`${verb}: ${def.keywords?.[j]} given twice`);
         seen |= 1 << j;
         cur[def.args.length + j] = 1;
