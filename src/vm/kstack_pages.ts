@@ -5,6 +5,7 @@
  * tunables.
  */
 import { PagelabError } from '../errors.js';
+import { hex } from '../util/units.js';
 import { Kstacks, kstackOptions, type KstackPageSource, type KstackReview } from './kstack.js';
 import { newMapWork } from './map-counters.js';
 import { OBJ_MAX_SIZE } from './object.js';
@@ -129,7 +130,7 @@ export function kstacksForVm(vm: Vm, opts: KstackMachineOptions = {}): { arenas:
   const base = vm.tunables.num('vm.kva_base');
   const size = vm.tunables.num('vm.kva_size');
   if (base + size > VM_MAX_ADDRESS_4LEVEL) {
-    throw new PagelabError('EINVAL', `vm.kva_base 0x${base.toString(16)} + vm.kva_size 0x${size.toString(16)} ends beyond the 48-bit address space a 4-level kernel pmap maps (0x${VM_MAX_ADDRESS_4LEVEL.toString(16)})`);
+    throw new PagelabError('EINVAL', `vm.kva_base ${hex(base)} + vm.kva_size ${hex(size)} ends beyond the 48-bit address space a 4-level kernel pmap maps (${hex(VM_MAX_ADDRESS_4LEVEL)})`);
   }
   const order = vm.reserv?.order ?? (vm.tunables.str('vm.reserv.geometry') === 'arm64-16k' ? VM_LEVEL_0_ORDER_ARM64_16K : VM_LEVEL_0_ORDER_AMD64);
   const arenas = new KernelArenas(kernelArenaOptions(vm.tunables, nd, order));
